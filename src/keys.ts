@@ -1,0 +1,201 @@
+import { createHash } from 'node:crypto';
+import { CachingError } from './errors.js';
+
+/** Bounds that keep key derivation cheap whatever a client sends. */
+export interface InputLimits {
+  /** Longest canonical input, in characters, that is hashed; a longer one bypasses the cache. */
+  readonly maxInputBytes: number;
+  /** Deepest nesting of an input; a deeper one bypasses the cache. */
+  readonly maxInputDepth: number;
+}
+
+/** Raised while canonicalizing an input that the cache will not key. */
+export class UncacheableInputError extends Error {
+  override readonly name = 'UncacheableInputError';
+}
+
+/**
+ * Canonical text of an input: object key order does not matter, types do
+ * (`1` and `"1"` differ, a Date is not its ISO string), and the text is
+ * unambiguous because strings are JSON-quoted and every other value carries a
+ * one-letter type mark. Bounded in depth and length so that a hostile input
+ * cannot stall or crash the process.
+ */
+export function canonicalInput(value: unknown, limits: InputLimits): string {
+  const parts: string[] = [];
+  let length = 0;
+  const push = (text: string): void => {
+    length += text.length;
+    if (length > limits.maxInputBytes) {
+      throw new UncacheableInputError(`input is larger than maxInputBytes (${limits.maxInputBytes})`);
+    }
+    parts.push(text);
+  };
+  const seen = new Set<object>();
+
+  const walk = (node: unknown, depth: number): void => {
+    switch (typeof node) {
+      case 'string':
+        push(JSON.stringify(node));
+        return;
+      case 'number':
+        push(`d${Object.is(node, -0) ? '0' : String(node)}`);
+        return;
+      case 'boolean':
+        push(node ? 't' : 'f');
+        return;
+      case 'bigint':
+        push(`b${node.toString()}`);
+        return;
+      case 'undefined':
+        push('u');
+        return;
+      case 'function':
+      case 'symbol':
+        throw new UncacheableInputError(`input holds a ${typeof node}`);
+    }
+    if (node === null) {
+      push('n');
+      return;
+    }
+    if (depth >= limits.maxInputDepth) {
+      throw new UncacheableInputError(`input is nested deeper than maxInputDepth (${limits.maxInputDepth})`);
+    }
+    const object = node as object;
+    if (seen.has(object)) throw new UncacheableInputError('input holds a cycle');
+    seen.add(object);
+    if (object instanceof Date) {
+      push(`D${object.getTime()}`);
+    } else if (Array.isArray(object)) {
+      push('[');
+      for (let i = 0; i < object.length; i++) {
+        if (i > 0) push(',');
+        walk(object[i], depth + 1);
+      }
+      push(']');
+    } else if (object instanceof Map || object instanceof Set) {
+      // Entries are sorted by their own canonical text, so insertion order does not matter.
+      const items: string[] = [];
+      for (const item of object instanceof Map ? object.entries() : object.values()) {
+        items.push(canonicalInput(item, { ...limits, maxInputDepth: limits.maxInputDepth - depth - 1 }));
+      }
+      items.sort();
+      push(object instanceof Map ? 'M[' : 'S[');
+      for (let i = 0; i < items.length; i++) push(i > 0 ? `,${items[i]}` : (items[i] as string));
+      push(']');
+    } else if (ArrayBuffer.isView(object)) {
+      push(`B${Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64')}`);
+    } else {
+      const keys = Object.keys(object).sort();
+      push('{');
+      let first = true;
+      for (const key of keys) {
+        const child = (object as Record<string, unknown>)[key];
+        // An absent key and a key set to undefined parse to the same input, so they share a key.
+        if (child === undefined) continue;
+        push(first ? JSON.stringify(key) : `,${JSON.stringify(key)}`);
+        push(':');
+        walk(child, depth + 1);
+        first = false;
+      }
+      push('}');
+    }
+    seen.delete(object);
+  };
+
+  walk(value, 0);
+  return parts.join('');
+}
+
+/** MD5 of a text, hex. Used for inputs (as adrf-caching does): fast and fixed-width, not a secret. */
+export function md5(text: string): string {
+  return createHash('md5').update(text).digest('hex');
+}
+
+/** The scope an entry belongs to: one user, every anonymous caller, or everyone. */
+export type Scope = { readonly kind: 'user'; readonly id: string } | { readonly kind: 'anon' } | { readonly kind: 'public' };
+
+/**
+ * Key segment of a scope. A user's id is hashed with the prefix, so raw ids
+ * never appear in the store and the segment (`u.` + 32 hex) cannot be forged by
+ * an id that looks like another segment.
+ */
+export function scopeSegment(prefix: string, scope: Scope): string {
+  if (scope.kind === 'anon') return 'anon';
+  if (scope.kind === 'public') return 'public';
+  return `u.${createHash('sha256').update(prefix).update('\0').update(scope.id).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * Escapes the key separator in a free-form segment (path, tag), so that no
+ * path or tag can be read as two segments or reach into another key family.
+ */
+export function escapeSegment(text: string): string {
+  return /[%:]/.test(text) ? text.replace(/%/g, '%25').replace(/:/g, '%3A') : text;
+}
+
+/** Every key the library writes, under one prefix. Documented in README "Key format". */
+export class KeyFormat {
+  constructor(readonly prefix: string) {}
+
+  /** `{prefix}:q:{path}:{scope}:{md5(input)}` */
+  entry(path: string, scope: string, inputHash: string): string {
+    return `${this.prefix}:q:${escapeSegment(path)}:${scope}:${inputHash}`;
+  }
+
+  /** `{prefix}:v:all`, moved by `invalidate({ all: true })`. */
+  allVersion(): string {
+    return `${this.prefix}:v:all`;
+  }
+
+  /** `{prefix}:v:s:{scope}`, moved by a mutation of that user (or `users`). */
+  scopeVersion(scope: string): string {
+    return `${this.prefix}:v:s:${scope}`;
+  }
+
+  /** `{prefix}:v:p:{path or router prefix}`, moved by `paths`. */
+  pathVersion(path: string): string {
+    return `${this.prefix}:v:p:${escapeSegment(path)}`;
+  }
+
+  /** `{prefix}:v:t:{tag}`, moved by `tags`. */
+  tagVersion(tag: string): string {
+    return `${this.prefix}:v:t:${escapeSegment(tag)}`;
+  }
+
+  /** Version keys of a path and of each router prefix above it: `a`, `a.b`, `a.b.c`. */
+  pathVersions(path: string): string[] {
+    const keys: string[] = [];
+    let at = path.indexOf('.');
+    while (at !== -1) {
+      keys.push(this.pathVersion(path.slice(0, at)));
+      at = path.indexOf('.', at + 1);
+    }
+    keys.push(this.pathVersion(path));
+    return keys;
+  }
+}
+
+/**
+ * The scope of a user id as returned by the `user` option: null or undefined
+ * is anonymous; a string or finite number is a user (compared as a string, so
+ * `42` and `"42"` are the same user, as they are in every database lookup);
+ * anything else is a configuration error.
+ */
+export function userScope(id: unknown): Scope {
+  if (id === null || id === undefined) return ANON;
+  if ((typeof id === 'string' && id.length > 0) || (typeof id === 'number' && Number.isFinite(id))) {
+    return { kind: 'user', id: String(id) };
+  }
+  throw new CachingError(
+    'config',
+    `the user option must return a non-empty string, a finite number, null or undefined; got ${describeValue(id)}`,
+  );
+}
+
+const ANON: Scope = { kind: 'anon' };
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  return `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,208 @@
+import { CachingConfigError } from './errors.js';
+
+/**
+ * A procedure's input as meta callbacks see it: the raw input when it is an
+ * object, otherwise an empty record (read `rawInput` for primitive inputs).
+ * Meta is declared once per tRPC instance, so it cannot know each procedure's
+ * input type; narrow the fields you read.
+ */
+export type InputRecord = Readonly<Record<string, unknown>>;
+
+/** What `meta.cache.tags` receives. */
+export interface CacheTagArgs {
+  readonly input: InputRecord;
+  readonly rawInput: unknown;
+  readonly ctx: unknown;
+}
+
+/** What the callbacks of `meta.invalidate` receive, after the mutation succeeded. */
+export interface InvalidateArgs extends CacheTagArgs {
+  /** The mutation's result as a record (an array result is its own record of indexes). */
+  readonly result: Readonly<Record<string, unknown>>;
+  /** The mutation's result, untouched. */
+  readonly rawResult: unknown;
+}
+
+/**
+ * `meta.cache` of a procedure built with `cachedQuery`.
+ *
+ * @example
+ * ```ts
+ * cachedQuery.meta({ cache: { ttl: 60_000, tags: ({ input }) => [`post:${input.id}`] } })
+ * ```
+ */
+export interface CacheMeta {
+  /** Entry lifetime in ms; default: the `ttl` given to `createCaching`. */
+  readonly ttl?: number;
+  /** `user` (default): one entry per user (or one for all anonymous callers); `public`: one entry for everyone. */
+  readonly scope?: 'user' | 'public';
+  /** Tags this entry depends on; invalidating a tag invalidates every entry that declared it. Derived from the input, before the resolver runs. */
+  readonly tags?: readonly string[] | ((args: CacheTagArgs) => readonly string[]);
+  /** `false` turns caching off for this procedure (it still runs its resolver). */
+  readonly enabled?: boolean;
+}
+
+/**
+ * `meta.invalidate` of a procedure built with `invalidatingMutation`. Targets
+ * add up; each one only invalidates what it names.
+ *
+ * @example
+ * ```ts
+ * invalidatingMutation.meta({
+ *   invalidate: { paths: ['post.list'], tags: ({ input }) => [`post:${input.id}`], users: ({ result }) => [result.ownerId] },
+ * })
+ * ```
+ */
+export interface InvalidateMeta {
+  /** Invalidate every entry of the acting user (adrf-caching's rule). Default true. */
+  readonly self?: boolean;
+  /** Other users linked to the changed data (adrf-caching's `invalidate_fields`): all their entries. */
+  readonly users?: readonly (string | number)[] | ((args: InvalidateArgs) => readonly unknown[]);
+  /** Procedure paths or router prefixes (`'post'` covers `post.list`), for every user and the public scope. */
+  readonly paths?: readonly string[];
+  /** Tags declared by cached queries, for every user and the public scope. */
+  readonly tags?: readonly string[] | ((args: InvalidateArgs) => readonly unknown[]);
+  /** Invalidate everything under the prefix. */
+  readonly all?: boolean;
+}
+
+/**
+ * Add this to your tRPC meta type: `initTRPC.meta<CachingMeta>()` (with
+ * `OpenApiMeta` too when you use trpc-to-openapi).
+ *
+ * @example
+ * ```ts
+ * const t = initTRPC.context<Ctx>().meta<OpenApiMeta & CachingMeta>().create();
+ * ```
+ */
+export interface CachingMeta {
+  /** Caching of a `cachedQuery` procedure; `false` turns it off. */
+  cache?: CacheMeta | false;
+  /** Targets of an `invalidatingMutation` procedure; `false` invalidates nothing. */
+  invalidate?: InvalidateMeta | false;
+}
+
+/** `meta.cache` after validation, with defaults applied. */
+export interface ResolvedCacheMeta {
+  readonly enabled: boolean;
+  readonly ttl: number;
+  readonly scope: 'user' | 'public';
+  readonly tags: CacheMeta['tags'] | undefined;
+}
+
+/** `meta.invalidate` after validation, with defaults applied; undefined when it invalidates nothing. */
+export interface ResolvedInvalidateMeta {
+  readonly self: boolean;
+  readonly users: InvalidateMeta['users'] | undefined;
+  readonly paths: readonly string[];
+  readonly tags: InvalidateMeta['tags'] | undefined;
+  readonly all: boolean;
+}
+
+/** Checks a duration option: a finite number of ms in range. */
+export function checkDuration(option: string, value: unknown, { min, max }: { min: number; max?: number }): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new CachingConfigError(option, `expected a number of milliseconds, got ${describe(value)}`);
+  }
+  if (!Number.isFinite(value) || value < min) {
+    throw new CachingConfigError(option, `expected a finite number of milliseconds >= ${min}, got ${value}`);
+  }
+  if (max !== undefined && value > max) {
+    throw new CachingConfigError(option, `must not exceed ${max} ms (versionTtl): a version must outlive every entry that depends on it`);
+  }
+  return value;
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  return typeof value === 'object' ? (Array.isArray(value) ? 'an array' : 'an object') : `a ${typeof value}`;
+}
+
+function checkObject(option: string, value: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CachingConfigError(option, `expected an object or false, got ${describe(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new CachingConfigError(`${option}.${key}`, `unknown option; expected one of ${allowed.join(', ')}`);
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+function checkStringList(option: string, value: unknown, allowFunction: boolean): void {
+  if (value === undefined || (allowFunction && typeof value === 'function')) return;
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && item.length > 0)) {
+    throw new CachingConfigError(
+      option,
+      `expected an array of non-empty strings${allowFunction ? ' or a function returning one' : ''}, got ${describe(value)}`,
+    );
+  }
+}
+
+/** Validates and resolves `meta.cache` of the procedure at `path`. */
+export function resolveCacheMeta(
+  path: string,
+  meta: unknown,
+  defaults: { readonly ttl: number; readonly versionTtl: number },
+): ResolvedCacheMeta {
+  const raw = (meta as CachingMeta | undefined)?.cache;
+  if (raw === false) return { enabled: false, ttl: defaults.ttl, scope: 'user', tags: undefined };
+  if (raw === undefined) return { enabled: true, ttl: defaults.ttl, scope: 'user', tags: undefined };
+  const option = `meta.cache of "${path}"`;
+  const cache = checkObject(option, raw, ['ttl', 'scope', 'tags', 'enabled']);
+  const ttl = cache.ttl === undefined ? defaults.ttl : checkDuration(`${option}.ttl`, cache.ttl, { min: 1, max: defaults.versionTtl });
+  if (cache.scope !== undefined && cache.scope !== 'user' && cache.scope !== 'public') {
+    throw new CachingConfigError(`${option}.scope`, `expected 'user' or 'public', got ${describe(cache.scope)}`);
+  }
+  if (cache.enabled !== undefined && typeof cache.enabled !== 'boolean') {
+    throw new CachingConfigError(`${option}.enabled`, `expected a boolean, got ${describe(cache.enabled)}`);
+  }
+  checkStringList(`${option}.tags`, cache.tags, true);
+  return {
+    enabled: cache.enabled ?? true,
+    ttl,
+    scope: (cache.scope as 'user' | 'public' | undefined) ?? 'user',
+    tags: cache.tags as CacheMeta['tags'],
+  };
+}
+
+/** Validates and resolves `meta.invalidate` of the procedure at `path`. */
+export function resolveInvalidateMeta(path: string, meta: unknown): ResolvedInvalidateMeta | undefined {
+  const raw = (meta as CachingMeta | undefined)?.invalidate;
+  if (raw === false) return undefined;
+  if (raw === undefined) return { self: true, users: undefined, paths: [], tags: undefined, all: false };
+  const option = `meta.invalidate of "${path}"`;
+  const inv = checkObject(option, raw, ['self', 'users', 'paths', 'tags', 'all']);
+  for (const flag of ['self', 'all'] as const) {
+    if (inv[flag] !== undefined && typeof inv[flag] !== 'boolean') {
+      throw new CachingConfigError(`${option}.${flag}`, `expected a boolean, got ${describe(inv[flag])}`);
+    }
+  }
+  if (inv.users !== undefined && typeof inv.users !== 'function') {
+    if (!Array.isArray(inv.users) || !inv.users.every(isUserId)) {
+      throw new CachingConfigError(`${option}.users`, `expected an array of user ids (string or number) or a function returning one`);
+    }
+  }
+  checkStringList(`${option}.paths`, inv.paths, false);
+  checkStringList(`${option}.tags`, inv.tags, true);
+  return {
+    self: (inv.self as boolean | undefined) ?? true,
+    users: inv.users as InvalidateMeta['users'],
+    paths: (inv.paths as readonly string[] | undefined) ?? [],
+    tags: inv.tags as InvalidateMeta['tags'],
+    all: (inv.all as boolean | undefined) ?? false,
+  };
+}
+
+/** A user id the cache accepts: a non-empty string or a finite number. */
+export function isUserId(value: unknown): value is string | number {
+  return (typeof value === 'string' && value.length > 0) || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/** The input as meta callbacks see it. */
+export function asRecord(value: unknown): Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}

@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from '@redis/client';
+
+/** A port that was free a moment ago, on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface RedisServer {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly process: ChildProcess;
+  /** Sends a raw command on a fresh connection and returns the reply. */
+  command(...args: string[]): Promise<unknown>;
+  /** Calls per command name from INFO commandstats (e.g. `{ mget: 3, set: 1 }`). */
+  commandCounts(): Promise<Record<string, number>>;
+  /** Resets the counters of INFO commandstats. */
+  resetStats(): Promise<void>;
+  /** Stops the server (SIGKILL when `hard`), keeping its directory. */
+  stop(hard?: boolean): Promise<void>;
+  /** Starts the server again on the same port and directory (AOF data kept when enabled). */
+  restart(): Promise<void>;
+  /** Stops the server and removes its directory. */
+  dispose(): Promise<void>;
+}
+
+async function waitReady(url: string, child: ChildProcess, deadlineMs = 10_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  let lastError: unknown;
+  while (Date.now() < end) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
+    const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.ping();
+      await client.close();
+      return;
+    } catch (error) {
+      lastError = error;
+      client.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`redis-server did not become ready: ${String(lastError)}`);
+}
+
+/**
+ * Starts Debian's `redis-server` on a free loopback port with its own
+ * directory, for one test file. `appendonly` keeps data across a restart.
+ */
+export async function startRedis(options: { appendonly?: boolean } = {}): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'trpc-caching-redis-'));
+  const url = `redis://127.0.0.1:${port}`;
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    options.appendonly ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
+    '--protected-mode',
+    'yes',
+    '--loglevel',
+    'warning',
+  ];
+  const launch = () => spawn('redis-server', args, { stdio: 'ignore' });
+  let child = launch();
+  await waitReady(url, child);
+
+  const exited = (proc: ChildProcess) =>
+    proc.exitCode !== null || proc.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+
+  const server: RedisServer = {
+    url,
+    port,
+    dir,
+    get process() {
+      return child;
+    },
+    async command(...command: string[]) {
+      const client = createClient({ url, socket: { reconnectStrategy: false } });
+      client.on('error', () => {});
+      await client.connect();
+      try {
+        return await client.sendCommand(command);
+      } finally {
+        await client.close();
+      }
+    },
+    async commandCounts() {
+      const info = String(await server.command('INFO', 'commandstats'));
+      const counts: Record<string, number> = {};
+      for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts[match[1] as string] = Number(match[2]);
+      return counts;
+    },
+    async resetStats() {
+      await server.command('CONFIG', 'RESETSTAT');
+    },
+    async stop(hard = false) {
+      const done = exited(child);
+      child.kill(hard ? 'SIGKILL' : 'SIGTERM');
+      await done;
+    },
+    async restart() {
+      child = launch();
+      await waitReady(url, child);
+    },
+    async dispose() {
+      await server.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}

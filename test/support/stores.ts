@@ -1,0 +1,44 @@
+import KeyvRedis from '@keyv/redis';
+import { Keyv } from 'keyv';
+import { afterAll, beforeAll } from 'vitest';
+import { createMemoryStore } from '../../src/memory.js';
+import { type RedisServer, startRedis } from './redis.js';
+
+/** One store the contract suites run against. `fresh()` gives an empty Keyv; `redis` is set for the Redis kind. */
+export interface StoreKind {
+  readonly name: 'memory' | 'redis';
+  fresh(): Promise<Keyv>;
+  readonly redis: RedisServer | undefined;
+}
+
+/**
+ * The stores every contract suite loops over: the embedded default and a real
+ * redis-server started for this test file. Call at the top level of a test file.
+ */
+export function storeKinds(): StoreKind[] {
+  let server: RedisServer | undefined;
+  const opened: Keyv[] = [];
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    for (const keyv of opened) await keyv.disconnect().catch(() => {});
+    await server?.dispose();
+  });
+  return [
+    { name: 'memory', fresh: async () => createMemoryStore({ maxEntries: 10_000 }), redis: undefined },
+    {
+      name: 'redis',
+      async fresh() {
+        if (!server) throw new Error('redis-server not started');
+        await server.command('FLUSHALL');
+        const keyv = new Keyv({ store: new KeyvRedis(server.url), namespace: '' });
+        opened.push(keyv);
+        return keyv;
+      },
+      get redis() {
+        return server;
+      },
+    },
+  ];
+}
