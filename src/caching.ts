@@ -87,7 +87,14 @@ export interface Caching<TCtx> {
   readonly pendingInvalidations: number;
   /** @internal The user option, typed for the app's context. */
   readonly user: (ctx: TCtx) => string | number | null | undefined;
+  /** @internal Which builder of this instance made a procedure, with its resolved meta (read by the OpenAPI helper). */
+  inspect(path: string, procedure: unknown): ProcedureCaching | undefined;
 }
+
+/** @internal How a procedure uses a caching instance. */
+export type ProcedureCaching =
+  | { readonly kind: 'query'; readonly cache: ResolvedCacheMeta }
+  | { readonly kind: 'mutation'; readonly invalidate: ResolvedInvalidateMeta | undefined };
 
 const DEFAULTS = {
   prefix: 'trpc-caching',
@@ -219,5 +226,11 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
       return versions.pendingCount;
     },
     user: options.user,
+    inspect(path, procedure) {
+      const meta = (procedure as { _def?: { meta?: unknown } })._def?.meta;
+      if (uses(procedure, queryMiddleware)) return { kind: 'query', cache: rt.cacheMeta(path, meta) };
+      if (uses(procedure, mutationMiddleware)) return { kind: 'mutation', invalidate: rt.invalidateMeta(path, meta) };
+      return undefined;
+    },
   };
 }

@@ -1,5 +1,25 @@
 export { type Caching, type CachingOptions, createCaching } from './caching.js';
 export { CachingConfigError, CachingError, type CachingOperation } from './errors.js';
+export {
+  type CacheHeadersOptions,
+  cacheHeaders,
+  cacheResponseMeta,
+  etagMatches,
+  type ResponseHeaders,
+  type ResponseMetaInput,
+  type ResponseMetaResult,
+  withCacheLog,
+  withNotModified,
+  withNotModifiedFetch,
+} from './http.js';
 export { createMemoryStore } from './memory.js';
 export type { CacheMeta, CacheTagArgs, CachingMeta, InputRecord, InvalidateArgs, InvalidateMeta } from './meta.js';
 export type { InvalidationTargets } from './mutation.js';
+export {
+  type DocumentCachingOptions,
+  documentCaching,
+  type OpenApiCacheExtension,
+  type OpenApiDocumentLike,
+  type OpenApiInvalidatesExtension,
+} from './openapi.js';
+export type { CacheLogEntry } from './status.js';

@@ -16,6 +16,6 @@ describe('README', () => {
     expect(readme).toContain('`npm run setup && npm test`');
     expect(scripts.example).toBeDefined();
     expect(scripts.setup).toBeDefined();
-    expect(read('.ci/run')).toMatch(/scripts\/setup\.sh[\s\S]*npm test/);
+    expect(read('.ci/run')).toMatch(/npm run setup[\s\S]*npm test/);
   });
 });

@@ -1,0 +1,216 @@
+import type { AnyRouter } from '@trpc/server';
+import type { Caching } from './caching.js';
+import type { ResolvedCacheMeta, ResolvedInvalidateMeta } from './meta.js';
+
+/** The `x-cache` extension of a cached operation. */
+export interface OpenApiCacheExtension {
+  /** `user`: one entry per user (anonymous callers share one); `public`: one entry for everyone. */
+  readonly scope: 'user' | 'public';
+  /** Entry lifetime in milliseconds. */
+  readonly ttl: number;
+  /** Tags the entry depends on, or `"derived from input"` when a function computes them. */
+  readonly tags: readonly string[] | 'derived from input';
+}
+
+/** The `x-cache-invalidates` extension of an invalidating mutation. */
+export interface OpenApiInvalidatesExtension {
+  /** Every cached response of the calling user. */
+  readonly self: boolean;
+  /** Other users whose cached responses go: fixed ids, or `"derived from input and result"`. */
+  readonly users: readonly (string | number)[] | 'derived from input and result';
+  /** Procedure paths or router prefixes, for every user. */
+  readonly paths: readonly string[];
+  /** Tags, for every user, or `"derived from input and result"`. */
+  readonly tags: readonly string[] | 'derived from input and result';
+  /** Everything. */
+  readonly all: boolean;
+  /** Cached operations (by `operationId`) that `paths` covers. */
+  readonly operations: readonly string[];
+}
+
+/** The least of an OpenAPI document this helper needs; trpc-to-openapi's `OpenAPIObject` is one. */
+export interface OpenApiDocumentLike {
+  paths?: object | undefined;
+}
+
+/** Options of {@link documentCaching}. */
+export interface DocumentCachingOptions {
+  /** The router the document was generated from. */
+  readonly router: AnyRouter;
+  /** The caching instance whose builders made its procedures. */
+  readonly caching: Caching<never>;
+  /** Document the `304 Not Modified` answer (when the handler is wrapped with `withNotModified`). Default true. */
+  readonly notModified?: boolean;
+}
+
+interface Operation {
+  operationId?: string;
+  description?: string;
+  parameters?: unknown[];
+  responses?: Record<string, { description?: string; headers?: Record<string, unknown> } | undefined>;
+  [extension: `x-${string}`]: unknown;
+}
+
+interface OpenApiRoute {
+  readonly path: string;
+  readonly method: string;
+}
+
+const header = (description: string, example?: string) => ({
+  description,
+  schema: example === undefined ? { type: 'string' } : { type: 'string', example },
+});
+
+function routeOf(meta: unknown): OpenApiRoute | undefined {
+  const openapi = (meta as { openapi?: { enabled?: boolean; method?: unknown; path?: unknown } } | undefined)?.openapi;
+  if (!openapi || openapi.enabled === false || typeof openapi.method !== 'string' || typeof openapi.path !== 'string') return undefined;
+  // The same normalization trpc-to-openapi applies to the paths of its document.
+  return { path: `/${openapi.path.replace(/^\/|\/$/g, '')}`, method: openapi.method.toLowerCase() };
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+function describeCache(cache: ResolvedCacheMeta): string {
+  const who = cache.scope === 'public' ? 'Cached for everyone (public scope)' : "Cached per user (each caller's own entry)";
+  const tags =
+    cache.tags === undefined
+      ? ''
+      : typeof cache.tags === 'function'
+        ? ', with tags derived from the input'
+        : cache.tags.length > 0
+          ? `, with tags ${cache.tags.map((tag) => `\`${tag}\``).join(', ')}`
+          : '';
+  return `${who} for ${seconds(cache.ttl)}${tags}. \`X-Cache\` says HIT or MISS; send the \`ETag\` back in \`If-None-Match\` to get 304 while it is current.`;
+}
+
+function describeInvalidation(inv: ResolvedInvalidateMeta, operations: readonly string[]): string {
+  if (inv.all) return 'Invalidates every cached response.';
+  const parts: string[] = [];
+  if (inv.self) parts.push("the caller's cached responses");
+  if (typeof inv.users === 'function') parts.push('the cached responses of the users it concerns (derived from its input and result)');
+  else if (inv.users !== undefined && inv.users.length > 0) parts.push(`the cached responses of users ${inv.users.join(', ')}`);
+  if (inv.paths.length > 0) {
+    const covered = operations.length > 0 ? ` (${operations.map((id) => `\`${id}\``).join(', ')})` : '';
+    parts.push(`every user's cached ${inv.paths.map((path) => `\`${path}\``).join(', ')}${covered}`);
+  }
+  if (typeof inv.tags === 'function') parts.push('cached responses tagged with tags derived from its input and result');
+  else if (inv.tags !== undefined && inv.tags.length > 0)
+    parts.push(`cached responses tagged ${inv.tags.map((tag) => `\`${tag}\``).join(', ')}`);
+  return parts.length === 0 ? 'Invalidates no cached response.' : `Invalidates ${parts.join('; ')}.`;
+}
+
+function appendDescription(operation: Operation, sentence: string): void {
+  operation.description = operation.description ? `${operation.description}\n\n${sentence}` : sentence;
+}
+
+function successResponse(operation: Operation): { description?: string; headers?: Record<string, unknown> } | undefined {
+  return operation.responses?.['200'];
+}
+
+/**
+ * Adds caching to an OpenAPI document made by trpc-to-openapi's
+ * `generateOpenApiDocument`: every cached operation gets an `x-cache`
+ * extension (scope, TTL, tags), a sentence in its description, the
+ * `X-Cache`, `Cache-Control`, `ETag` (and `Vary`) headers of its 200 response,
+ * an optional `If-None-Match` header parameter and a 304 response; every
+ * invalidating mutation gets `x-cache-invalidates`, a sentence saying what it
+ * invalidates and `Cache-Control: no-store`. Returns a new document; the one
+ * given is not changed.
+ *
+ * It takes the generated document rather than calling the generator, so that
+ * trpc-caching does not depend on trpc-to-openapi.
+ *
+ * @example
+ * ```ts
+ * import { generateOpenApiDocument } from 'trpc-to-openapi';
+ * const document = documentCaching(generateOpenApiDocument(appRouter, { title: 'API', version: '1', baseUrl: '/api' }), {
+ *   router: appRouter,
+ *   caching,
+ * });
+ * ```
+ */
+export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc, options: DocumentCachingOptions): TDoc {
+  const doc = structuredClone(document);
+  const paths = (doc.paths ?? {}) as Record<string, Record<string, Operation | undefined> | undefined>;
+  const procedures = options.router._def.procedures as Record<string, { _def: { meta?: unknown } }>;
+  const caching = options.caching as Caching<unknown>;
+
+  // Which REST operation each cached procedure is, so that `paths` targets can name them.
+  const cachedOperations: { path: string; operationId: string }[] = [];
+  for (const [path, procedure] of Object.entries(procedures)) {
+    const route = routeOf(procedure._def.meta);
+    const operation = route && paths[route.path]?.[route.method];
+    const info = caching.inspect(path, procedure);
+    if (operation && info?.kind === 'query' && info.cache.enabled) {
+      cachedOperations.push({ path, operationId: operation.operationId ?? `${route.method.toUpperCase()} ${route.path}` });
+    }
+  }
+
+  for (const [path, procedure] of Object.entries(procedures)) {
+    const route = routeOf(procedure._def.meta);
+    const operation = route && paths[route.path]?.[route.method];
+    if (!operation) continue;
+    const info = caching.inspect(path, procedure);
+    if (info === undefined) continue;
+    const ok = successResponse(operation);
+    if (info.kind === 'query') {
+      const { cache } = info;
+      if (!cache.enabled) continue;
+      const extension: OpenApiCacheExtension = {
+        scope: cache.scope,
+        ttl: cache.ttl,
+        tags: typeof cache.tags === 'function' ? 'derived from input' : [...(cache.tags ?? [])],
+      };
+      operation['x-cache'] = extension;
+      appendDescription(operation, describeCache(cache));
+      const cacheControl =
+        cache.scope === 'public' ? `public, max-age=${Math.floor(cache.ttl / 1000)}` : `private, max-age=${Math.floor(cache.ttl / 1000)}`;
+      const headers = {
+        'X-Cache': header('HIT: served from the cache; MISS: computed and stored; BYPASS: the cache was not used.', 'HIT'),
+        'Cache-Control': header(
+          `\`${cacheControl}\` by default (\`no-store\` when the cache was bypassed). ${cache.scope === 'public' ? 'The same for every caller.' : 'Per user: shared caches must not store it.'}`,
+          cacheControl,
+        ),
+        ETag: header('Strong validator of the cached result; send it back in If-None-Match.', '"3f2a0c6d0e8b4b1c9d1e5f7a2b3c4d5e"'),
+        ...(cache.scope === 'public' ? {} : { Vary: header('Request headers the response depends on.', 'Authorization') }),
+      };
+      if (ok) ok.headers = { ...ok.headers, ...headers };
+      if (options.notModified !== false && operation.responses && route.method === 'get') {
+        operation.parameters = [
+          ...(operation.parameters ?? []),
+          {
+            name: 'If-None-Match',
+            in: 'header',
+            required: false,
+            description: 'ETag of a response you hold; 304 when it is still current.',
+            schema: { type: 'string' },
+          },
+        ];
+        operation.responses['304'] = {
+          description: 'Not Modified: the ETag given in If-None-Match is current; no body.',
+          headers: { 'X-Cache': headers['X-Cache'], 'Cache-Control': headers['Cache-Control'], ETag: headers.ETag },
+        };
+      }
+    } else {
+      const inv = info.invalidate;
+      if (ok) ok.headers = { ...ok.headers, 'Cache-Control': header('Always `no-store`: a mutation is never cached.', 'no-store') };
+      if (inv === undefined) continue;
+      const covered = cachedOperations
+        .filter((cached) => inv.paths.some((target) => cached.path === target || cached.path.startsWith(`${target}.`)))
+        .map((cached) => cached.operationId);
+      const extension: OpenApiInvalidatesExtension = {
+        self: inv.self,
+        users: typeof inv.users === 'function' ? 'derived from input and result' : [...(inv.users ?? [])],
+        paths: [...inv.paths],
+        tags: typeof inv.tags === 'function' ? 'derived from input and result' : [...(inv.tags ?? [])],
+        all: inv.all,
+        operations: inv.all ? cachedOperations.map((cached) => cached.operationId) : covered,
+      };
+      operation['x-cache-invalidates'] = extension;
+      appendDescription(operation, describeInvalidation(inv, covered));
+    }
+  }
+  return doc;
+}

@@ -1,0 +1,84 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import type { OpenAPIV3_1 } from 'openapi-types';
+import { generateOpenApiDocument } from 'trpc-to-openapi';
+import { describe, expect, it } from 'vitest';
+import { documentCaching, type OpenApiCacheExtension, type OpenApiInvalidatesExtension } from '../../src/index.js';
+import { createRestApp } from '../http/app.js';
+
+type Operation = OpenAPIV3_1.OperationObject & { 'x-cache'?: OpenApiCacheExtension; 'x-cache-invalidates'?: OpenApiInvalidatesExtension };
+
+function build() {
+  const app = createRestApp(undefined);
+  const generated = generateOpenApiDocument(app.router, { title: 'Test API', version: '1.0.0', baseUrl: 'http://127.0.0.1/api' });
+  const document = documentCaching(generated, { router: app.router, caching: app.caching });
+  const op = (path: string, method: 'get' | 'post' | 'patch') =>
+    (document.paths?.[path] as Record<string, Operation> | undefined)?.[method] as Operation;
+  return { app, generated, document, op };
+}
+
+describe('documentCaching', () => {
+  it('adds x-cache with scope, TTL and static or derived tags to every cached operation', () => {
+    const { op } = build();
+    expect(op('/posts', 'get')['x-cache']).toEqual({ scope: 'user', ttl: 60_000, tags: [] });
+    expect(op('/posts/{id}', 'get')['x-cache']).toEqual({ scope: 'user', ttl: 30_000, tags: 'derived from input' });
+    expect(op('/feed', 'get')['x-cache']).toEqual({ scope: 'public', ttl: 120_000, tags: ['feed'] });
+  });
+
+  it('says it in the description and documents X-Cache, Cache-Control, ETag and 304', () => {
+    const { op } = build();
+    const byId = op('/posts/{id}', 'get');
+    expect(byId.description).toBe(
+      "Cached per user (each caller's own entry) for 30 s, with tags derived from the input. `X-Cache` says HIT or MISS; send the `ETag` back in `If-None-Match` to get 304 while it is current.",
+    );
+    expect(op('/feed', 'get').description).toMatch(/^Cached for everyone \(public scope\) for 120 s, with tags `feed`\./);
+    const ok = byId.responses?.['200'] as OpenAPIV3_1.ResponseObject;
+    expect(Object.keys(ok.headers ?? {})).toEqual(['X-Cache', 'Cache-Control', 'ETag', 'Vary']);
+    expect((ok.headers?.['Cache-Control'] as OpenAPIV3_1.HeaderObject | undefined)?.schema).toMatchObject({
+      example: 'private, max-age=30',
+    });
+    expect(byId.responses?.['304']).toMatchObject({ description: expect.stringContaining('Not Modified') });
+    expect(byId.parameters).toContainEqual(expect.objectContaining({ name: 'If-None-Match', in: 'header' }));
+    const feedOk = op('/feed', 'get').responses?.['200'] as OpenAPIV3_1.ResponseObject;
+    expect(Object.keys(feedOk.headers ?? {})).not.toContain('Vary');
+  });
+
+  it('says what every invalidating mutation invalidates, naming the operations a path target covers', () => {
+    const { op } = build();
+    const update = op('/posts/{id}', 'patch');
+    expect(update['x-cache-invalidates']).toEqual({
+      self: true,
+      users: 'derived from input and result',
+      paths: [],
+      tags: 'derived from input and result',
+      all: false,
+      operations: [],
+    });
+    expect(update.description).toBe(
+      "Invalidates the caller's cached responses; the cached responses of the users it concerns (derived from its input and result); cached responses tagged with tags derived from its input and result.",
+    );
+    const reset = op('/posts/reset', 'post');
+    expect(reset['x-cache-invalidates']?.operations).toEqual(['post-list', 'post-byId']);
+    expect(reset.description).toBe("Invalidates every user's cached `post` (`post-list`, `post-byId`).");
+    const ok = reset.responses?.['200'] as OpenAPIV3_1.ResponseObject;
+    expect((ok.headers?.['Cache-Control'] as OpenAPIV3_1.HeaderObject | undefined)?.schema).toMatchObject({ example: 'no-store' });
+  });
+
+  it('leaves operations that do not use the cache, or turn it off, as generated', () => {
+    const { op, generated } = build();
+    const original = (path: string) => (generated.paths?.[path] as Record<string, Operation> | undefined)?.get;
+    expect(op('/ping', 'get')).toEqual(original('/ping'));
+    expect(op('/clock', 'get')).toEqual(original('/clock'));
+  });
+
+  it('does not change the document it is given', () => {
+    const { generated } = build();
+    expect(JSON.stringify(generated)).not.toContain('x-cache');
+  });
+
+  it('produces a document that validates as OpenAPI 3.1', async () => {
+    const { document } = build();
+    // The parser dereferences in place; it gets its own copy.
+    const api = await SwaggerParser.validate(structuredClone(document) as OpenAPIV3_1.Document);
+    expect(api.info.title).toBe('Test API');
+  });
+});
