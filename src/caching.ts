@@ -116,6 +116,11 @@ function positiveInteger(option: string, value: unknown): number {
   return value;
 }
 
+/** The option's value, or its default only when it is absent: `null` is a bad value, not a request for the default. */
+function given<T>(value: T | null | undefined, fallback: T): T | null {
+  return value === undefined ? fallback : value;
+}
+
 function defaultOnError(error: CachingError): void {
   console.error(`[trpc-caching] ${error.operation}${error.path ? ` ${error.path}` : ''}: ${error.message}`);
 }
@@ -138,24 +143,24 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   if (typeof options.user !== 'function') {
     throw new CachingConfigError('user', 'expected a function from the context to a user id, e.g. (ctx) => ctx.user?.id');
   }
-  const prefix = options.prefix ?? DEFAULTS.prefix;
+  const prefix = given(options.prefix, DEFAULTS.prefix);
   if (typeof prefix !== 'string' || prefix.length === 0) throw new CachingConfigError('prefix', 'expected a non-empty string');
   if (/[:\s]/.test(prefix)) throw new CachingConfigError('prefix', 'must not contain ":" or white space (":" separates key segments)');
-  const ttl = checkDuration('ttl', options.ttl ?? DEFAULTS.ttl, { min: 1 });
-  const versionTtl = checkDuration('versionTtl', options.versionTtl ?? DEFAULTS.versionTtl, { min: 1 });
+  const ttl = checkDuration('ttl', given(options.ttl, DEFAULTS.ttl), { min: 1 });
+  const versionTtl = checkDuration('versionTtl', given(options.versionTtl, DEFAULTS.versionTtl), { min: 1 });
   if (versionTtl < ttl) {
     throw new CachingConfigError(
       'versionTtl',
       `must be at least ttl (${ttl} ms), got ${versionTtl} ms: a version must outlive every entry that depends on it`,
     );
   }
-  const timeout = checkDuration('timeout', options.timeout ?? DEFAULTS.timeout, { min: 1 });
-  const breakerCooldown = checkDuration('breakerCooldown', options.breakerCooldown ?? DEFAULTS.breakerCooldown, { min: 1 });
-  const retryDelay = checkDuration('retryDelay', options.retryDelay ?? DEFAULTS.retryDelay, { min: 1 });
-  const breakerThreshold = positiveInteger('breakerThreshold', options.breakerThreshold ?? DEFAULTS.breakerThreshold);
-  const maxEntryBytes = positiveInteger('maxEntryBytes', options.maxEntryBytes ?? DEFAULTS.maxEntryBytes);
-  const maxInputBytes = positiveInteger('maxInputBytes', options.maxInputBytes ?? DEFAULTS.maxInputBytes);
-  const maxInputDepth = positiveInteger('maxInputDepth', options.maxInputDepth ?? DEFAULTS.maxInputDepth);
+  const timeout = checkDuration('timeout', given(options.timeout, DEFAULTS.timeout), { min: 1 });
+  const breakerCooldown = checkDuration('breakerCooldown', given(options.breakerCooldown, DEFAULTS.breakerCooldown), { min: 1 });
+  const retryDelay = checkDuration('retryDelay', given(options.retryDelay, DEFAULTS.retryDelay), { min: 1 });
+  const breakerThreshold = positiveInteger('breakerThreshold', given(options.breakerThreshold, DEFAULTS.breakerThreshold));
+  const maxEntryBytes = positiveInteger('maxEntryBytes', given(options.maxEntryBytes, DEFAULTS.maxEntryBytes));
+  const maxInputBytes = positiveInteger('maxInputBytes', given(options.maxInputBytes, DEFAULTS.maxInputBytes));
+  const maxInputDepth = positiveInteger('maxInputDepth', given(options.maxInputDepth, DEFAULTS.maxInputDepth));
   if (options.onError !== undefined && typeof options.onError !== 'function')
     throw new CachingConfigError('onError', 'expected a function');
   if (options.store !== undefined && (typeof options.store !== 'object' || typeof options.store?.getMany !== 'function')) {

@@ -74,10 +74,16 @@ export function canonicalInput(value: unknown, limits: InputLimits): string {
       }
       push(']');
     } else if (object instanceof Map || object instanceof Set) {
-      // Entries are sorted by their own canonical text, so insertion order does not matter.
+      // Entries are sorted by their own canonical text, so insertion order does not matter. Every item
+      // takes at least one character, and all items share what is left of the budget: a huge collection
+      // is refused before any work, not after canonicalizing and sorting all of it.
+      let budget = limits.maxInputBytes - length;
+      if (object.size > budget) throw new UncacheableInputError(`input is larger than maxInputBytes (${limits.maxInputBytes})`);
       const items: string[] = [];
       for (const item of object instanceof Map ? object.entries() : object.values()) {
-        items.push(canonicalInput(item, { ...limits, maxInputDepth: limits.maxInputDepth - depth - 1 }));
+        const text = canonicalInput(item, { maxInputBytes: budget, maxInputDepth: limits.maxInputDepth - depth - 1 });
+        budget -= text.length;
+        items.push(text);
       }
       items.sort();
       push(object instanceof Map ? 'M[' : 'S[');
@@ -86,7 +92,12 @@ export function canonicalInput(value: unknown, limits: InputLimits): string {
     } else if (ArrayBuffer.isView(object)) {
       push(`B${Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64')}`);
     } else {
-      const keys = Object.keys(object).sort();
+      const keys = Object.keys(object);
+      // A key takes at least four characters (`"":` and a value): refuse a huge object before sorting its keys.
+      if (keys.length * 4 > limits.maxInputBytes - length) {
+        throw new UncacheableInputError(`input is larger than maxInputBytes (${limits.maxInputBytes})`);
+      }
+      keys.sort();
       push('{');
       let first = true;
       for (const key of keys) {
@@ -107,9 +118,25 @@ export function canonicalInput(value: unknown, limits: InputLimits): string {
   return parts.join('');
 }
 
+/**
+ * Recent digests of short texts (canonical inputs, user ids), so that a hit on
+ * a popular input or user does not hash again. Bounded: it starts over when full.
+ */
+const MEMO_MAX_TEXT = 256;
+const MEMO_MAX_SIZE = 4096;
+const md5Memo = new Map<string, string>();
+const segmentMemo = new Map<string, string>();
+
+function remember(memo: Map<string, string>, text: string, digest: string): string {
+  if (memo.size >= MEMO_MAX_SIZE) memo.clear();
+  memo.set(text, digest);
+  return digest;
+}
+
 /** MD5 of a text, hex. Used for inputs (as adrf-caching does): fast and fixed-width, not a secret. */
 export function md5(text: string): string {
-  return createHash('md5').update(text).digest('hex');
+  if (text.length > MEMO_MAX_TEXT) return createHash('md5').update(text).digest('hex');
+  return md5Memo.get(text) ?? remember(md5Memo, text, createHash('md5').update(text).digest('hex'));
 }
 
 /** The scope an entry belongs to: one user, every anonymous caller, or everyone. */
@@ -123,7 +150,11 @@ export type Scope = { readonly kind: 'user'; readonly id: string } | { readonly 
 export function scopeSegment(prefix: string, scope: Scope): string {
   if (scope.kind === 'anon') return 'anon';
   if (scope.kind === 'public') return 'public';
-  return `u.${createHash('sha256').update(prefix).update('\0').update(scope.id).digest('hex').slice(0, 32)}`;
+  const memoKey = `${prefix}\0${scope.id}`;
+  const known = memoKey.length <= MEMO_MAX_TEXT ? segmentMemo.get(memoKey) : undefined;
+  if (known !== undefined) return known;
+  const segment = `u.${createHash('sha256').update(prefix).update('\0').update(scope.id).digest('hex').slice(0, 32)}`;
+  return memoKey.length <= MEMO_MAX_TEXT ? remember(segmentMemo, memoKey, segment) : segment;
 }
 
 /**

@@ -101,13 +101,14 @@ export function createQueryMiddleware(rt: CacheRuntime) {
     }
     if (!rt.store.available || rt.versions.covers(plan.keys)) return bypass(plan.scope);
 
+    const readAt = Date.now();
     const rows = await rt.store.getMany(plan.keys, path);
     if (rows === undefined) return bypass(plan.scope);
     const tokens = VersionBook.tokensOf(rows, 1);
     const hit = readEntry(rows[0], tokens);
     if (hit !== undefined) {
       try {
-        const data = codec.decode(hit.payload);
+        const data = codec.decode(hit.payload, plan.entryKey);
         recordCacheStatus(ctx, { path, type: 'query', status: 'HIT', scope: plan.scope, ttl: settings.ttl, etag: hit.etag });
         return hitResult(data);
       } catch (cause) {
@@ -118,7 +119,7 @@ export function createQueryMiddleware(rt: CacheRuntime) {
     const flightKey = `${plan.entryKey}\n${tokens}`;
     const joined = rt.flights.joinable(flightKey);
     const leading = joined === undefined;
-    const outcome = await (joined ?? rt.flights.lead(flightKey, () => miss(rt, opts, plan, settings, tokens)));
+    const outcome = await (joined ?? rt.flights.lead(flightKey, () => miss(rt, opts, plan, settings, tokens, readAt)));
     recordCacheStatus(ctx, {
       path,
       type: 'query',
@@ -129,7 +130,7 @@ export function createQueryMiddleware(rt: CacheRuntime) {
     });
     if (leading || !outcome.ok || outcome.payload === undefined) return outcome.result as MiddlewareResult<object>;
     // A follower gets its own copy, so that no caller can change what another one sees.
-    return hitResult(codec.decode(outcome.payload));
+    return hitResult(codec.decode(outcome.payload, plan.entryKey));
   };
 }
 
@@ -139,6 +140,7 @@ async function miss(
   plan: ReadPlan,
   settings: ResolvedCacheMeta,
   tokens: string,
+  readAt: number,
 ): Promise<MissOutcome> {
   const result = await opts.next();
   if (!result.ok) return { ok: false, result, payload: undefined, etag: undefined };
@@ -157,8 +159,12 @@ async function miss(
   }
   const entry = formatEntry(tokens, payload);
   // An invalidation this process could not write covers these keys: storing would only add a stale entry.
-  if (!rt.versions.covers(plan.keys)) {
-    await rt.store.set(plan.entryKey, entry.text, settings.ttl, opts.path);
+  // The entry must expire before any version it recorded can: a version moved after `readAt` lives until at
+  // least `readAt + versionTtl`, so a slow resolver's entry (written under tokens that have since moved) can
+  // never outlive the move and match again once that version expires back to its initial token.
+  const ttl = Math.min(settings.ttl, rt.versionTtl - (Date.now() - readAt));
+  if (ttl > 0 && !rt.versions.covers(plan.keys)) {
+    await rt.store.set(plan.entryKey, entry.text, ttl, opts.path);
   }
   return { ok: true, result, payload, etag: entry.etag };
 }

@@ -32,7 +32,10 @@ export class GuardedStore {
   private errorEpoch = 0;
   private lastStoreError: unknown;
   private consecutiveFailures = 0;
+  /** 0 while the circuit is closed; otherwise when the open circuit lets one trial call through. */
   private openUntil = 0;
+  /** True while the one trial call of a half-open circuit is in flight. */
+  private probing = false;
 
   constructor(
     readonly keyv: Keyv,
@@ -44,9 +47,14 @@ export class GuardedStore {
     });
   }
 
-  /** False while the circuit is open: callers skip the cache entirely. */
+  /**
+   * False while the circuit is open: callers skip the cache entirely. After the
+   * cool-down the circuit is half-open: one call tries the store while every
+   * other caller keeps skipping it, so a store that is still dead costs one
+   * timeout per cool-down, not one per request that arrives meanwhile.
+   */
   get available(): boolean {
-    return this.openUntil === 0 || Date.now() >= this.openUntil;
+    return this.openUntil === 0 || (!this.probing && Date.now() >= this.openUntil);
   }
 
   /**
@@ -83,6 +91,8 @@ export class GuardedStore {
     call: () => Promise<T>,
   ): Promise<{ value: T } | undefined> {
     if (!this.available) return undefined;
+    const probe = this.openUntil !== 0;
+    if (probe) this.probing = true;
     const epoch = this.errorEpoch;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -104,6 +114,7 @@ export class GuardedStore {
       return undefined;
     } finally {
       clearTimeout(timer);
+      if (probe) this.probing = false;
     }
   }
 

@@ -41,6 +41,56 @@ describe.each(storeKinds())('REST through trpc-to-openapi on $name', (kind) => {
     expect(app.calls['post.list']).toBe(2);
   });
 
+  it('keeps users apart under many concurrent REST requests for the same URL', async () => {
+    const { app, url } = await start();
+    const users = ['alice', 'bob', 'carol'] as const;
+    const results = await Promise.all(
+      Array.from({ length: 45 }, async (_, i) => {
+        const user = users[i % 3] ?? 'alice';
+        return { user, response: await rest(url, user, '/posts') };
+      }),
+    );
+    const expected = { alice: [1], bob: [1, 2], carol: [] };
+    for (const { user, response } of results) {
+      expect(response.status).toBe(200);
+      expect((response.body as { id: number }[]).map((p) => p.id)).toEqual(expected[user]);
+    }
+    // One resolver run per user: identical concurrent misses are coalesced, different users never are.
+    expect(app.calls['post.list']).toBe(3);
+  });
+
+  it('does not serve a post bob has cached to alice, who may not see it', async () => {
+    const { app, url } = await start();
+    expect((await rest(url, 'bob', '/posts/2')).status).toBe(200);
+    expect((await rest(url, 'bob', '/posts/2')).headers.get('x-cache')).toBe('HIT');
+    const alice = await rest(url, 'alice', '/posts/2');
+    expect(alice.status).toBe(404);
+    expect(alice.body).not.toMatchObject({ id: 2 });
+    expect(app.calls['post.byId']).toBe(2);
+  });
+
+  it('after a REST mutation returns, no tRPC or REST read started afterwards sees the old data', async () => {
+    const { url } = await start();
+    const bob = trpcClient(url, 'bob').client;
+    const readers = () =>
+      Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          i % 2 === 0
+            ? bob.post.byId.query({ id: 1 }).then((post) => post.title)
+            : rest(url, 'bob', '/posts/1').then((response) => (response.body as { title: string }).title),
+        ),
+      );
+    expect(new Set(await readers())).toEqual(new Set(['Alice one']));
+    for (let round = 1; round <= 3; round++) {
+      // Reads in flight while the mutation runs may see either title; reads started after it must not.
+      const during = readers();
+      const patched = await rest(url, 'alice', '/posts/1', { method: 'PATCH', body: { title: `Round ${round}` } });
+      expect(patched.status).toBe(200);
+      expect(new Set(await readers())).toEqual(new Set([`Round ${round}`]));
+      await during;
+    }
+  });
+
   it('keys REST inputs from the query string: another page is another entry', async () => {
     const { app, url } = await start();
     await rest(url, 'alice', '/posts?page=1');

@@ -1,0 +1,77 @@
+/**
+ * The procedures compared, side by side in one router: trpc-caching, the
+ * peers a user would pick instead (bentocache, cacheable) wrapped in an
+ * equivalent procedure keyed by user and input, an adrf-caching-style lookup
+ * (read the version, then the entry), and the limits (a precomputed constant,
+ * the uncached resolver).
+ */
+import { createHash } from 'node:crypto';
+import type { Keyv } from 'keyv';
+import { type CachingError, createCaching } from '../src/index.js';
+import { authed, type BenchCtx, createT, listInput, makeDatedList, makeList, peerKey } from './fixtures.js';
+
+const TTL = 5 * 60_000;
+
+/** The part of bentocache's API the peer procedure uses. */
+export interface BentoLike {
+  getOrSet<T>(options: { key: string; factory: () => T; ttl: number }): Promise<T>;
+}
+
+/** The part of cacheable's API the peer procedure uses. */
+export interface CacheableLike {
+  getOrSet<T>(key: string, factory: () => Promise<T>, options: { ttl: number }): Promise<T | undefined>;
+}
+
+/** The stores of one side of the comparison (all in memory, or all on one Redis). */
+export interface BenchStores {
+  /** The Keyv store trpc-caching uses; the adrf-style lookup uses it too. */
+  readonly keyv: Keyv;
+  readonly bento: BentoLike;
+  readonly cacheable: CacheableLike;
+}
+
+/**
+ * adrf-caching's read path, on a Keyv: one round trip for the user's version,
+ * a second one for the entry whose key embeds that version.
+ */
+async function adrfLookup<T>(keyv: Keyv, user: string, input: unknown, resolve: () => T): Promise<T> {
+  const version = ((await keyv.get<string>(`adrf:v:${user}`)) as string | undefined) ?? '0';
+  const key = `adrf:q:list:${user}:${createHash('md5').update(JSON.stringify(input)).digest('hex')}:${version}`;
+  const cached = (await keyv.get<string>(key)) as string | undefined;
+  if (cached !== undefined) return JSON.parse(cached) as T;
+  const data = resolve();
+  await keyv.set(key, JSON.stringify(data), TTL);
+  return data;
+}
+
+/** A router with every variant of the list procedure on `stores`, and a caller factory. */
+export function createBenchApp(stores: BenchStores) {
+  const t = createT();
+  const base = authed(t);
+  const errors: CachingError[] = [];
+  const caching = createCaching<BenchCtx>({ user: (ctx) => ctx.user?.id, store: stores.keyv, onError: (error) => errors.push(error) });
+  const cachedQuery = caching.cachedQuery(base);
+  const CONSTANT = makeList(1);
+
+  const router = t.router({
+    constant: base.input(listInput).query(() => CONSTANT),
+    uncached: base.input(listInput).query(({ input }) => makeList(input.page)),
+    cached: cachedQuery.input(listInput).query(({ input }) => makeList(input.page)),
+    cachedDates: cachedQuery.input(listInput).query(({ input }) => makeDatedList(input.page)),
+    bento: base
+      .input(listInput)
+      .query(({ ctx, input }) =>
+        stores.bento.getOrSet({ key: peerKey('list', ctx.user.id, input), factory: () => makeList(input.page), ttl: TTL }),
+      ),
+    cacheable: base
+      .input(listInput)
+      .query(({ ctx, input }) => stores.cacheable.getOrSet(peerKey('list', ctx.user.id, input), async () => makeList(input.page), { ttl: TTL })),
+    adrf: base.input(listInput).query(({ ctx, input }) => adrfLookup(stores.keyv, ctx.user.id, input, () => makeList(input.page))),
+    save: base.input(listInput).mutation(() => ({ saved: true })),
+    saveInvalidating: caching.invalidatingMutation(base).input(listInput).mutation(() => ({ saved: true })),
+  });
+  const caller = (userId: string) => t.createCallerFactory(router)({ user: { id: userId } });
+  return { router, caller, caching, errors };
+}
+
+export type BenchCaller = ReturnType<ReturnType<typeof createBenchApp>['caller']>;

@@ -1,0 +1,119 @@
+/**
+ * Output of the benchmarks: tables on stdout, and docs/benchmarks.md with
+ * docs/benchmarks.svg regenerated from the latest results of both scripts
+ * (kept in bench/results.json, so that `bench` and `bench:http` can run apart).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { chart } from './chart.js';
+import { renderMarkdown } from './markdown.js';
+
+/** A table as printed and as written to the Markdown page. */
+export interface Table {
+  readonly title: string;
+  readonly columns: readonly string[];
+  readonly rows: ReadonlyArray<readonly string[]>;
+  readonly note?: string;
+}
+
+/** One bar of the chart: a ratio against the baseline of its group. */
+export interface Bar {
+  readonly group: string;
+  readonly label: string;
+  readonly ratio: number;
+  /** Marks the row that is the library itself. */
+  readonly ours?: boolean;
+}
+
+/** A chart group: its title and the target line, if any. */
+export interface BarGroup {
+  readonly title: string;
+  readonly target?: { readonly ratio: number; readonly label: string };
+}
+
+/** What one script measured. */
+export interface Section {
+  readonly tables: readonly Table[];
+  readonly bars: readonly Bar[];
+  readonly groups: Readonly<Record<string, BarGroup>>;
+  /** Figures quoted in the text of the page. */
+  readonly headline: Readonly<Record<string, string>>;
+  readonly ranAt: string;
+}
+
+export type InProcessResults = Omit<Section, 'ranAt'>;
+
+export interface Machine {
+  readonly cpus: number;
+  readonly cpu: string;
+  readonly node: string;
+  readonly redis: string;
+  readonly os: string;
+}
+
+export interface Results {
+  readonly machine?: Machine;
+  readonly inProcess?: Section;
+  readonly http?: Section;
+}
+
+const RESULTS = new URL('./results.json', import.meta.url);
+const MARKDOWN = new URL('../docs/benchmarks.md', import.meta.url);
+const SVG = new URL('../docs/benchmarks.svg', import.meta.url);
+
+/** Microseconds, to 3 significant digits. */
+export function micros(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
+
+export function ratio(value: number): string {
+  return `${value.toFixed(2)}x`;
+}
+
+export function printTable(table: Table): void {
+  const widths = table.columns.map((column, i) => Math.max(column.length, ...table.rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
+  console.log(table.title);
+  console.log(line(table.columns));
+  for (const row of table.rows) console.log(line(row));
+  if (table.note) console.log(table.note);
+  console.log('');
+}
+
+function machine(): Machine {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
+  let redis = 'unknown';
+  try {
+    redis = /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ?? redis;
+  } catch {
+    // No redis-server: the HTTP benchmark alone can still run.
+  }
+  const os = /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(readFileSafe('/etc/os-release'))?.[1] ?? process.platform;
+  return { cpus: availableParallelism(), cpu, node: process.version, redis, os };
+}
+
+function readFileSafe(url: string | URL): string {
+  try {
+    return readFileSync(url, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Merges a script's results into bench/results.json and regenerates the page and the chart. */
+export async function saveResults(update: { inProcess?: InProcessResults; http?: InProcessResults }): Promise<void> {
+  const previous = readFileSafe(RESULTS);
+  const old: Results = previous ? (JSON.parse(previous) as Results) : {};
+  const ranAt = new Date().toISOString();
+  const results: Results = {
+    machine: machine(),
+    inProcess: update.inProcess ? { ...update.inProcess, ranAt } : old.inProcess,
+    http: update.http ? { ...update.http, ranAt } : old.http,
+  };
+  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(SVG, chart(results));
+  writeFileSync(MARKDOWN, renderMarkdown(results));
+  console.log('wrote docs/benchmarks.md, docs/benchmarks.svg and bench/results.json');
+}

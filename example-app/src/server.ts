@@ -1,0 +1,189 @@
+// The HTTP server: tRPC at /trpc, REST at /api, the OpenAPI document at /openapi.json, Swagger UI at /docs.
+// `npm run example` runs this file; tests and the demo call start() in-process.
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { cacheResponseMeta, documentCaching, withCacheLog, withNotModified } from 'trpc-caching';
+import { createOpenApiHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
+import { createAppCaching } from './caching.js';
+import { openDatabase } from './db.js';
+import { createAppRouter } from './router.js';
+import { contextFor } from './trpc.js';
+
+/** Options of {@link start}. */
+export interface StartOptions {
+  /** Port to listen on; 0 picks a free one. Default: `PORT` from the environment, else 3000. */
+  port?: number;
+  /** Interface to listen on. Default `127.0.0.1`; `HOST=0.0.0.0` to expose it. */
+  host?: string;
+  /** Redis URL for the cache. Default: `REDIS_URL` from the environment; none: the in-memory store. */
+  redisUrl?: string;
+  /** Delay of every database query in ms. Default: `DB_DELAY_MS`, else 50. */
+  dbDelayMs?: number;
+}
+
+/** A running example server. */
+export interface RunningApp {
+  /** Base URL, e.g. `http://127.0.0.1:3000`. */
+  url: string;
+  /** `memory` or the Redis URL. */
+  store: string;
+  /** Data queries run so far, by name (the database's counter). */
+  queries: Readonly<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+// Swagger UI from the swagger-ui-dist package in node_modules: no CDN, works offline.
+const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+const DOCS_ASSETS: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'swagger-ui-standalone-preset.js': 'text/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+};
+
+const DOCS_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Notes API - docs</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+  <link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script src="/docs/swagger-ui-standalone-preset.js"></script>
+  <script src="/docs/init.js"></script>
+</body>
+</html>
+`;
+
+// Response headers (X-Cache, ETag) are shown under each "Try it out" answer; showExtensions shows x-cache.
+const DOCS_INIT = `window.ui = SwaggerUIBundle({
+  url: '/openapi.json',
+  dom_id: '#swagger-ui',
+  deepLinking: true,
+  showExtensions: true,
+  persistAuthorization: true,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+  layout: 'StandaloneLayout',
+});
+`;
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Starts the example app: database, cache, router and HTTP server. */
+export async function start(options: StartOptions = {}): Promise<RunningApp> {
+  const db = await openDatabase(options.dbDelayMs === undefined ? {} : { delayMs: options.dbDelayMs });
+  const cache = createAppCaching({ redisUrl: options.redisUrl });
+  const appRouter = createAppRouter(cache.caching);
+
+  // withCacheLog gives each request a log the cached procedures fill; cacheResponseMeta turns it into headers.
+  const createContext = withCacheLog(({ req }: { req: IncomingMessage | Request }) => contextFor(db, req));
+  const responseMeta = cacheResponseMeta();
+  // withNotModified answers 304 to a GET whose If-None-Match matches the ETag.
+  const trpc = withNotModified(createHTTPHandler({ router: appRouter, basePath: '/trpc/', createContext, responseMeta }));
+  const rest = withNotModified(createOpenApiHttpHandler({ router: appRouter, createContext, responseMeta }));
+
+  const port = options.port ?? Number(process.env.PORT ?? 3000);
+  const host = options.host ?? process.env.HOST ?? '127.0.0.1';
+
+  let document: string | undefined;
+  const openApiJson = (baseUrl: string) => {
+    document ??= JSON.stringify(
+      documentCaching(
+        generateOpenApiDocument(appRouter, {
+          title: 'Notes API (trpc-caching example)',
+          description:
+            'Per-user notes, shared notes and a public feed. Authorize with a bearer token: `alice-token`, `bob-token` or `carol-token`.',
+          version: '1.0.0',
+          baseUrl,
+        }),
+        { router: appRouter, caching: cache.caching },
+      ),
+    );
+    return document;
+  };
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    if (path.startsWith('/trpc/')) return void trpc(req, res);
+    if (path === '/api' || path.startsWith('/api/')) {
+      // trpc-to-openapi's Node handler matches paths from the root: strip the mount point.
+      req.url = (req.url ?? '').slice('/api'.length) || '/';
+      return void rest(req, res);
+    }
+    if (path === '/openapi.json') return send(res, 200, 'application/json; charset=utf-8', openApiJson('/api'));
+    if (path === '/docs' || path === '/docs/') return send(res, 200, 'text/html; charset=utf-8', DOCS_PAGE);
+    if (path === '/docs/init.js') return send(res, 200, 'text/javascript; charset=utf-8', DOCS_INIT);
+    const asset = path.startsWith('/docs/') ? path.slice('/docs/'.length) : '';
+    const assetType = Object.hasOwn(DOCS_ASSETS, asset) ? DOCS_ASSETS[asset] : undefined;
+    if (assetType !== undefined) {
+      readFile(join(swaggerDir, asset)).then(
+        (body) => send(res, 200, assetType, body),
+        () => send(res, 500, 'text/plain', 'swagger-ui-dist asset missing: run npm ci'),
+      );
+      return;
+    }
+    if (path === '/') {
+      return send(
+        res,
+        200,
+        'application/json; charset=utf-8',
+        JSON.stringify({ trpc: '/trpc', rest: '/api', openapi: '/openapi.json', docs: '/docs' }),
+      );
+    }
+    send(res, 404, 'application/json; charset=utf-8', JSON.stringify({ message: 'Not found', code: 'NOT_FOUND' }));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${address.port}`,
+    store: cache.storeName,
+    queries: db.queries,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+      await cache.close();
+      db.close();
+    },
+  };
+}
+
+const runDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (runDirectly) {
+  const app = await start();
+  console.log(`Notes API (trpc-caching example), cache store: ${app.store}`);
+  console.log(`  tRPC      ${app.url}/trpc`);
+  console.log(`  REST      ${app.url}/api        e.g. curl -i -H 'Authorization: Bearer alice-token' ${app.url}/api/notes`);
+  console.log(`  OpenAPI   ${app.url}/openapi.json`);
+  console.log(`  Docs      ${app.url}/docs`);
+  console.log('Users: alice-token, bob-token, carol-token. Ctrl+C stops.');
+  const stop = () => {
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

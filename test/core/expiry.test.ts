@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { scopeSegment } from '../../src/keys.js';
+import { createContractApp } from '../support/contract-app.js';
+import { useFakeClock } from '../support/fake-clock.js';
+import { entryKeys } from '../support/inspect.js';
+import { storeKinds } from '../support/stores.js';
+
+const kinds = storeKinds();
+const aliceVersion = `trpc-caching:v:s:${scopeSegment('trpc-caching', { kind: 'user', id: 'alice' })}`;
+
+describe.each(kinds.filter((kind) => kind.name === 'memory'))('expiry on $name with a fake clock', (kind) => {
+  let clock: ReturnType<typeof useFakeClock> | undefined;
+  afterEach(() => {
+    clock?.restore();
+    clock = undefined;
+  });
+
+  it('serves an entry until its ttl and runs the resolver again once the ttl has passed', async () => {
+    clock = useFakeClock();
+    const app = createContractApp(await kind.fresh(), { ttl: 1_000 });
+    const alice = app.caller('alice');
+    await alice.post.list();
+    clock.advance(999);
+    await alice.post.list();
+    expect(app.runs('post.list', 'alice')).toBe(1);
+    clock.advance(2);
+    await alice.post.list();
+    expect(app.runs('post.list', 'alice')).toBe(2);
+  });
+
+  it("expires an entry at its procedure's meta.cache.ttl, independently of the default ttl", async () => {
+    clock = useFakeClock();
+    const app = createContractApp(await kind.fresh(), { ttl: 10_000 });
+    const alice = app.caller('alice');
+    await alice.brief();
+    await alice.post.list();
+    clock.advance(249);
+    await alice.brief();
+    expect(app.runs('brief', 'alice')).toBe(1);
+    clock.advance(2);
+    await alice.brief();
+    await alice.post.list();
+    expect(app.runs('brief', 'alice')).toBe(2);
+    expect(app.runs('post.list', 'alice')).toBe(1);
+  });
+
+  it('never brings back a pre-mutation entry when the version it was invalidated by expires', async () => {
+    clock = useFakeClock();
+    // The tightest setting createCaching accepts: versions live exactly as long as entries.
+    const keyv = await kind.fresh();
+    const app = createContractApp(keyv, { ttl: 1_000, versionTtl: 1_000 });
+    const alice = app.caller('alice');
+    expect((await alice.post.list()).rev).toBe(0);
+    clock.advance(10);
+    await alice.post.touch();
+    expect((await keyv.get(aliceVersion)) !== undefined).toBe(true);
+    const seen = new Set<number>();
+    // Step through both lifetimes and past them: at no moment may the rev-0 entry come back.
+    for (let t = 10; t < 3_500; t += 7) {
+      seen.add((await alice.post.list()).rev);
+      clock.advance(7);
+    }
+    expect(await keyv.get(aliceVersion)).toBeUndefined();
+    expect([...seen]).toEqual([1]);
+    // Entries did expire and get recomputed along the way, so the sweep crossed both expiries.
+    expect(app.runs('post.list', 'alice')).toBeGreaterThan(3);
+  });
+});
+
+describe.each(kinds.filter((kind) => kind.name === 'redis'))('expiry on $name in real time', (kind) => {
+  it('writes entries with their ttl and versions with versionTtl, so that every version outlives its entries', async () => {
+    const keyv = await kind.fresh();
+    const server = kind.redis;
+    if (!server) throw new Error('redis-server not started');
+    const app = createContractApp(keyv, { ttl: 1_000, versionTtl: 60_000 });
+    const alice = app.caller('alice');
+    await alice.post.touch();
+    await alice.post.list();
+    await alice.brief();
+    const versionTtl = Number(await server.command('PTTL', aliceVersion));
+    expect(versionTtl).toBeGreaterThan(59_000);
+    expect(versionTtl).toBeLessThanOrEqual(60_000);
+    const ttls = await Promise.all((await entryKeys(kind, keyv)).map(async (key) => Number(await server.command('PTTL', key))));
+    expect(ttls).toHaveLength(2);
+    for (const ttl of ttls) {
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(1_000);
+      expect(ttl).toBeLessThan(versionTtl);
+    }
+  });
+
+  it('expires entries and versions at their ttl without ever serving a pre-mutation entry', async () => {
+    const keyv = await kind.fresh();
+    const app = createContractApp(keyv, { ttl: 1_000, versionTtl: 1_000 });
+    const alice = app.caller('alice');
+    expect((await alice.post.list()).rev).toBe(0);
+    await alice.post.touch();
+    expect((await alice.post.list()).rev).toBe(1);
+    expect((await alice.post.list()).rev).toBe(1);
+    expect(app.runs('post.list', 'alice')).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 1_150));
+    expect(await kind.redis?.command('EXISTS', aliceVersion)).toBe(0);
+    expect(await entryKeys(kind, keyv)).toEqual([]);
+    expect((await alice.post.list()).rev).toBe(1);
+    expect(app.runs('post.list', 'alice')).toBe(3);
+  });
+});

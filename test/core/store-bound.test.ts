@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { memoryStoreSize } from '../../src/memory.js';
+import { createContractApp } from '../support/contract-app.js';
+
+// Inherently memory-only: the bound belongs to the default store; Redis is bounded by its own maxmemory.
+describe('the default in-memory store', () => {
+  it('keeps its size at maxEntries under a flood of 5 000 distinct inputs', async () => {
+    const app = createContractApp(undefined, { maxEntries: 500 });
+    const flooder = app.caller('mallory');
+    let largest = 0;
+    for (let i = 0; i < 5_000; i++) {
+      await flooder.echo({ page: i });
+      largest = Math.max(largest, memoryStoreSize(app.caching.store) ?? Number.POSITIVE_INFINITY);
+    }
+    expect(memoryStoreSize(app.caching.store)).toBe(500);
+    expect(largest).toBe(500);
+    expect(app.errors).toEqual([]);
+  });
+
+  it('still serves recent entries from the cache after a flood evicted the old ones', async () => {
+    const app = createContractApp(undefined, { maxEntries: 500 });
+    const alice = app.caller('alice');
+    await alice.echo('oldest');
+    for (let i = 0; i < 2_000; i++) await app.caller('mallory').echo(i);
+    await alice.echo('recent');
+    await alice.echo('recent');
+    expect(app.runs('echo', 'alice', 'recent')).toBe(1);
+    await alice.echo('oldest');
+    expect(app.runs('echo', 'alice', 'oldest')).toBe(2);
+  });
+
+  it('defaults to 10 000 entries', async () => {
+    const app = createContractApp(undefined);
+    for (let i = 0; i < 10_050; i++) await app.caller('mallory').echo(i);
+    expect(memoryStoreSize(app.caching.store)).toBe(10_000);
+  });
+});

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { createContractApp, SAMPLE_VALUES, type SampleName } from '../support/contract-app.js';
+import { storeKinds } from '../support/stores.js';
+
+const FALSY: SampleName[] = ['null', 'zero', 'false', 'empty', 'emptyArray', 'emptyObject'];
+
+describe.each(storeKinds())('cached values on $name', (kind) => {
+  it('serves a hit without running the resolver again', async () => {
+    const app = createContractApp(await kind.fresh());
+    const alice = app.caller('alice');
+    const miss = await alice.post.byId({ id: 7 });
+    const hit = await alice.post.byId({ id: 7 });
+    expect(hit).toEqual(miss);
+    expect(app.runs('post.byId', 'alice', { id: 7 })).toBe(1);
+    expect(app.errors).toEqual([]);
+  });
+
+  it.each(FALSY)('caches the falsy or empty value %s like any other value', async (name) => {
+    const app = createContractApp(await kind.fresh());
+    const alice = app.caller('alice');
+    const expected = SAMPLE_VALUES[name];
+    expect(await alice.value(name)).toEqual(expected);
+    for (let i = 0; i < 3; i++) expect(await alice.value(name)).toStrictEqual(expected);
+    expect(app.runs('value', 'alice', name)).toBe(1);
+  });
+
+  it('returns on a hit a value equal to the miss, with Date, Map, Set, BigInt and undefined fields intact', async () => {
+    const app = createContractApp(await kind.fresh());
+    const alice = app.caller('alice');
+    const miss = await alice.value('rich');
+    const hit = await alice.value('rich');
+    expect(app.runs('value', 'alice', 'rich')).toBe(1);
+    expect(hit).toStrictEqual(miss);
+    if (typeof hit !== 'object' || hit === null || !('when' in hit)) throw new Error('expected the rich sample');
+    expect(hit.when).toBeInstanceOf(Date);
+    expect(hit.when.toISOString()).toBe('2024-02-29T12:00:00.123Z');
+    expect(hit.tags).toBeInstanceOf(Set);
+    expect([...hit.tags]).toEqual(['a', 'b']);
+    expect(hit.byId).toBeInstanceOf(Map);
+    expect(hit.byId.get(1)).toEqual({ name: 'one' });
+    expect(typeof hit.big).toBe('bigint');
+    expect(hit.big).toBe(12345678901234567890n);
+    expect(Object.keys(hit)).toContain('missing');
+    expect(hit.missing).toBeUndefined();
+    expect(hit.nested).toEqual({ list: [1, { deep: true }], nothing: null });
+  });
+
+  it('does not let a caller that mutates a returned object change what the next hit returns', async () => {
+    const app = createContractApp(await kind.fresh());
+    const alice = app.caller('alice');
+    const miss = await alice.value('rich');
+    const pristine = SAMPLE_VALUES.rich();
+    if (typeof miss !== 'object' || miss === null || !('when' in miss)) throw new Error('expected the rich sample');
+    miss.when.setFullYear(1999);
+    miss.tags.add('injected');
+    miss.nested.list.push(99);
+    const hit = await alice.value('rich');
+    if (typeof hit !== 'object' || hit === null || !('when' in hit)) throw new Error('expected the rich sample');
+    expect(hit).toStrictEqual(pristine);
+    hit.byId.set(2, { name: 'two' });
+    (hit.nested.list[1] as { deep: boolean }).deep = false;
+    hit.nested.list.push(7);
+    expect(await alice.value('rich')).toStrictEqual(pristine);
+    expect(app.runs('value', 'alice', 'rich')).toBe(1);
+  });
+});

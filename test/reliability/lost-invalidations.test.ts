@@ -1,0 +1,116 @@
+import type { Keyv } from 'keyv';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CachingOptions } from '../../src/index.js';
+import { type RedisServer, startRedis } from '../support/redis.js';
+import { type CounterCtx, CounterDb, createCounterApp } from './counter-app.js';
+import { createAppUser, killed, pausedAll, pausedWrites, stopped } from './faults.js';
+import { destroyStore, eventually, productionRedisStore } from './redis-store.js';
+
+const settings: Partial<CachingOptions<CounterCtx>> = { timeout: 150, breakerThreshold: 3, breakerCooldown: 200, retryDelay: 20 };
+
+let server: RedisServer;
+let appUrl: string;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+beforeAll(async () => {
+  server = await startRedis({ appendonly: true });
+  appUrl = await createAppUser(server);
+});
+afterAll(async () => {
+  await server.dispose();
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A caching app over the shared db and its own connection to the shared Redis: one "process". */
+function processOn(db: CounterDb): ReturnType<typeof createCounterApp> {
+  const store: Keyv = productionRedisStore(appUrl);
+  const app = createCounterApp(db, store, settings);
+  cleanups.push(
+    () => destroyStore(store),
+    () => app.caching.close(),
+  );
+  return app;
+}
+
+async function entryKeys(): Promise<string[]> {
+  return (await server.command('KEYS', 'trpc-caching:q:counter.get:*')) as string[];
+}
+
+describe.each([pausedWrites, pausedAll, stopped, killed])('a mutation while Redis $name', (fault) => {
+  it('succeeds, is never undone by the cache of this process or of another one, and is applied once Redis is back', async () => {
+    await server.command('FLUSHALL');
+    const db = new CounterDb();
+    const a = processOn(db);
+    const b = processOn(db);
+    const aliceOnA = a.caller('alice');
+    const aliceOnB = b.caller('alice');
+
+    // Both processes share the entry: B's read is a hit on what A stored.
+    expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 0 });
+    expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ value: 0 });
+    expect(await aliceOnA.board()).toEqual({ total: 0 });
+    expect(db.runs['counter.get']).toBe(1);
+    expect(await entryKeys()).toHaveLength(1);
+
+    await fault.inject(server);
+    try {
+      expect(await aliceOnA.counter.bump({ name: 'x' })).toMatchObject({ value: 1 });
+      // Alice's scope and the board tag wait to be written.
+      expect(a.caching.pendingInvalidations).toBe(2);
+      expect(a.errors.some((error) => error.operation === 'invalidate' && error.key?.startsWith('trpc-caching:v:'))).toBe(true);
+      for (let i = 0; i < 5; i++) {
+        expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ user: 'alice', value: 1 });
+        expect(await aliceOnA.board()).toEqual({ total: 1 });
+      }
+      // Let retries run against the dead store for a while: they must neither stop nor break anything.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(a.caching.pendingInvalidations).toBe(2);
+    } finally {
+      await fault.heal(server);
+    }
+
+    // The entry from before the mutation survived (AOF): only its versions keep it from being served.
+    expect(await entryKeys()).toHaveLength(1);
+    expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
+    // Nobody calls flush: the background retry applies the move by itself.
+    await eventually('the pending moves are written', () => a.caching.pendingInvalidations === 0, 15_000);
+    expect(await a.caching.flush()).toBe(true);
+
+    const runs = db.runs['counter.get'] ?? 0;
+    expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ user: 'alice', value: 1 });
+    expect(await aliceOnB.board()).toEqual({ total: 1 });
+    expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
+    // And the cache works again: B's fresh entry is A's hit.
+    expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
+    expect(db.runs['counter.get']).toBe(runs + 1);
+  });
+});
+
+describe('a process that starts while nothing listens on the Redis port', () => {
+  it('serves current data, keeps its invalidations, and writes them once Redis listens again', async () => {
+    await server.command('FLUSHALL');
+    const db = new CounterDb();
+    const b = processOn(db);
+    const aliceOnB = b.caller('alice');
+    expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ value: 0 });
+
+    await server.stop(true);
+    try {
+      const a = processOn(db);
+      const aliceOnA = a.caller('alice');
+      expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 0 });
+      expect(await aliceOnA.counter.bump({ name: 'x' })).toMatchObject({ value: 1 });
+      expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
+      expect(a.caching.pendingInvalidations).toBe(2);
+      expect(a.errors.length).toBeGreaterThan(0);
+      await killed.heal(server);
+      await eventually('the pending moves are written', () => a.caching.pendingInvalidations === 0, 15_000);
+    } finally {
+      if (server.process.exitCode !== null || server.process.signalCode !== null) await killed.heal(server);
+    }
+    expect(await entryKeys()).toHaveLength(1);
+    expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
+  });
+});

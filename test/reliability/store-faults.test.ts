@@ -1,0 +1,216 @@
+import type { Keyv } from 'keyv';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CachingError, type CachingOptions } from '../../src/index.js';
+import { freePort, type RedisServer, startRedis } from '../support/redis.js';
+import { type CounterCtx, CounterDb, createCounterApp } from './counter-app.js';
+import { createAppUser, erroring, type Fault, killed, pausedAll, stopped } from './faults.js';
+import { destroyStore, eventually, productionRedisStore } from './redis-store.js';
+
+const TIMEOUT = 150;
+const THRESHOLD = 3;
+const settings: Partial<CachingOptions<CounterCtx>> = { timeout: TIMEOUT, breakerThreshold: THRESHOLD, breakerCooldown: 60_000 };
+
+let server: RedisServer;
+let appUrl: string;
+const opened: Keyv[] = [];
+const apps: Array<{ caching: { close(): void } }> = [];
+
+beforeAll(async () => {
+  server = await startRedis({ appendonly: true });
+  appUrl = await createAppUser(server);
+});
+afterAll(async () => {
+  await server.dispose();
+});
+afterEach(async () => {
+  // A closed app stops retrying: its retries would otherwise reconnect and move versions under the next test.
+  for (const app of apps.splice(0)) app.caching.close();
+  for (const store of opened.splice(0)) await destroyStore(store);
+});
+
+function newApp(...args: Parameters<typeof createCounterApp>): ReturnType<typeof createCounterApp> {
+  const app = createCounterApp(...args);
+  apps.push(app);
+  return app;
+}
+
+async function freshStore(url = appUrl): Promise<Keyv> {
+  await server.command('FLUSHALL');
+  const store = productionRedisStore(url);
+  opened.push(store);
+  return store;
+}
+
+/** Store calls made through the Keyv, counted on the real instance. */
+function countCalls(store: Keyv): () => number {
+  const reads = vi.spyOn(store, 'getMany');
+  const writes = vi.spyOn(store, 'set');
+  const moves = vi.spyOn(store, 'setMany');
+  return () => reads.mock.calls.length + writes.mock.calls.length + moves.mock.calls.length;
+}
+
+async function during(fault: Fault, body: () => Promise<void>): Promise<void> {
+  await fault.inject(server);
+  try {
+    await body();
+  } finally {
+    await fault.heal(server);
+  }
+}
+
+describe.each([erroring, pausedAll, stopped, killed])('when Redis $name', (fault) => {
+  it('queries answer from their resolver with current data and mutations succeed', async () => {
+    const db = new CounterDb();
+    const app = newApp(db, await freshStore(), settings);
+    const alice = app.caller('alice');
+    await alice.counter.get({ name: 'a' });
+    expect(await alice.counter.get({ name: 'a' })).toEqual({ user: 'alice', name: 'a', value: 0 });
+    expect(db.runs['counter.get']).toBe(1);
+
+    await during(fault, async () => {
+      for (let i = 1; i <= 5; i++) {
+        expect(await alice.counter.bump({ name: 'a' })).toEqual({ user: 'alice', name: 'a', value: i });
+        expect(await alice.counter.get({ name: 'a' })).toEqual({ user: 'alice', name: 'a', value: i });
+        expect(await app.caller('bob').counter.get({ name: 'a' })).toEqual({ user: 'bob', name: 'a', value: 0 });
+        expect(await alice.board()).toEqual({ total: i });
+      }
+    });
+    expect(app.errors.length).toBeGreaterThan(0);
+  });
+
+  it(`stops calling the store after ${THRESHOLD} failures, so requests no longer wait for it`, async () => {
+    const db = new CounterDb();
+    const store = await freshStore();
+    const app = newApp(db, store, settings);
+    const alice = app.caller('alice');
+    await alice.counter.get({ name: 'warm' });
+    const calls = countCalls(store);
+
+    await during(fault, async () => {
+      const answers = [];
+      for (let i = 0; i < 20; i++) answers.push(await alice.counter.get({ name: `n${i}` }));
+      expect(answers.map((answer) => answer.name)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`));
+      expect(db.runs['counter.get']).toBe(21);
+      // Every request after the breaker opened answered without touching the store.
+      expect(calls()).toBe(THRESHOLD);
+      expect(app.errors).toHaveLength(THRESHOLD);
+      expect(app.errors.at(-1)?.message).toMatch(/skipping the store for 60000 ms/);
+    });
+  });
+
+  it('after the cool-down lets a single request try the store, and serves from the cache again once Redis is back', async () => {
+    const db = new CounterDb();
+    const store = await freshStore();
+    const cooldown = 300;
+    const app = newApp(db, store, { ...settings, breakerCooldown: cooldown });
+    const alice = app.caller('alice');
+    await alice.counter.get({ name: 'warm' });
+    const calls = countCalls(store);
+
+    await during(fault, async () => {
+      for (let i = 0; i < THRESHOLD; i++) await alice.counter.get({ name: 'trip' });
+      expect(calls()).toBe(THRESHOLD);
+      await new Promise((resolve) => setTimeout(resolve, cooldown + 50));
+      const concurrent = await Promise.all(Array.from({ length: 10 }, (_, i) => alice.counter.get({ name: `c${i}` })));
+      expect(concurrent.every((answer) => answer.value === 0 && answer.user === 'alice')).toBe(true);
+      // One trial call, not one per request that arrived while the store was still dead.
+      expect(calls()).toBe(THRESHOLD + 1);
+    });
+
+    // Once Redis answers, a trial call closes the breaker and hits come back.
+    await eventually(
+      'the cache serves hits again',
+      async () => {
+        const before = db.runs['counter.get'] ?? 0;
+        await alice.counter.get({ name: 'back' });
+        await alice.counter.get({ name: 'back' });
+        return (db.runs['counter.get'] ?? 0) - before === 1;
+      },
+      15_000,
+    );
+  });
+
+  it('tells onError of every fault with its operation and key, and a throwing onError breaks nothing', async () => {
+    const db = new CounterDb();
+    const seen: CachingError[] = [];
+    const app = newApp(db, await freshStore(), {
+      ...settings,
+      breakerThreshold: 100,
+      onError: (error) => {
+        seen.push(error);
+        throw new Error('the logging hook itself failed');
+      },
+    });
+    const alice = app.caller('alice');
+    await alice.counter.get({ name: 'a' });
+
+    await during(fault, async () => {
+      expect(await alice.counter.get({ name: 'b' })).toMatchObject({ value: 0 });
+      expect(await alice.counter.bump({ name: 'a' })).toMatchObject({ value: 1 });
+      expect(await alice.board()).toEqual({ total: 1 });
+    });
+    expect(new Set(seen.map((error) => error.operation))).toEqual(new Set(['invalidate', 'read']));
+    for (const error of seen) {
+      expect(error).toBeInstanceOf(CachingError);
+      expect(error.key).toMatch(/^trpc-caching:(q|v):/);
+      expect(error.cause).toBeDefined();
+    }
+    expect(seen.find((error) => error.operation === 'read')?.path).toBe('counter.get');
+    expect(seen.find((error) => error.operation === 'invalidate')?.key).toMatch(/^trpc-caching:v:/);
+  });
+});
+
+describe('when nothing listens on the Redis port (connection refused)', () => {
+  it('queries and mutations answer correctly and the store is skipped after the threshold', async () => {
+    const port = await freePort();
+    const store = productionRedisStore(`redis://127.0.0.1:${port}`);
+    opened.push(store);
+    const calls = countCalls(store);
+    const db = new CounterDb();
+    // No background retry during the test, so that every store call counted comes from a request.
+    const app = newApp(db, store, { ...settings, retryDelay: 60_000 });
+    const alice = app.caller('alice');
+    for (let i = 1; i <= 10; i++) {
+      expect(await alice.counter.get({ name: 'a' })).toEqual({ user: 'alice', name: 'a', value: i - 1 });
+      expect(await alice.counter.bump({ name: 'a' })).toMatchObject({ user: 'alice', value: i });
+    }
+    expect(calls()).toBe(THRESHOLD);
+    expect(app.errors.map((error) => error.operation)).toEqual(['read', 'invalidate', 'invalidate']);
+    expect(app.caching.pendingInvalidations).toBeGreaterThan(0);
+  });
+});
+
+describe('when Redis is out of memory under maxmemory-policy noeviction', () => {
+  it('answers reads, refuses writes: results are correct, uncached, and each refused write is reported', async () => {
+    const db = new CounterDb();
+    const store = await freshStore();
+    const app = newApp(db, store, { ...settings, breakerThreshold: 100, retryDelay: 60_000 });
+    const alice = app.caller('alice');
+    await alice.counter.get({ name: 'a' });
+    await server.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+    await server.command('CONFIG', 'SET', 'maxmemory', '1');
+    try {
+      expect(await alice.counter.get({ name: 'a' })).toMatchObject({ value: 0 });
+      expect(db.runs['counter.get']).toBe(1);
+      expect(await alice.counter.get({ name: 'fresh' })).toMatchObject({ value: 0 });
+      expect(await alice.counter.get({ name: 'fresh' })).toMatchObject({ value: 0 });
+      expect(db.runs['counter.get']).toBe(3);
+      expect(app.errors.map((error) => [error.operation, error.path])).toEqual([
+        ['write', 'counter.get'],
+        ['write', 'counter.get'],
+      ]);
+      expect(app.errors[0]?.message).toMatch(/OOM/);
+
+      // The move cannot be written, yet the entry that is still readable is never served again.
+      expect(await alice.counter.bump({ name: 'a' })).toMatchObject({ value: 1 });
+      expect(app.errors.at(-1)?.operation).toBe('invalidate');
+      expect(app.caching.pendingInvalidations).toBe(2);
+      expect(await alice.counter.get({ name: 'a' })).toMatchObject({ value: 1 });
+      expect(await alice.counter.get({ name: 'a' })).toMatchObject({ value: 1 });
+    } finally {
+      await server.command('CONFIG', 'SET', 'maxmemory', '0');
+    }
+    expect(await app.caching.flush()).toBe(true);
+    expect(await alice.counter.get({ name: 'a' })).toMatchObject({ value: 1 });
+  });
+});
