@@ -52,9 +52,12 @@ export function createBenchApp(stores: BenchStores) {
   const caching = createCaching<BenchCtx>({ user: (ctx) => ctx.user?.id, store: stores.keyv, onError: (error) => errors.push(error) });
   const cachedQuery = caching.cachedQuery(base);
   const CONSTANT = makeList(1);
+  // The limit on a remote store: the same procedure doing one raw read of the entry, set once the entry exists.
+  let rawRead: () => Promise<unknown> = async () => CONSTANT;
 
   const router = t.router({
     constant: base.input(listInput).query(() => CONSTANT),
+    rawRead: base.input(listInput).query(() => rawRead()),
     uncached: base.input(listInput).query(({ input }) => makeList(input.page)),
     cached: cachedQuery.input(listInput).query(({ input }) => makeList(input.page)),
     cachedDates: cachedQuery.input(listInput).query(({ input }) => makeDatedList(input.page)),
@@ -65,13 +68,21 @@ export function createBenchApp(stores: BenchStores) {
       ),
     cacheable: base
       .input(listInput)
-      .query(({ ctx, input }) => stores.cacheable.getOrSet(peerKey('list', ctx.user.id, input), async () => makeList(input.page), { ttl: TTL })),
+      .query(({ ctx, input }) =>
+        stores.cacheable.getOrSet(peerKey('list', ctx.user.id, input), async () => makeList(input.page), { ttl: TTL }),
+      ),
     adrf: base.input(listInput).query(({ ctx, input }) => adrfLookup(stores.keyv, ctx.user.id, input, () => makeList(input.page))),
     save: base.input(listInput).mutation(() => ({ saved: true })),
-    saveInvalidating: caching.invalidatingMutation(base).input(listInput).mutation(() => ({ saved: true })),
+    saveInvalidating: caching
+      .invalidatingMutation(base)
+      .input(listInput)
+      .mutation(() => ({ saved: true })),
   });
   const caller = (userId: string) => t.createCallerFactory(router)({ user: { id: userId } });
-  return { router, caller, caching, errors };
+  const setRawRead = (read: () => Promise<unknown>) => {
+    rawRead = read;
+  };
+  return { router, caller, caching, errors, setRawRead };
 }
 
 export type BenchCaller = ReturnType<ReturnType<typeof createBenchApp>['caller']>;

@@ -68,5 +68,10 @@ export async function underLoad(task: Task, { concurrency, durationMs }: { concu
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99), calls: samples.length, perSecond: samples.length / (durationMs / 1000) };
+  return {
+    p50: percentile(samples, 50),
+    p99: percentile(samples, 99),
+    calls: samples.length,
+    perSecond: samples.length / (durationMs / 1000),
+  };
 }

@@ -1,12 +1,21 @@
+import KeyvRedis from '@keyv/redis';
+import { Keyv } from 'keyv';
 import { createMemoryStore } from '../src/index.js';
+import { startRedis } from '../test/support/redis.js';
 import { createBenchApp } from './apps.js';
 import { INPUT } from './fixtures.js';
 
-const app = createBenchApp({ keyv: createMemoryStore(), bento: undefined as never, cacheable: undefined as never });
+const redis = process.env.REDIS ? await startRedis() : undefined;
+const keyv = redis ? new Keyv({ store: new KeyvRedis(redis.url), namespace: '' }) : createMemoryStore();
+const app = createBenchApp({ keyv, bento: undefined as never, cacheable: undefined as never });
 const c = app.caller('u1');
-const which = (process.env.WHICH ?? 'cached') as 'cached' | 'constant';
-await c[which](INPUT);
+const which = (process.env.WHICH ?? 'cached') as 'cached' | 'constant' | 'uncached';
+let page = 1;
+const input = () => (process.env.MISS ? { ...INPUT, page: page++ } : INPUT);
+await c[which](input());
 const n = Number(process.env.N ?? 200_000);
 const start = performance.now();
-for (let i = 0; i < n; i++) await c[which](INPUT);
+for (let i = 0; i < n; i++) await c[which](input());
 console.log(which, (((performance.now() - start) / n) * 1000).toFixed(2), 'us/op');
+await redis?.dispose();
+process.exit(0);

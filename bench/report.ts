@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { chart } from './chart.js';
 import { renderMarkdown } from './markdown.js';
 
@@ -39,10 +39,14 @@ export interface Section {
   readonly groups: Readonly<Record<string, BarGroup>>;
   /** Figures quoted in the text of the page. */
   readonly headline: Readonly<Record<string, string>>;
+  /** The targets of the benchmark issue, as measured. */
+  readonly targets: ReadonlyArray<{ readonly goal: string; readonly measured: string; readonly met: boolean }>;
   readonly ranAt: string;
+  /** Load average (1 min) of the machine when the run started and ended: other work on it skews every figure. */
+  readonly load: readonly [number, number];
 }
 
-export type InProcessResults = Omit<Section, 'ranAt'>;
+export type InProcessResults = Omit<Section, 'ranAt' | 'load'>;
 
 export interface Machine {
   readonly cpus: number;
@@ -73,7 +77,8 @@ export function ratio(value: number): string {
 
 export function printTable(table: Table): void {
   const widths = table.columns.map((column, i) => Math.max(column.length, ...table.rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
   console.log(table.title);
   console.log(line(table.columns));
   for (const row of table.rows) console.log(line(row));
@@ -103,14 +108,14 @@ function readFileSafe(url: string | URL): string {
 }
 
 /** Merges a script's results into bench/results.json and regenerates the page and the chart. */
-export async function saveResults(update: { inProcess?: InProcessResults; http?: InProcessResults }): Promise<void> {
+export async function saveResults(update: { inProcess?: InProcessResults; http?: InProcessResults }, loadAtStart: number): Promise<void> {
   const previous = readFileSafe(RESULTS);
   const old: Results = previous ? (JSON.parse(previous) as Results) : {};
-  const ranAt = new Date().toISOString();
+  const stamp = { ranAt: new Date().toISOString(), load: [loadAtStart, loadavg()[0] ?? 0] as const };
   const results: Results = {
     machine: machine(),
-    inProcess: update.inProcess ? { ...update.inProcess, ranAt } : old.inProcess,
-    http: update.http ? { ...update.http, ranAt } : old.http,
+    inProcess: update.inProcess ? { ...update.inProcess, ...stamp } : old.inProcess,
+    http: update.http ? { ...update.http, ...stamp } : old.http,
   };
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(SVG, chart(results));

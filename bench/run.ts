@@ -7,6 +7,8 @@
  * port, as the tests do). `BENCH_ROUNDS` and `BENCH_TIME` (ms per round and
  * task) trade time for precision; the defaults take about two minutes.
  */
+
+import { loadavg } from 'node:os';
 import KeyvRedis from '@keyv/redis';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
@@ -31,6 +33,7 @@ const time = Number(process.env.BENCH_TIME ?? 150);
 /** Commands Redis counted that a benchmark did not send (our own INFO and CONFIG, connection set-up). */
 const HOUSEKEEPING = new Set(['config', 'info', 'hello', 'client', 'ping', 'select', 'auth']);
 
+const loadAtStart = loadavg()[0] ?? 0;
 const redis = await startRedis();
 const redisClients: Array<{ disconnect(): unknown }> = [];
 try {
@@ -55,7 +58,7 @@ try {
   const missUser = { memory: memory.caller('misser'), redis: onRedis.caller('misser') };
   const writer = { memory: memory.caller('writer'), redis: onRedis.caller('writer') };
   const warm = async (caller: BenchCaller) => {
-    for (const procedure of ['cached', 'cachedDates', 'bento', 'cacheable', 'adrf'] as const) {
+    for (const procedure of ['cached', 'cachedDates', 'bento', 'cacheable', 'adrf', 'rawRead'] as const) {
       await caller[procedure](INPUT);
       await caller[procedure](INPUT);
     }
@@ -69,6 +72,11 @@ try {
   const entryKey = entryKeys[0];
   if (entryKeys.length !== 1 || entryKey === undefined) throw new Error(`expected one cached entry on Redis, found ${entryKeys.length}`);
   const rawGet: Task = () => keyvRedis.client.get(entryKey);
+  onRedis.setRawRead(() => keyvRedis.client.get(entryKey));
+  // What the Keyv boundary alone costs: the one getMany a hit makes, with the keys it reads.
+  const keyvRead = new Keyv({ store: new KeyvRedis(redis.url), namespace: '' });
+  const readKeys = [entryKey, 'trpc-caching:v:all', 'trpc-caching:v:s:x', 'trpc-caching:v:p:cached'];
+  redisClients.push({ disconnect: () => keyvRead.disconnect() });
 
   let page = 1_000;
   const fresh = () => ({ ...INPUT, page: page++ });
@@ -80,6 +88,8 @@ try {
     'memory.cacheable': () => hitUser.memory.cacheable(INPUT),
     'memory.adrf': () => hitUser.memory.adrf(INPUT),
     'redis.rawGet': rawGet,
+    'redis.procGet': () => hitUser.redis.rawRead(INPUT),
+    'redis.keyv': () => keyvRead.getMany(readKeys),
     'redis.cached': () => hitUser.redis.cached(INPUT),
     'redis.bento': () => hitUser.redis.bento(INPUT),
     'redis.cacheable': () => hitUser.redis.cacheable(INPUT),
@@ -100,7 +110,7 @@ try {
     for (let i = 0; i < times; i++) await run();
     const counts = await redis.commandCounts();
     const parts = Object.entries(counts)
-      .filter(([name]) => !HOUSEKEEPING.has(name))
+      .filter(([name]) => !HOUSEKEEPING.has(name.split('|')[0] ?? name))
       .map(([name, calls]) => `${Number((calls / times).toFixed(2))} ${name.toUpperCase()}`);
     return parts.length === 0 ? '0' : parts.join(' + ');
   };
@@ -127,7 +137,7 @@ try {
 
   const results = tables(m, commands, loaded, footprint);
   for (const table of results.tables) printTable(table);
-  await saveResults({ inProcess: results });
+  await saveResults({ inProcess: results }, loadAtStart);
   for (const app of [memory, onRedis]) {
     if (app.errors.length > 0) console.warn(`cache faults during the run: ${app.errors.map((e) => e.message).join('; ')}`);
   }
@@ -214,6 +224,8 @@ function tables(
   ];
   const redisRows: Array<[string, string, string]> = [
     ['raw GET of the entry (the limit)', 'redis.rawGet', commands.rawGet],
+    ['the same tRPC procedure doing one raw GET', 'redis.procGet', commands.rawGet],
+    ['Keyv getMany of the 4 keys a hit reads', 'redis.keyv', '1 MGET'],
     ['trpc-caching hit', 'redis.cached', commands.hit],
     ['bentocache getOrSet (Redis L2)', 'redis.bento', commands.bento],
     ['cacheable getOrSet (Redis primary)', 'redis.cacheable', commands.cacheable],
@@ -252,8 +264,20 @@ function tables(
           row('miss, in-memory store', 'miss.memory', 'miss.uncached', added('miss.memory', 'miss.uncached'), ''),
           row('miss, Redis', 'miss.redis', 'miss.uncached', added('miss.redis', 'miss.uncached'), commands.miss),
           row('plain mutation (baseline of an invalidation)', 'mutation.plain', 'mutation.plain', '', ''),
-          row('invalidating mutation, in-memory store', 'mutation.memory', 'mutation.plain', added('mutation.memory', 'mutation.plain'), ''),
-          row('invalidating mutation, Redis', 'mutation.redis', 'mutation.plain', added('mutation.redis', 'mutation.plain'), commands.mutation),
+          row(
+            'invalidating mutation, in-memory store',
+            'mutation.memory',
+            'mutation.plain',
+            added('mutation.memory', 'mutation.plain'),
+            '',
+          ),
+          row(
+            'invalidating mutation, Redis',
+            'mutation.redis',
+            'mutation.plain',
+            added('mutation.redis', 'mutation.plain'),
+            commands.mutation,
+          ),
         ],
       },
       {
@@ -304,7 +328,28 @@ function tables(
         ours: name === 'redis.cached',
       })),
     ],
+    targets: [
+      {
+        goal: 'in-memory hit at most 2x the constant procedure',
+        measured: ratio(at('memory.cached').median / at('memory.constant').median),
+        met: at('memory.cached').median <= 2 * at('memory.constant').median,
+      },
+      {
+        goal: 'in-memory hit no slower than the fastest peer',
+        measured: `${ratio(at('memory.cached').median / fastestPeer)} the fastest peer`,
+        met: at('memory.cached').median <= fastestPeer,
+      },
+      { goal: 'Redis hit: exactly one store command', measured: commands.hit, met: commands.hit === '1 MGET' },
+      {
+        goal: 'Redis hit at most 1.25x a raw GET',
+        measured: ratio(at('redis.cached').median / at('redis.rawGet').median),
+        met: at('redis.cached').median <= 1.25 * at('redis.rawGet').median,
+      },
+    ],
     headline: {
+      redisProcGetX: ratio(at('redis.procGet').median / at('redis.rawGet').median),
+      redisKeyvX: ratio(at('redis.keyv').median / at('redis.rawGet').median),
+      redisHitVsProcGet: ratio(at('redis.cached').median / at('redis.procGet').median),
       memoryHit: micros(at('memory.cached').median),
       memoryHitX: ratio(at('memory.cached').median / at('memory.constant').median),
       memoryHitVsPeer: ratio(at('memory.cached').median / fastestPeer),

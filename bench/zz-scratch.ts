@@ -1,22 +1,25 @@
-import { makeList } from './fixtures.js';
-const j = JSON.stringify(makeList(1));
-const hasOwn = Object.prototype.hasOwnProperty;
-function cloneIn(v: unknown): unknown {
-  if (typeof v !== 'object' || v === null) return v;
-  if (Array.isArray(v)) { const n = v.length; const out = new Array(n); for (let i = 0; i < n; i++) out[i] = cloneIn(v[i]); return out; }
-  const out: Record<string, unknown> = {};
-  for (const k in v) { if (!hasOwn.call(v, k)) continue; if (k === '__proto__') Object.defineProperty(out, k, { value: cloneIn((v as Record<string, unknown>)[k]), enumerable: true, writable: true, configurable: true }); else out[k] = cloneIn((v as Record<string, unknown>)[k]); }
-  return out;
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import autocannon from 'autocannon';
+import superjson from 'superjson';
+import { authed, createT, INPUT, listInput, makeList } from './fixtures.js';
+
+const t = createT();
+const base = authed(t);
+const CONSTANT = makeList(1);
+const router = t.router({ constant: base.input(listInput).query(() => CONSTANT), hello: t.procedure.query(() => 'hi') });
+const server = createHTTPServer({ router, createContext: () => ({ user: { id: 'x' } }) });
+server.listen(0, '127.0.0.1');
+await new Promise((r) => setTimeout(r, 200));
+const address = server.address() as { port: number };
+const input = encodeURIComponent(JSON.stringify(superjson.serialize(INPUT)));
+for (const path of [`hello`, `constant?input=${input}`]) {
+  const t0 = performance.now();
+  for (let i = 0; i < 200; i++) await (await fetch(`http://127.0.0.1:${address.port}/${path}`)).text();
+  console.log(path.slice(0, 8), 'sequential fetch ms/req', ((performance.now() - t0) / 200).toFixed(2));
 }
-function cloneKeys(v: unknown): unknown {
-  if (typeof v !== 'object' || v === null) return v;
-  if (Array.isArray(v)) { const n = v.length; const out = new Array(n); for (let i = 0; i < n; i++) out[i] = cloneKeys(v[i]); return out; }
-  const out: Record<string, unknown> = {};
-  const keys = Object.keys(v);
-  for (let i = 0; i < keys.length; i++) { const k = keys[i] as string; if (k === '__proto__') Object.defineProperty(out, k, { value: cloneKeys((v as Record<string, unknown>)[k]), enumerable: true, writable: true, configurable: true }); else out[k] = cloneKeys((v as Record<string, unknown>)[k]); }
-  return out;
+for (const c of [1, 10, 50]) {
+  const r = await autocannon({ url: `http://127.0.0.1:${address.port}/hello`, connections: c, duration: 2 });
+  console.log('autocannon hello', c, r.requests.average, r.latency.p50, r.latency.p99);
 }
-const tpl = JSON.parse(j);
-for (const [name, f] of [['JSON.parse', () => JSON.parse(j)], ['cloneIn', () => cloneIn(tpl)], ['cloneKeys', () => cloneKeys(tpl)]] as const) {
-  for (let r = 0; r < 3; r++) { const n = 50000; const t = performance.now(); for (let i = 0; i < n; i++) f(); console.log(name, ((performance.now() - t) / n * 1000).toFixed(2)); }
-}
+server.close();
+process.exit(0);

@@ -9,8 +9,14 @@ export class UnencodableResultError extends Error {
 /**
  * Finds what superjson would silently drop (functions, symbols), so that a hit
  * never returns less than the miss did. Cycles are fine: superjson restores them.
+ *
+ * Returns whether the value is plain JSON that superjson writes without meta
+ * (objects, arrays, strings, finite numbers, booleans, null; no shared
+ * reference), so that the caller can skip superjson's own walk: for such a
+ * value `{"json":` + JSON.stringify + `}` is exactly superjson's text.
  */
-function assertEncodable(value: unknown): void {
+function assertEncodable(value: unknown): boolean {
+  let plain = true;
   const seen = new Set<object>();
   const stack: unknown[] = [value];
   while (stack.length > 0) {
@@ -19,52 +25,114 @@ function assertEncodable(value: unknown): void {
     if (type === 'function' || type === 'symbol') {
       throw new UnencodableResultError(`the result holds a ${type}, which a cached copy would lose`);
     }
-    if (type !== 'object' || node === null || seen.has(node as object)) continue;
+    if (type !== 'object' || node === null) {
+      if (type === 'undefined' || type === 'bigint' || (type === 'number' && (!Number.isFinite(node) || Object.is(node, -0)))) {
+        plain = false;
+      }
+      continue;
+    }
+    if (seen.has(node as object)) {
+      plain = false;
+      continue;
+    }
     seen.add(node as object);
     if (node instanceof Map) {
+      plain = false;
       for (const [k, v] of node) stack.push(k, v);
     } else if (node instanceof Set) {
+      plain = false;
       for (const v of node) stack.push(v);
-    } else if (!(node instanceof Date) && !ArrayBuffer.isView(node)) {
-      for (const key of Object.keys(node as object)) stack.push((node as Record<string, unknown>)[key]);
+    } else if (node instanceof Date || ArrayBuffer.isView(node)) {
+      plain = false;
+    } else {
+      const keys = Object.keys(node as object);
+      const proto = Object.getPrototypeOf(node);
+      if (proto === Array.prototype ? keys.length !== (node as unknown[]).length : proto !== Object.prototype) plain = false;
+      for (const key of keys) {
+        if (key === '__proto__' || key === 'constructor' || key === 'prototype') plain = false;
+        stack.push((node as Record<string, unknown>)[key]);
+      }
     }
   }
+  return plain;
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
+const toTag = Object.prototype.toString;
 
 /**
- * A deep copy of a value made by JSON.parse: every object and array is new,
- * primitives are immutable, so the copy shares nothing a caller could change.
- * Own enumerable keys only, in the same order, and `__proto__` stays an own
- * key (as JSON.parse makes it), so the copy is indistinguishable from a parse.
+ * Whether {@link copyValue} reproduces a decoded value exactly: a tree (the
+ * caller checks superjson recorded no shared reference) of plain objects,
+ * arrays, Dates, Maps, Sets and primitives. Anything else (a registered
+ * class, a RegExp, an Error...) is left to superjson on every hit.
  */
-function copyJson(value: unknown): unknown {
+function copyable(value: unknown, depth = 0): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth > 64) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === Array.prototype) {
+    for (const key in value) {
+      if (hasOwn.call(value, key) && !copyable((value as Record<string, unknown>)[key], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (proto === Date.prototype) return toTag.call(value) === '[object Date]';
+  if (proto === Map.prototype && value instanceof Map) {
+    for (const [k, v] of value) if (!copyable(k, depth + 1) || !copyable(v, depth + 1)) return false;
+    return true;
+  }
+  if (proto === Set.prototype && value instanceof Set) {
+    for (const v of value) if (!copyable(v, depth + 1)) return false;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * A deep copy of a {@link copyable} value: every object, array, Date, Map and
+ * Set is new and primitives are immutable, so the copy shares nothing a
+ * caller could change. Own keys in the same order, and `__proto__` stays an
+ * own key (as JSON.parse makes it): the copy is indistinguishable from a decode.
+ */
+function copyValue(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) {
-    const length = value.length;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Array.prototype) {
+    const array = value as unknown[];
+    const length = array.length;
     const out: unknown[] = new Array(length);
-    for (let i = 0; i < length; i++) out[i] = copyJson(value[i]);
+    for (let i = 0; i < length; i++) out[i] = copyValue(array[i]);
     return out;
   }
-  const out: Record<string, unknown> = {};
-  for (const key in value) {
-    if (!hasOwn.call(value, key)) continue;
-    const child = copyJson((value as Record<string, unknown>)[key]);
-    if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
-    else out[key] = child;
+  if (proto === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const key in value) {
+      if (!hasOwn.call(value, key)) continue;
+      const child = copyValue((value as Record<string, unknown>)[key]);
+      if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
+      else out[key] = child;
+    }
+    return out;
   }
+  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof Map) {
+    const out = new Map<unknown, unknown>();
+    for (const [k, v] of value) out.set(copyValue(k), copyValue(v));
+    return out;
+  }
+  const out = new Set<unknown>();
+  for (const v of value as Set<unknown>) out.add(copyValue(v));
   return out;
 }
 
 /**
- * Parsed plain-JSON payloads (superjson wrote no meta: no Date, Map, cycle...)
- * of recently hit entries, by entry key. They never leave this module: a hit
- * gets a {@link copyJson} of one, several times cheaper than JSON.parse of the
- * same text. A template serves only the exact text it was parsed from, so a
- * new entry under the same key is parsed again. Bounded in count and text size.
+ * Decoded payloads of recently hit entries, by entry key. They never leave
+ * this module: a hit gets a {@link copyValue} of one, several times cheaper
+ * than parsing the same text again. A template serves only the exact text it
+ * was decoded from, so a new entry under the same key is decoded again.
+ * Bounded in count and in text size.
  */
-const templates = new LRUCache<string, { readonly text: string; readonly json: object }>({
+const templates = new LRUCache<string, { readonly text: string; readonly value: object }>({
   max: 1000,
   maxSize: 8 * 1024 * 1024,
   sizeCalculation: (template) => Math.max(1, template.text.length),
@@ -77,10 +145,10 @@ const templates = new LRUCache<string, { readonly text: string; readonly json: o
  */
 export const codec = {
   encode(value: unknown, maxBytes: number): string {
-    assertEncodable(value);
+    const plain = assertEncodable(value);
     let text: string;
     try {
-      text = superjson.stringify(value);
+      text = plain ? `{"json":${JSON.stringify(value)}}` : superjson.stringify(value);
     } catch (cause) {
       throw new UnencodableResultError(`the result cannot be serialized: ${(cause as Error).message}`);
     }
@@ -90,18 +158,17 @@ export const codec = {
     }
     return text;
   },
-  /** A fresh copy of the value of `text`; `key` (the entry key) lets a plain-JSON payload be copied from a template. */
+  /** A fresh copy of the value of `text`; `key` (the entry key) lets later hits copy a template instead of parsing. */
   decode(text: string, key?: string): unknown {
     if (key !== undefined) {
       const template = templates.get(key);
-      if (template !== undefined && template.text === text) return copyJson(template.json);
+      if (template !== undefined && template.text === text) return copyValue(template.value);
     }
     const parsed = JSON.parse(text) as Parameters<typeof superjson.deserialize>[0];
-    if (parsed.meta !== undefined || typeof parsed.json !== 'object' || parsed.json === null) {
-      return superjson.deserialize(parsed, { inPlace: true });
-    }
-    if (key === undefined) return parsed.json;
-    templates.set(key, { text, json: parsed.json });
-    return copyJson(parsed.json);
+    const value: unknown = superjson.deserialize(parsed, { inPlace: true });
+    if (key === undefined || typeof value !== 'object' || value === null) return value;
+    if (parsed.meta?.referentialEqualities !== undefined || !copyable(value)) return value;
+    templates.set(key, { text, value });
+    return copyValue(value);
   },
 };

@@ -127,7 +127,8 @@ export function cacheHeaders(opts: ResponseMetaInput, options: Pick<CacheHeaders
   return headers;
 }
 
-function maxAgeOf(entry: CacheLogEntry, option: CacheHeadersOptions['maxAge']): number {
+/** @internal The `max-age` of an entry under the `maxAge` option, in whole seconds (also used to document it). */
+export function maxAgeOf(entry: CacheLogEntry, option: CacheHeadersOptions['maxAge']): number {
   const seconds = option === undefined ? entry.ttl / 1000 : typeof option === 'function' ? option(entry) : option;
   return Number.isFinite(seconds) && seconds > 0 ? Math.floor(seconds) : 0;
 }

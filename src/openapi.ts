@@ -1,5 +1,6 @@
 import type { AnyRouter } from '@trpc/server';
 import type { Caching } from './caching.js';
+import { type CacheHeadersOptions, maxAgeOf } from './http.js';
 import type { ResolvedCacheMeta, ResolvedInvalidateMeta } from './meta.js';
 
 /** The `x-cache` extension of a cached operation. */
@@ -41,6 +42,8 @@ export interface DocumentCachingOptions {
   readonly caching: Caching<never>;
   /** Document the `304 Not Modified` answer (when the handler is wrapped with `withNotModified`). Default true. */
   readonly notModified?: boolean;
+  /** The `maxAge` given to `cacheResponseMeta`, so that the documented `Cache-Control` is the one sent. Default: the TTL. */
+  readonly maxAge?: CacheHeadersOptions['maxAge'];
 }
 
 interface Operation {
@@ -165,8 +168,8 @@ export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc
       };
       operation['x-cache'] = extension;
       appendDescription(operation, describeCache(cache));
-      const cacheControl =
-        cache.scope === 'public' ? `public, max-age=${Math.floor(cache.ttl / 1000)}` : `private, max-age=${Math.floor(cache.ttl / 1000)}`;
+      const maxAge = maxAgeOf({ path, type: 'query', status: 'HIT', scope: cache.scope, ttl: cache.ttl }, options.maxAge);
+      const cacheControl = `${cache.scope === 'public' ? 'public' : 'private'}, max-age=${maxAge}`;
       const headers = {
         'X-Cache': header('HIT: served from the cache; MISS: computed and stored; BYPASS: the cache was not used.', 'HIT'),
         'Cache-Control': header(

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { cacheResponseMeta, documentCaching, withCacheLog, withNotModified } from 'trpc-caching';
+import { type CacheLogEntry, cacheResponseMeta, documentCaching, withCacheLog, withNotModified } from 'trpc-caching';
 import { createOpenApiHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
 import { createAppCaching } from './caching.js';
 import { openDatabase } from './db.js';
@@ -75,6 +75,13 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({
 });
 `;
 
+/**
+ * `max-age` of cached responses. Per-user data: 0, so a browser revalidates every time (a current ETag
+ * costs a 304 without a body) and a user sees their own writes at once. The public feed: its TTL, so
+ * browsers and shared caches may keep it that long.
+ */
+const maxAge = (entry: CacheLogEntry) => (entry.scope === 'public' ? Math.floor(entry.ttl / 1000) : 0);
+
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
@@ -83,12 +90,12 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 /** Starts the example app: database, cache, router and HTTP server. */
 export async function start(options: StartOptions = {}): Promise<RunningApp> {
   const db = await openDatabase(options.dbDelayMs === undefined ? {} : { delayMs: options.dbDelayMs });
-  const cache = createAppCaching({ redisUrl: options.redisUrl });
+  const cache = await createAppCaching({ redisUrl: options.redisUrl });
   const appRouter = createAppRouter(cache.caching);
 
   // withCacheLog gives each request a log the cached procedures fill; cacheResponseMeta turns it into headers.
   const createContext = withCacheLog(({ req }: { req: IncomingMessage | Request }) => contextFor(db, req));
-  const responseMeta = cacheResponseMeta();
+  const responseMeta = cacheResponseMeta({ maxAge });
   // withNotModified answers 304 to a GET whose If-None-Match matches the ETag.
   const trpc = withNotModified(createHTTPHandler({ router: appRouter, basePath: '/trpc/', createContext, responseMeta }));
   const rest = withNotModified(createOpenApiHttpHandler({ router: appRouter, createContext, responseMeta }));
@@ -96,22 +103,19 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
   const port = options.port ?? Number(process.env.PORT ?? 3000);
   const host = options.host ?? process.env.HOST ?? '127.0.0.1';
 
-  let document: string | undefined;
-  const openApiJson = (baseUrl: string) => {
-    document ??= JSON.stringify(
-      documentCaching(
-        generateOpenApiDocument(appRouter, {
-          title: 'Notes API (trpc-caching example)',
-          description:
-            'Per-user notes, shared notes and a public feed. Authorize with a bearer token: `alice-token`, `bob-token` or `carol-token`.',
-          version: '1.0.0',
-          baseUrl,
-        }),
-        { router: appRouter, caching: cache.caching },
-      ),
-    );
-    return document;
-  };
+  // The OpenAPI document of the REST API, with caching documented on every operation (x-cache, headers, 304).
+  const openApiDocument = JSON.stringify(
+    documentCaching(
+      generateOpenApiDocument(appRouter, {
+        title: 'Notes API (trpc-caching example)',
+        description:
+          'Per-user notes, shared notes and a public feed. Authorize with a bearer token: `alice-token`, `bob-token` or `carol-token`.',
+        version: '1.0.0',
+        baseUrl: '/api',
+      }),
+      { router: appRouter, caching: cache.caching, maxAge },
+    ),
+  );
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -122,7 +126,7 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
       req.url = (req.url ?? '').slice('/api'.length) || '/';
       return void rest(req, res);
     }
-    if (path === '/openapi.json') return send(res, 200, 'application/json; charset=utf-8', openApiJson('/api'));
+    if (path === '/openapi.json') return send(res, 200, 'application/json; charset=utf-8', openApiDocument);
     if (path === '/docs' || path === '/docs/') return send(res, 200, 'text/html; charset=utf-8', DOCS_PAGE);
     if (path === '/docs/init.js') return send(res, 200, 'text/javascript; charset=utf-8', DOCS_INIT);
     const asset = path.startsWith('/docs/') ? path.slice('/docs/'.length) : '';
@@ -145,13 +149,20 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
     send(res, 404, 'application/json; charset=utf-8', JSON.stringify({ message: 'Not found', code: 'NOT_FOUND' }));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    // E.g. the port is taken: release the Redis connection, or the process would stay up.
+    await cache.close();
+    db.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {

@@ -10,7 +10,9 @@ const sorted = (names: string[]) => [...new Set(names)].sort();
 const userSegment = (id: string) => scopeSegment('trpc-caching', { kind: 'user', id });
 const forEveryUser = (...queries: string[]) => PROBE_USERS.flatMap((user) => queries.map((query) => probeName(user, query)));
 
-describe.each(storeKinds())('invalidation targets on $name', (kind) => {
+const kinds = storeKinds();
+
+describe.each(kinds)('invalidation targets on $name', (kind) => {
   it("invalidates by default every entry of the acting user, and no one else's", async () => {
     const app = createContractApp(await kind.fresh());
     const invalidated = await invalidatedBy(app, () => app.caller('alice').post.touch());
@@ -140,7 +142,7 @@ describe.each(storeKinds())('invalidation targets on $name', (kind) => {
   });
 });
 
-describe.each(storeKinds().filter((kind) => kind.name === 'redis'))('store round trips on $name', (kind) => {
+describe.each(kinds.filter((kind) => kind.name === 'redis'))('store round trips on $name', (kind) => {
   const server = () => {
     if (!kind.redis) throw new Error('redis-server not started');
     return kind.redis;

@@ -30,29 +30,35 @@ const BAD_DURATIONS: Array<[string, unknown]> = [
 ];
 
 describe.each(storeKinds())('createCaching options on $name', (kind) => {
+  // Validation writes nothing, so one store per kind serves every case (a fresh Redis store costs a FLUSHALL and a connection).
+  let shared: Keyv | undefined;
+  const store = async (): Promise<Keyv> => {
+    shared ??= await kind.fresh();
+    return shared;
+  };
   it.each(BAD_DURATIONS)('rejects a %s ttl with an error naming ttl', async (_label, value) => {
-    const error = configError(await kind.fresh(), { ttl: value });
+    const error = configError(await store(), { ttl: value });
     expect(error.option).toBe('ttl');
     expect(error.message).toContain('ttl');
   });
 
   it.each(BAD_DURATIONS)('rejects a %s versionTtl with an error naming versionTtl', async (_label, value) => {
-    expect(configError(await kind.fresh(), { versionTtl: value }).option).toBe('versionTtl');
+    expect(configError(await store(), { versionTtl: value }).option).toBe('versionTtl');
   });
 
   it('rejects a versionTtl shorter than ttl, since a version must outlive its entries', async () => {
-    const error = configError(await kind.fresh(), { ttl: 60_000, versionTtl: 59_999 });
+    const error = configError(await store(), { ttl: 60_000, versionTtl: 59_999 });
     expect(error.option).toBe('versionTtl');
     expect(error.message).toMatch(/at least ttl/);
   });
 
   it('rejects a versionTtl shorter than the default ttl', async () => {
-    expect(configError(await kind.fresh(), { versionTtl: 1_000 }).option).toBe('versionTtl');
+    expect(configError(await store(), { versionTtl: 1_000 }).option).toBe('versionTtl');
   });
 
   it('accepts a versionTtl equal to ttl', async () => {
-    const store = await kind.fresh();
-    expect(() => createCaching<Ctx>({ store, user: (ctx) => ctx.user, ttl: 5_000, versionTtl: 5_000 })).not.toThrow();
+    const keyv = await store();
+    expect(() => createCaching<Ctx>({ store: keyv, user: (ctx) => ctx.user, ttl: 5_000, versionTtl: 5_000 })).not.toThrow();
   });
 
   it.each([
@@ -62,7 +68,7 @@ describe.each(storeKinds())('createCaching options on $name', (kind) => {
     ['non-string', 42],
     ['null', null],
   ])('rejects a prefix %s with an error naming prefix', async (_label, prefix) => {
-    expect(configError(await kind.fresh(), { prefix }).option).toBe('prefix');
+    expect(configError(await store(), { prefix }).option).toBe('prefix');
   });
 
   it.each([
@@ -76,17 +82,17 @@ describe.each(storeKinds())('createCaching options on $name', (kind) => {
     ['onError', 'log'],
     ['user', undefined],
   ])('rejects a bad %s with an error naming it', async (option, value) => {
-    expect(configError(await kind.fresh(), { [option]: value }).option).toBe(option);
+    expect(configError(await store(), { [option]: value }).option).toBe(option);
   });
 
   it('rejects a store that is not a Keyv', async () => {
-    expect(configError(await kind.fresh(), { store: new Map() as unknown as Keyv }).option).toBe('store');
+    expect(configError(await store(), { store: new Map() as unknown as Keyv }).option).toBe('store');
   });
 
   it('rejects a meta.cache.ttl longer than versionTtl when the router is validated at startup, naming the procedure', async () => {
-    const store = await kind.fresh();
+    const keyv = await store();
     const t = initTRPC.context<Ctx>().meta<CachingMeta>().create();
-    const caching = createCaching<Ctx>({ store, user: (ctx) => ctx.user, ttl: 1_000, versionTtl: 10_000 });
+    const caching = createCaching<Ctx>({ store: keyv, user: (ctx) => ctx.user, ttl: 1_000, versionTtl: 10_000 });
     const router = t.router({
       fine: caching
         .cachedQuery(t.procedure)
@@ -114,9 +120,9 @@ describe.each(storeKinds())('createCaching options on $name', (kind) => {
     ['an unknown scope', { scope: 'team' }, 'meta.cache of "q".scope'],
     ['an unknown option', { tll: 5 }, 'meta.cache of "q".tll'],
   ])('rejects %s in meta.cache at startup, naming it', async (_label, cache, option) => {
-    const store = await kind.fresh();
+    const keyv = await store();
     const t = initTRPC.context<Ctx>().meta<{ cache?: unknown }>().create();
-    const caching = createCaching<Ctx>({ store, user: (ctx) => ctx.user });
+    const caching = createCaching<Ctx>({ store: keyv, user: (ctx) => ctx.user });
     const router = t.router({
       q: caching
         .cachedQuery(t.procedure)
@@ -127,9 +133,9 @@ describe.each(storeKinds())('createCaching options on $name', (kind) => {
   });
 
   it('fails the first call of a misconfigured procedure, naming the option, when the router was not validated', async () => {
-    const store = await kind.fresh();
+    const keyv = await store();
     const t = initTRPC.context<Ctx>().meta<CachingMeta>().create();
-    const caching = createCaching<Ctx>({ store, user: (ctx) => ctx.user, ttl: 1_000, versionTtl: 10_000 });
+    const caching = createCaching<Ctx>({ store: keyv, user: (ctx) => ctx.user, ttl: 1_000, versionTtl: 10_000 });
     let ran = 0;
     const router = t.router({
       tooLong: caching

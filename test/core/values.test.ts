@@ -45,6 +45,51 @@ describe.each(storeKinds())('cached values on $name', (kind) => {
     expect(hit.nested).toEqual({ list: [1, { deep: true }], nothing: null });
   });
 
+  it('returns on a hit -0, NaN, Infinity, array holes, nested Dates, RegExps and shared references as the miss did', async () => {
+    const app = createContractApp(await kind.fresh());
+    const alice = app.caller('alice');
+    const miss = await alice.value('edge');
+    const hit = await alice.value('edge');
+    expect(app.runs('value', 'alice', 'edge')).toBe(1);
+    expect(hit).toStrictEqual(miss);
+    if (typeof hit !== 'object' || hit === null || !('negativeZero' in hit)) throw new Error('expected the edge sample');
+    expect(Object.is(hit.negativeZero, -0)).toBe(true);
+    expect(hit.notANumber).toBeNaN();
+    expect(hit.infinity).toBe(Number.NEGATIVE_INFINITY);
+    expect(hit.holes).toEqual([1, undefined, 3]);
+    expect(hit.datesInside[0]).toBeInstanceOf(Date);
+    expect((hit.datesInside[1] as { at: Date }).at).toBeInstanceOf(Date);
+    expect(hit.pattern).toBeInstanceOf(RegExp);
+    expect(hit.pattern.flags).toBe('gi');
+    // One object referenced twice stays one object, as it was in the resolver's result.
+    expect(hit.shared.left).toBe(hit.shared.right);
+    expect(hit.text).toBe(SAMPLE_VALUES.edge().text);
+  });
+
+  it.each(['plainNegativeZero', 'plainHoles', 'plainUndefinedField', 'plainNaN', 'plainText'] as const)(
+    'returns on a hit exactly what the miss returned for the otherwise plain value %s',
+    async (name) => {
+      const app = createContractApp(await kind.fresh());
+      const alice = app.caller('alice');
+      const miss = await alice.value(name);
+      const hit = await alice.value(name);
+      expect(app.runs('value', 'alice', name)).toBe(1);
+      expect(hit).toStrictEqual(miss);
+      expect(hit).toStrictEqual(SAMPLE_VALUES[name]);
+    },
+  );
+
+  it('keeps one object referenced twice in an otherwise plain value as one object on a hit', async () => {
+    const app = createContractApp(await kind.fresh());
+    const alice = app.caller('alice');
+    await alice.value('plainShared');
+    const hit = await alice.value('plainShared');
+    expect(app.runs('value', 'alice', 'plainShared')).toBe(1);
+    if (typeof hit !== 'object' || hit === null || !('left' in hit)) throw new Error('expected the shared sample');
+    expect(hit).toStrictEqual({ left: { n: 1 }, right: { n: 1 } });
+    expect(hit.left).toBe(hit.right);
+  });
+
   it('does not let a caller that mutates a returned object change what the next hit returns', async () => {
     const app = createContractApp(await kind.fresh());
     const alice = app.caller('alice');

@@ -63,6 +63,26 @@ describe('documentCaching', () => {
     expect((ok.headers?.['Cache-Control'] as OpenAPIV3_1.HeaderObject | undefined)?.schema).toMatchObject({ example: 'no-store' });
   });
 
+  it('documents the Cache-Control that cacheResponseMeta sends when it is given a maxAge', () => {
+    const app = createRestApp(undefined);
+    const generated = generateOpenApiDocument(app.router, { title: 'Test API', version: '1.0.0', baseUrl: 'http://127.0.0.1/api' });
+    const cacheControlOf = (document: typeof generated, path: string) => {
+      const get = (document.paths?.[path] as Record<string, Operation> | undefined)?.get;
+      const ok = get?.responses?.['200'] as OpenAPIV3_1.ResponseObject | undefined;
+      return (ok?.headers?.['Cache-Control'] as OpenAPIV3_1.HeaderObject | undefined)?.schema;
+    };
+    const revalidate = documentCaching(generated, { router: app.router, caching: app.caching, maxAge: 0 });
+    expect(cacheControlOf(revalidate, '/posts/{id}')).toMatchObject({ example: 'private, max-age=0' });
+    expect(cacheControlOf(revalidate, '/feed')).toMatchObject({ example: 'public, max-age=0' });
+    const perScope = documentCaching(generated, {
+      router: app.router,
+      caching: app.caching,
+      maxAge: (entry) => (entry.scope === 'public' ? 600 : 0),
+    });
+    expect(cacheControlOf(perScope, '/posts')).toMatchObject({ example: 'private, max-age=0' });
+    expect(cacheControlOf(perScope, '/feed')).toMatchObject({ example: 'public, max-age=600' });
+  });
+
   it('leaves operations that do not use the cache, or turn it off, as generated', () => {
     const { op, generated } = build();
     const original = (path: string) => (generated.paths?.[path] as Record<string, Operation> | undefined)?.get;

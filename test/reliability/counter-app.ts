@@ -10,7 +10,7 @@ export interface CounterCtx {
 
 /**
  * The data behind the counter app: one monotonic counter per user and name.
- * A response carries the user it was computed for and the counter's value, so
+ * A response carries the path and user it was computed for and the counter's value, so
  * a test can tell another user's data (wrong `user`) and data from before a
  * write (a value below what a finished bump returned).
  */
@@ -72,7 +72,7 @@ export function createCounterApp(db: CounterDb, store: Keyv | undefined, options
   const read = (path: string) =>
     cachedQuery.input(named).query(({ ctx, input }) => {
       db.ran(path);
-      return { user: ctx.user.id, name: input.name, value: db.get(ctx.user.id, input.name) };
+      return { path, user: ctx.user.id, name: input.name, value: db.get(ctx.user.id, input.name) };
     });
 
   const router = t.router({

@@ -4,7 +4,7 @@ import type { CachingOptions } from '../../src/index.js';
 import { type RedisServer, startRedis } from '../support/redis.js';
 import { type CounterCtx, CounterDb, createCounterApp } from './counter-app.js';
 import { createAppUser, killed, pausedAll, pausedWrites, stopped } from './faults.js';
-import { destroyStore, eventually, productionRedisStore } from './redis-store.js';
+import { destroyStore, eventually, productionRedisStore, readyRedisStore } from './redis-store.js';
 
 const settings: Partial<CachingOptions<CounterCtx>> = { timeout: 150, breakerThreshold: 3, breakerCooldown: 200, retryDelay: 20 };
 
@@ -24,8 +24,8 @@ afterEach(async () => {
 });
 
 /** A caching app over the shared db and its own connection to the shared Redis: one "process". */
-function processOn(db: CounterDb): ReturnType<typeof createCounterApp> {
-  const store: Keyv = productionRedisStore(appUrl);
+async function processOn(db: CounterDb, redisIsUp = true): Promise<ReturnType<typeof createCounterApp>> {
+  const store: Keyv = redisIsUp ? await readyRedisStore(appUrl) : productionRedisStore(appUrl);
   const app = createCounterApp(db, store, settings);
   cleanups.push(
     () => destroyStore(store),
@@ -42,8 +42,8 @@ describe.each([pausedWrites, pausedAll, stopped, killed])('a mutation while Redi
   it('succeeds, is never undone by the cache of this process or of another one, and is applied once Redis is back', async () => {
     await server.command('FLUSHALL');
     const db = new CounterDb();
-    const a = processOn(db);
-    const b = processOn(db);
+    const a = await processOn(db);
+    const b = await processOn(db);
     const aliceOnA = a.caller('alice');
     const aliceOnB = b.caller('alice');
 
@@ -92,13 +92,13 @@ describe('a process that starts while nothing listens on the Redis port', () => 
   it('serves current data, keeps its invalidations, and writes them once Redis listens again', async () => {
     await server.command('FLUSHALL');
     const db = new CounterDb();
-    const b = processOn(db);
+    const b = await processOn(db);
     const aliceOnB = b.caller('alice');
     expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ value: 0 });
 
     await server.stop(true);
     try {
-      const a = processOn(db);
+      const a = await processOn(db, false);
       const aliceOnA = a.caller('alice');
       expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 0 });
       expect(await aliceOnA.counter.bump({ name: 'x' })).toMatchObject({ value: 1 });

@@ -4,7 +4,7 @@ import { Keyv } from 'keyv';
 /**
  * A Keyv on Redis with the client options README recommends for production:
  *
- * - `disableOfflineQueue`: while the client reconnects, commands fail at once
+ * - `disableOfflineQueue`: while the client (re)connects, commands fail at once
  *   instead of waiting in node-redis' offline queue. Queued commands would
  *   otherwise hang until Redis is back and then land late, in a burst, possibly
  *   after newer writes (and after a restart that lost data).
@@ -13,17 +13,36 @@ import { Keyv } from 'keyv';
  *   reconnect lazily on each call, adding its event listeners again each time.)
  * - `connectTimeout`: a connection attempt to an unreachable host fails in 1 s
  *   rather than the default 5 s.
+ * - Connecting at once, without awaiting it: with the offline queue disabled,
+ *   requests that arrive before the first connection is ready would otherwise
+ *   each find the client offline (and trip the breaker at boot); not awaiting
+ *   it keeps a Redis outage from blocking startup.
  *
  * The library's own `timeout` still bounds every call: these options only make
  * failures surface faster and keep late writes from piling up.
  */
 export function productionRedisStore(url: string): Keyv {
+  return connecting(url).store;
+}
+
+/** {@link productionRedisStore}, once its first connection is ready (for tests that start with Redis up). */
+export async function readyRedisStore(url: string): Promise<Keyv> {
+  const { client, store } = connecting(url);
+  await eventually('the Redis client is connected', () => client.isReady);
+  return store;
+}
+
+function connecting(url: string) {
   const client = createClient({
     url,
     disableOfflineQueue: true,
     socket: { connectTimeout: 1_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1_000) },
   });
-  return new Keyv({ store: new KeyvRedis(client), namespace: '' });
+  // KeyvRedis listens to the client's error events (an unheard 'error' event would crash the process), so it wraps
+  // the client before the first connection attempt. Errors reach the Keyv's error event; the promise is only drained.
+  const store = new Keyv({ store: new KeyvRedis(client), namespace: '' });
+  client.connect().catch(() => {});
+  return { client, store };
 }
 
 /** Drops the store's connection without waiting for replies that may never come (a stopped or paused server). */

@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { Keyv } from 'keyv';
+import superjson from 'superjson';
 import { z } from 'zod';
 import { type CachingError, type CachingMeta, type CachingOptions, createCaching } from '../../src/index.js';
 import { Gate } from './gate.js';
@@ -25,6 +26,30 @@ export const SAMPLE_VALUES = {
     missing: undefined,
     nested: { list: [1, { deep: true }], nothing: null },
   }),
+  /** Numbers and shapes where plain JSON and superjson part ways. */
+  edge: () => {
+    const shared = { n: 1 };
+    return {
+      negativeZero: -0,
+      notANumber: Number.NaN,
+      infinity: Number.NEGATIVE_INFINITY,
+      holes: [1, undefined, 3],
+      datesInside: [new Date(0), { at: new Date(1) }],
+      pattern: /a+b/gi,
+      shared: { left: shared, right: shared },
+      text: 'quote " backslash \\ line\nbreak \u2028 emoji 🎉',
+    };
+  },
+  // Each of these is otherwise plain JSON, so a codec that special-cases plain values must still get it right.
+  plainNegativeZero: { n: -0 },
+  plainHoles: [1, undefined, 3],
+  plainUndefinedField: { a: 1, b: undefined },
+  plainNaN: { n: Number.NaN },
+  plainShared: () => {
+    const shared = { n: 1 };
+    return { left: shared, right: shared };
+  },
+  plainText: 'quote " backslash \\ line\nbreak \u2028 emoji 🎉 lone \ud800',
 } as const;
 
 export type SampleName = keyof typeof SAMPLE_VALUES;
@@ -55,7 +80,8 @@ export function createContractApp(store: Keyv | undefined, options: Partial<Cach
     if (jitter.maxMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * jitter.maxMs));
   };
 
-  const t = initTRPC.context<ContractCtx>().meta<CachingMeta>().create();
+  // superjson as the transformer, so that the same app serves typed values over HTTP too.
+  const t = initTRPC.context<ContractCtx>().meta<CachingMeta>().create({ transformer: superjson });
   const caching = createCaching<ContractCtx>({
     user: (ctx) => ctx.user,
     onError: (error) => errors.push(error),
@@ -192,6 +218,7 @@ export function createContractApp(store: Keyv | undefined, options: Partial<Cach
 }
 
 export type ContractApp = ReturnType<typeof createContractApp>;
+export type ContractRouter = ContractApp['router'];
 
 function runKey(path: string, user: ContractCtx['user'], input: unknown): string {
   return `${path}|${typeof user}:${String(user)}|${input === undefined ? '' : stableText(input)}`;

@@ -1,0 +1,189 @@
+/**
+ * `npm run bench:http`: requests per second through @trpc/server's
+ * standalone adapter on 127.0.0.1, measured with autocannon: a cached
+ * endpoint (default in-memory store, and Redis) against the same endpoint
+ * returning a precomputed constant and against the uncached endpoint whose
+ * query takes 5 ms.
+ *
+ * The server runs in a child process, so that the load generator and the
+ * server do not share one event loop. `BENCH_HTTP_DURATION` (seconds per run,
+ * default 3) and `BENCH_HTTP_CONNECTIONS` (default 50) set the load.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import type { IncomingMessage } from 'node:http';
+import { loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import KeyvRedis from '@keyv/redis';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import autocannon, { type Result } from 'autocannon';
+import { Keyv } from 'keyv';
+import superjson from 'superjson';
+import { createCaching } from '../src/index.js';
+import { startRedis } from '../test/support/redis.js';
+import { authed, type BenchCtx, createT, INPUT, listInput, makeList, PAYLOAD_BYTES } from './fixtures.js';
+import { type Bar, printTable, ratio, saveResults } from './report.js';
+
+const duration = Number(process.env.BENCH_HTTP_DURATION ?? 3);
+const connections = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 50);
+const ROUNDS = 2;
+
+const ENDPOINTS = [
+  ['constant', 'precomputed constant (the limit)'],
+  ['cached', 'trpc-caching hit, in-memory store'],
+  ['cachedRedis', 'trpc-caching hit, Redis'],
+  ['uncached', 'uncached, 5 ms query'],
+] as const;
+type Endpoint = (typeof ENDPOINTS)[number][0];
+
+/** The server side: one router with every endpoint, on a free loopback port. */
+async function serve(redisUrl: string): Promise<void> {
+  const t = createT();
+  const base = authed(t);
+  const user = (ctx: BenchCtx) => ctx.user?.id;
+  let faults = 0;
+  // A saturated event loop delays every store reply: with the default 100 ms timeout the guard would (rightly)
+  // bypass the store under this load, and the row would measure the bypass, not a hit.
+  const options = { user, timeout: 2_000, onError: () => void faults++ };
+  const memory = createCaching<BenchCtx>(options);
+  const onRedis = createCaching<BenchCtx>({ ...options, store: new Keyv({ store: new KeyvRedis(redisUrl), namespace: '' }) });
+  process.on('message', () => process.send?.({ faults }));
+  const CONSTANT = makeList(1);
+  const query = async (page: number) => {
+    await sleep(5);
+    return makeList(page);
+  };
+  const router = t.router({
+    constant: base.input(listInput).query(() => CONSTANT),
+    cached: memory
+      .cachedQuery(base)
+      .input(listInput)
+      .query(({ input }) => query(input.page)),
+    cachedRedis: onRedis
+      .cachedQuery(base)
+      .input(listInput)
+      .query(({ input }) => query(input.page)),
+    uncached: base.input(listInput).query(({ input }) => query(input.page)),
+  });
+  const userOf = (req: IncomingMessage) => /^Bearer (\w+)$/.exec(req.headers.authorization ?? '')?.[1];
+  const server = createHTTPServer({
+    router,
+    createContext: ({ req }): BenchCtx => {
+      const id = userOf(req);
+      return { user: id ? { id } : null };
+    },
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    if (typeof address === 'object' && address !== null) process.send?.({ port: address.port });
+  });
+}
+
+/** The load side: starts Redis and the server, then runs autocannon on each endpoint, interleaved. */
+async function main(): Promise<void> {
+  const loadAtStart = loadavg()[0] ?? 0;
+  const redis = await startRedis();
+  let child: ChildProcess | undefined;
+  try {
+    child = fork(fileURLToPath(import.meta.url), ['serve', redis.url], { execArgv: process.execArgv, stdio: 'inherit' });
+    const port = await new Promise<number>((resolve, reject) => {
+      child?.once('message', (message: { port: number }) => resolve(message.port));
+      child?.once('exit', (code) => reject(new Error(`the server exited with code ${code}`)));
+    });
+    const input = encodeURIComponent(JSON.stringify(superjson.serialize(INPUT)));
+    const url = (endpoint: Endpoint) => `http://127.0.0.1:${port}/${endpoint}?input=${input}`;
+    const headers = { authorization: 'Bearer reader' };
+    for (const [endpoint] of ENDPOINTS) {
+      const response = await fetch(url(endpoint), { headers });
+      if (response.status !== 200) throw new Error(`${endpoint} answered ${response.status}: ${await response.text()}`);
+    }
+    console.log(
+      `trpc-caching HTTP benchmark: ${PAYLOAD_BYTES} bytes of JSON per response, ${connections} connections, ${ROUNDS} x ${duration} s per endpoint\n`,
+    );
+    const runs: Record<string, Result[]> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [endpoint] of ENDPOINTS) {
+        const result = await autocannon({ url: url(endpoint), connections, duration, headers });
+        if (result.errors > 0 || result.non2xx > 0)
+          throw new Error(`${endpoint}: ${result.errors} errors, ${result.non2xx} non-2xx responses`);
+        runs[endpoint] = [...(runs[endpoint] ?? []), result];
+      }
+    }
+    const faults = await new Promise<number>((resolve) => {
+      child?.once('message', (message: { faults: number }) => resolve(message.faults));
+      child?.send('faults?');
+    });
+    if (faults > 0) console.warn(`the server reported ${faults} cache faults: some cached requests bypassed the store`);
+    await saveResults({ http: report(runs) }, loadAtStart);
+  } finally {
+    child?.kill();
+    await redis.dispose();
+  }
+}
+
+/** Mean over rounds of each endpoint's requests/s, and the latency of its best round. */
+function report(runs: Record<string, Result[]>) {
+  const perSecond = (endpoint: Endpoint) => {
+    const results = runs[endpoint] ?? [];
+    return results.reduce((sum, result) => sum + result.requests.average, 0) / Math.max(1, results.length);
+  };
+  const latency = (endpoint: Endpoint) => {
+    const results = runs[endpoint] ?? [];
+    return {
+      p50: Math.min(...results.map((result) => result.latency.p50)),
+      p99: Math.min(...results.map((result) => result.latency.p99)),
+    };
+  };
+  const constant = perSecond('constant');
+  const table = {
+    title: `HTTP through the standalone adapter (${connections} connections, autocannon, mean of ${ROUNDS} runs of ${duration} s)`,
+    columns: ['endpoint', 'requests/s', 'share of constant', 'p50 ms', 'p99 ms'],
+    rows: ENDPOINTS.map(([endpoint, label]) => [
+      label,
+      Math.round(perSecond(endpoint)).toLocaleString('en-US'),
+      `${((perSecond(endpoint) / constant) * 100).toFixed(0)}%`,
+      String(latency(endpoint).p50),
+      String(latency(endpoint).p99),
+    ]),
+  };
+  printTable(table);
+  const bars: Bar[] = ENDPOINTS.map(([endpoint, label]) => ({
+    group: 'http',
+    label: label.replace(' (the limit)', ''),
+    ratio: perSecond(endpoint) / constant,
+    ours: endpoint.startsWith('cached'),
+  }));
+  const share = perSecond('cached') / constant;
+  return {
+    targets: [
+      {
+        goal: 'HTTP: cached endpoint at least 85% of the constant requests/s',
+        measured: `${(share * 100).toFixed(0)}%`,
+        met: share >= 0.85,
+      },
+    ],
+    tables: [table],
+    bars,
+    groups: {
+      http: {
+        title: 'HTTP requests/s, multiple of the constant endpoint (higher is better)',
+        target: { ratio: 0.85, label: 'target 0.85x' },
+      },
+    },
+    headline: {
+      httpCachedShare: `${((perSecond('cached') / constant) * 100).toFixed(0)}%`,
+      httpRedisShare: `${((perSecond('cachedRedis') / constant) * 100).toFixed(0)}%`,
+      httpCachedVsUncached: ratio(perSecond('cached') / perSecond('uncached')),
+      httpCached: Math.round(perSecond('cached')).toLocaleString('en-US'),
+      httpConstant: Math.round(constant).toLocaleString('en-US'),
+      httpUncached: Math.round(perSecond('uncached')).toLocaleString('en-US'),
+    },
+  };
+}
+
+if (process.argv[2] === 'serve') {
+  await serve(process.argv[3] ?? '');
+} else {
+  await main();
+  process.exit(0);
+}
