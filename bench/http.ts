@@ -6,8 +6,9 @@
  * query takes 5 ms.
  *
  * The server runs in a child process, so that the load generator and the
- * server do not share one event loop. `BENCH_HTTP_DURATION` (seconds per run,
- * default 3) and `BENCH_HTTP_CONNECTIONS` (default 50) set the load.
+ * server do not share one event loop. `BENCH_HTTP_ROUNDS` (default 3),
+ * `BENCH_HTTP_DURATION` (seconds per run, default 2) and `BENCH_HTTP_CONNECTIONS`
+ * (default 50) set the load.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import type { IncomingMessage } from 'node:http';
@@ -24,9 +25,9 @@ import { startRedis } from '../test/support/redis.js';
 import { authed, type BenchCtx, createT, INPUT, listInput, makeList, PAYLOAD_BYTES } from './fixtures.js';
 import { type Bar, printTable, ratio, saveResults } from './report.js';
 
-const duration = Number(process.env.BENCH_HTTP_DURATION ?? 3);
+const duration = Number(process.env.BENCH_HTTP_DURATION ?? 2);
 const connections = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 50);
-const ROUNDS = 2;
+const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 3);
 
 const ENDPOINTS = [
   ['constant', 'precomputed constant (the limit)'],
@@ -121,26 +122,32 @@ async function main(): Promise<void> {
   }
 }
 
-/** Mean over rounds of each endpoint's requests/s, and the latency of its best round. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+/** Median over rounds of each endpoint's requests/s and latencies, and the spread of its requests/s. */
 function report(runs: Record<string, Result[]>) {
-  const perSecond = (endpoint: Endpoint) => {
-    const results = runs[endpoint] ?? [];
-    return results.reduce((sum, result) => sum + result.requests.average, 0) / Math.max(1, results.length);
+  const of = (endpoint: Endpoint, pick: (result: Result) => number) => median((runs[endpoint] ?? []).map(pick));
+  const perSecond = (endpoint: Endpoint) => of(endpoint, (result) => result.requests.average);
+  const spread = (endpoint: Endpoint) => {
+    const values = (runs[endpoint] ?? []).map((result) => result.requests.average);
+    return `±${Math.round(((Math.max(...values) - Math.min(...values)) / perSecond(endpoint)) * 50)}%`;
   };
-  const latency = (endpoint: Endpoint) => {
-    const results = runs[endpoint] ?? [];
-    return {
-      p50: Math.min(...results.map((result) => result.latency.p50)),
-      p99: Math.min(...results.map((result) => result.latency.p99)),
-    };
-  };
+  const latency = (endpoint: Endpoint) => ({
+    p50: of(endpoint, (result) => result.latency.p50),
+    p99: of(endpoint, (result) => result.latency.p99),
+  });
   const constant = perSecond('constant');
   const table = {
-    title: `HTTP through the standalone adapter (${connections} connections, autocannon, mean of ${ROUNDS} runs of ${duration} s)`,
-    columns: ['endpoint', 'requests/s', 'share of constant', 'p50 ms', 'p99 ms'],
+    title: `HTTP through the standalone adapter (${connections} connections, autocannon, median of ${ROUNDS} interleaved runs of ${duration} s)`,
+    columns: ['endpoint', 'requests/s', 'spread', 'share of constant', 'p50 ms', 'p99 ms'],
     rows: ENDPOINTS.map(([endpoint, label]) => [
       label,
       Math.round(perSecond(endpoint)).toLocaleString('en-US'),
+      spread(endpoint),
       `${((perSecond(endpoint) / constant) * 100).toFixed(0)}%`,
       String(latency(endpoint).p50),
       String(latency(endpoint).p99),

@@ -27,7 +27,7 @@ function stamp(section: Section): string {
 }
 
 export function renderMarkdown(results: Results): string {
-  const { machine, inProcess, http } = results;
+  const { machine, inProcess, http, compare } = results;
   const h = { ...inProcess?.headline, ...http?.headline };
   const targets = [...(inProcess?.targets ?? []), ...(http?.targets ?? [])];
   const out: string[] = [
@@ -62,7 +62,12 @@ export function renderMarkdown(results: Results): string {
       `| ${machine.cpus} | ${cell(machine.cpu)} | ${machine.node} | ${machine.redis} | ${cell(machine.os)} |`,
       '',
     );
-    for (const section of [inProcess, http]) if (section) out.push(`- ${section === http ? 'HTTP' : 'In-process'}: ${stamp(section)}`);
+    const runs: Array<[string, Section | undefined]> = [
+      ['In-process', inProcess],
+      ['HTTP', http],
+      ['Before/after', compare],
+    ];
+    for (const [name, section] of runs) if (section) out.push(`- ${name}: ${stamp(section)}`);
     out.push(
       '',
       'A load average above the number of CPUs means other processes competed for them: absolute figures then grow',

@@ -60,6 +60,8 @@ export interface Results {
   readonly machine?: Machine;
   readonly inProcess?: Section;
   readonly http?: Section;
+  /** Before/after of the hot path (bench/compare.ts). */
+  readonly compare?: Section;
 }
 
 const RESULTS = new URL('./results.json', import.meta.url);
@@ -108,14 +110,21 @@ function readFileSafe(url: string | URL): string {
 }
 
 /** Merges a script's results into bench/results.json and regenerates the page and the chart. */
-export async function saveResults(update: { inProcess?: InProcessResults; http?: InProcessResults }, loadAtStart: number): Promise<void> {
+export async function saveResults(
+  update: { inProcess?: InProcessResults; http?: InProcessResults; compare?: InProcessResults },
+  loadAtStart: number,
+): Promise<void> {
   const previous = readFileSafe(RESULTS);
-  const old: Results = previous ? (JSON.parse(previous) as Results) : {};
+  const parsed: Results = previous ? (JSON.parse(previous) as Results) : {};
+  // Results of an older version of the scripts lack fields the page needs: they count as not run.
+  const current = (section: Section | undefined) => (Array.isArray(section?.load) && Array.isArray(section?.targets) ? section : undefined);
+  const old: Results = { inProcess: current(parsed.inProcess), http: current(parsed.http), compare: current(parsed.compare) };
   const stamp = { ranAt: new Date().toISOString(), load: [loadAtStart, loadavg()[0] ?? 0] as const };
   const results: Results = {
     machine: machine(),
     inProcess: update.inProcess ? { ...update.inProcess, ...stamp } : old.inProcess,
     http: update.http ? { ...update.http, ...stamp } : old.http,
+    compare: update.compare ? { ...update.compare, ...stamp } : old.compare,
   };
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(SVG, chart(results));

@@ -27,8 +27,8 @@ import { collectGarbage } from './gc.js';
 import { type Measured, measure, type Task, underLoad } from './measure.js';
 import { type InProcessResults, micros, printTable, ratio, saveResults } from './report.js';
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
-const time = Number(process.env.BENCH_TIME ?? 150);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
+const time = Number(process.env.BENCH_TIME ?? 100);
 
 /** Commands Redis counted that a benchmark did not send (our own INFO and CONFIG, connection set-up). */
 const HOUSEKEEPING = new Set(['config', 'info', 'hello', 'client', 'ping', 'select', 'auth']);

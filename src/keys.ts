@@ -22,100 +22,105 @@ export class UncacheableInputError extends Error {
  * cannot stall or crash the process.
  */
 export function canonicalInput(value: unknown, limits: InputLimits): string {
-  const parts: string[] = [];
-  let length = 0;
-  const push = (text: string): void => {
-    length += text.length;
-    if (length > limits.maxInputBytes) {
+  const state: CanonicalWalk = { text: '', limits, seen: new Set() };
+  walk(state, value, 0);
+  return state.text;
+}
+
+/** The text written so far; module-level functions rather than closures keep a hit free of per-call allocations. */
+interface CanonicalWalk {
+  text: string;
+  readonly limits: InputLimits;
+  readonly seen: Set<object>;
+}
+
+function emit(state: CanonicalWalk, text: string): void {
+  if (state.text.length + text.length > state.limits.maxInputBytes) {
+    throw new UncacheableInputError(`input is larger than maxInputBytes (${state.limits.maxInputBytes})`);
+  }
+  state.text += text;
+}
+
+function walk(state: CanonicalWalk, node: unknown, depth: number): void {
+  switch (typeof node) {
+    case 'string':
+      emit(state, JSON.stringify(node));
+      return;
+    case 'number':
+      emit(state, `d${Object.is(node, -0) ? '0' : String(node)}`);
+      return;
+    case 'boolean':
+      emit(state, node ? 't' : 'f');
+      return;
+    case 'bigint':
+      emit(state, `b${node.toString()}`);
+      return;
+    case 'undefined':
+      emit(state, 'u');
+      return;
+    case 'function':
+    case 'symbol':
+      throw new UncacheableInputError(`input holds a ${typeof node}`);
+  }
+  if (node === null) {
+    emit(state, 'n');
+    return;
+  }
+  const { limits, seen } = state;
+  if (depth >= limits.maxInputDepth) {
+    throw new UncacheableInputError(`input is nested deeper than maxInputDepth (${limits.maxInputDepth})`);
+  }
+  const object = node as object;
+  if (seen.has(object)) throw new UncacheableInputError('input holds a cycle');
+  seen.add(object);
+  if (object instanceof Date) {
+    emit(state, `D${object.getTime()}`);
+  } else if (Array.isArray(object)) {
+    emit(state, '[');
+    for (let i = 0; i < object.length; i++) {
+      if (i > 0) emit(state, ',');
+      walk(state, object[i], depth + 1);
+    }
+    emit(state, ']');
+  } else if (object instanceof Map || object instanceof Set) {
+    // Entries are sorted by their own canonical text, so insertion order does not matter. Every item
+    // takes at least one character, and all items share what is left of the budget: a huge collection
+    // is refused before any work, not after canonicalizing and sorting all of it.
+    let budget = limits.maxInputBytes - state.text.length;
+    if (object.size > budget) throw new UncacheableInputError(`input is larger than maxInputBytes (${limits.maxInputBytes})`);
+    const items: string[] = [];
+    for (const item of object instanceof Map ? object.entries() : object.values()) {
+      const text = canonicalInput(item, { maxInputBytes: budget, maxInputDepth: limits.maxInputDepth - depth - 1 });
+      budget -= text.length;
+      items.push(text);
+    }
+    items.sort();
+    emit(state, object instanceof Map ? 'M[' : 'S[');
+    for (let i = 0; i < items.length; i++) emit(state, i > 0 ? `,${items[i]}` : (items[i] as string));
+    emit(state, ']');
+  } else if (ArrayBuffer.isView(object)) {
+    emit(state, `B${Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64')}`);
+  } else {
+    const keys = Object.keys(object);
+    // A key takes at least four characters (`"":` and a value): refuse a huge object before sorting its keys.
+    if (keys.length * 4 > limits.maxInputBytes - state.text.length) {
       throw new UncacheableInputError(`input is larger than maxInputBytes (${limits.maxInputBytes})`);
     }
-    parts.push(text);
-  };
-  const seen = new Set<object>();
-
-  const walk = (node: unknown, depth: number): void => {
-    switch (typeof node) {
-      case 'string':
-        push(JSON.stringify(node));
-        return;
-      case 'number':
-        push(`d${Object.is(node, -0) ? '0' : String(node)}`);
-        return;
-      case 'boolean':
-        push(node ? 't' : 'f');
-        return;
-      case 'bigint':
-        push(`b${node.toString()}`);
-        return;
-      case 'undefined':
-        push('u');
-        return;
-      case 'function':
-      case 'symbol':
-        throw new UncacheableInputError(`input holds a ${typeof node}`);
+    keys.sort();
+    emit(state, '{');
+    let first = true;
+    for (const key of keys) {
+      const child = (object as Record<string, unknown>)[key];
+      // An absent key and a key set to undefined parse to the same input, so they share a key.
+      if (child === undefined) continue;
+      emit(state, first ? JSON.stringify(key) : `,${JSON.stringify(key)}`);
+      emit(state, ':');
+      walk(state, child, depth + 1);
+      first = false;
     }
-    if (node === null) {
-      push('n');
-      return;
-    }
-    if (depth >= limits.maxInputDepth) {
-      throw new UncacheableInputError(`input is nested deeper than maxInputDepth (${limits.maxInputDepth})`);
-    }
-    const object = node as object;
-    if (seen.has(object)) throw new UncacheableInputError('input holds a cycle');
-    seen.add(object);
-    if (object instanceof Date) {
-      push(`D${object.getTime()}`);
-    } else if (Array.isArray(object)) {
-      push('[');
-      for (let i = 0; i < object.length; i++) {
-        if (i > 0) push(',');
-        walk(object[i], depth + 1);
-      }
-      push(']');
-    } else if (object instanceof Map || object instanceof Set) {
-      // Entries are sorted by their own canonical text, so insertion order does not matter. Every item
-      // takes at least one character, and all items share what is left of the budget: a huge collection
-      // is refused before any work, not after canonicalizing and sorting all of it.
-      let budget = limits.maxInputBytes - length;
-      if (object.size > budget) throw new UncacheableInputError(`input is larger than maxInputBytes (${limits.maxInputBytes})`);
-      const items: string[] = [];
-      for (const item of object instanceof Map ? object.entries() : object.values()) {
-        const text = canonicalInput(item, { maxInputBytes: budget, maxInputDepth: limits.maxInputDepth - depth - 1 });
-        budget -= text.length;
-        items.push(text);
-      }
-      items.sort();
-      push(object instanceof Map ? 'M[' : 'S[');
-      for (let i = 0; i < items.length; i++) push(i > 0 ? `,${items[i]}` : (items[i] as string));
-      push(']');
-    } else if (ArrayBuffer.isView(object)) {
-      push(`B${Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64')}`);
-    } else {
-      const keys = Object.keys(object);
-      // A key takes at least four characters (`"":` and a value): refuse a huge object before sorting its keys.
-      if (keys.length * 4 > limits.maxInputBytes - length) {
-        throw new UncacheableInputError(`input is larger than maxInputBytes (${limits.maxInputBytes})`);
-      }
-      keys.sort();
-      push('{');
-      let first = true;
-      for (const key of keys) {
-        const child = (object as Record<string, unknown>)[key];
-        // An absent key and a key set to undefined parse to the same input, so they share a key.
-        if (child === undefined) continue;
-        push(first ? JSON.stringify(key) : `,${JSON.stringify(key)}`);
-        push(':');
-        walk(child, depth + 1);
-        first = false;
-      }
-      push('}');
-    }
-    seen.delete(object);
-  };
-
-  walk(value, 0);
-  return parts.join('');
+    emit(state, '}');
+  }
+  seen.delete(object);
 }
 
 /**
@@ -194,8 +199,12 @@ export class KeyFormat {
     return `${this.prefix}:v:t:${escapeSegment(tag)}`;
   }
 
-  /** Version keys of a path and of each router prefix above it: `a`, `a.b`, `a.b.c`. */
-  pathVersions(path: string): string[] {
+  private readonly pathVersionMemo = new Map<string, readonly string[]>();
+
+  /** Version keys of a path and of each router prefix above it: `a`, `a.b`, `a.b.c`. Memoized: paths are the router's. */
+  pathVersions(path: string): readonly string[] {
+    const known = this.pathVersionMemo.get(path);
+    if (known !== undefined) return known;
     const keys: string[] = [];
     let at = path.indexOf('.');
     while (at !== -1) {
@@ -203,6 +212,7 @@ export class KeyFormat {
       at = path.indexOf('.', at + 1);
     }
     keys.push(this.pathVersion(path));
+    if (this.pathVersionMemo.size < MEMO_MAX_SIZE) this.pathVersionMemo.set(path, keys);
     return keys;
   }
 }

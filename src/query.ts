@@ -24,6 +24,12 @@ function hitResult(data: unknown): MiddlewareResult<object> {
   return { ok: true, data, marker: middlewareMarker };
 }
 
+/** Runs the rest of the chain without the cache, and says so in the cache log. */
+function bypass(opts: CacheMiddlewareOptions, scope: Scope['kind'], ttl: number): Promise<MiddlewareResult<object>> {
+  recordCacheStatus(opts.ctx, { path: opts.path, type: 'query', status: 'BYPASS', scope, ttl });
+  return opts.next();
+}
+
 /** Where a query's entry lives and which versions it depends on. */
 interface ReadPlan {
   readonly entryKey: string;
@@ -82,11 +88,7 @@ export function createQueryMiddleware(rt: CacheRuntime) {
     } catch (error) {
       throw configFailure(error);
     }
-    const bypass = (scope: Scope['kind']) => {
-      recordCacheStatus(ctx, { path, type: 'query', status: 'BYPASS', scope, ttl: settings.ttl });
-      return opts.next();
-    };
-    if (!settings.enabled) return bypass(settings.scope === 'public' ? 'public' : 'user');
+    if (!settings.enabled) return bypass(opts, settings.scope === 'public' ? 'public' : 'user', settings.ttl);
 
     let plan: ReadPlan;
     try {
@@ -97,13 +99,13 @@ export function createQueryMiddleware(rt: CacheRuntime) {
           ? error
           : new CachingError('key', `cannot derive a cache key for "${path}": ${(error as Error).message}`, { path, cause: error }),
       );
-      return bypass(settings.scope === 'public' ? 'public' : 'user');
+      return bypass(opts, settings.scope === 'public' ? 'public' : 'user', settings.ttl);
     }
-    if (!rt.store.available || rt.versions.covers(plan.keys)) return bypass(plan.scope);
+    if (!rt.store.available || rt.versions.covers(plan.keys)) return bypass(opts, plan.scope, settings.ttl);
 
     const readAt = Date.now();
     const rows = await rt.store.getMany(plan.keys, path);
-    if (rows === undefined) return bypass(plan.scope);
+    if (rows === undefined) return bypass(opts, plan.scope, settings.ttl);
     const tokens = VersionBook.tokensOf(rows, 1);
     const hit = readEntry(rows[0], tokens);
     if (hit !== undefined) {

@@ -8,6 +8,8 @@ import type { Context } from './trpc.js';
 export interface AppCachingOptions {
   /** A Redis URL (`redis://host:port`); default `REDIS_URL` from the environment; none: the in-memory store. */
   redisUrl?: string | undefined;
+  /** Time bound of a store call in ms; default trpc-caching's (100). */
+  timeout?: number | undefined;
 }
 
 /** A caching instance and how to release its store. */
@@ -41,6 +43,7 @@ export async function createAppCaching(options: AppCachingOptions = {}): Promise
   const caching = createCaching<Context>({
     user: (ctx) => ctx.user?.id,
     ttl: 5 * 60_000,
+    ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
     ...(store ? { store } : {}),
   });
   return {

@@ -24,6 +24,8 @@ export interface StartOptions {
   redisUrl?: string;
   /** Delay of every database query in ms. Default: `DB_DELAY_MS`, else 50. */
   dbDelayMs?: number;
+  /** Longest a cache store call may take before the cache bypasses it, in ms. Default 100 (trpc-caching's default). */
+  cacheTimeout?: number;
 }
 
 /** A running example server. */
@@ -90,7 +92,7 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 /** Starts the example app: database, cache, router and HTTP server. */
 export async function start(options: StartOptions = {}): Promise<RunningApp> {
   const db = await openDatabase(options.dbDelayMs === undefined ? {} : { delayMs: options.dbDelayMs });
-  const cache = await createAppCaching({ redisUrl: options.redisUrl });
+  const cache = await createAppCaching({ redisUrl: options.redisUrl, timeout: options.cacheTimeout });
   const appRouter = createAppRouter(cache.caching);
 
   // withCacheLog gives each request a log the cached procedures fill; cacheResponseMeta turns it into headers.

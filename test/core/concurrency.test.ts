@@ -1,6 +1,7 @@
 import type { Keyv } from 'keyv';
 import { describe, expect, it } from 'vitest';
 import { createContractApp } from '../support/contract-app.js';
+import { delaySetMany } from '../support/latency.js';
 import { storeKinds } from '../support/stores.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -24,7 +25,10 @@ function storeReads(keyv: Keyv): { until(n: number): Promise<void> } {
 
 describe.each(storeKinds())('concurrency on $name', (kind) => {
   it('never returns pre-mutation data to a query started after the mutation returned, over 200 concurrent requests', async () => {
-    const app = createContractApp(await kind.fresh());
+    const keyv = await kind.fresh();
+    // Slow invalidation writes too, so a mutation that returned before its write landed would show.
+    delaySetMany(keyv, () => Math.random() * 3);
+    const app = createContractApp(keyv);
     app.jitter.maxMs = 3;
     const users = ['alice', 'bob'] as const;
     const committed: Record<string, number> = { alice: 0, bob: 0 };
@@ -62,6 +66,19 @@ describe.each(storeKinds())('concurrency on $name', (kind) => {
     expect(app.totalRuns('post.list') + app.totalRuns('comment.list')).toBeLessThan(queries);
   });
 
+  it('does not return from a mutation before its invalidation is written, even when store writes are slow', async () => {
+    const keyv = await kind.fresh();
+    delaySetMany(keyv, () => 50);
+    const app = createContractApp(keyv);
+    const alice = app.caller('alice');
+    expect((await alice.post.list()).rev).toBe(0);
+    expect(await alice.post.touch()).toEqual({ rev: 1 });
+    expect((await alice.post.list()).rev).toBe(1);
+    app.state.rev = 2;
+    expect(await app.caching.invalidate({ paths: ['post'] })).toBe(true);
+    expect((await alice.post.list()).rev).toBe(2);
+  });
+
   it('does not serve later queries a result computed before a mutation, even when that query finishes after it', async () => {
     const app = createContractApp(await kind.fresh());
     const alice = app.caller('alice');
@@ -78,15 +95,18 @@ describe.each(storeKinds())('concurrency on $name', (kind) => {
   });
 
   it('does not let a query that starts after a mutation join a flight that started before it', async () => {
-    const app = createContractApp(await kind.fresh());
+    const keyv = await kind.fresh();
+    const app = createContractApp(keyv);
+    const reads = storeReads(keyv);
     const alice = app.caller('alice');
     app.gate.close();
     const before = alice.gated();
     await app.gate.arrivals(1);
     await alice.post.touch();
     const after = alice.gated();
-    // The second resolver run proves that the later query did not join the earlier flight.
-    await app.gate.arrivals(2);
+    await reads.until(2);
+    // A second resolver run, waiting at the gate beside the first, proves that the later query did not join the earlier flight.
+    expect(app.gate.arrived).toBe(2);
     app.gate.open();
     expect((await before).rev).toBe(0);
     expect((await after).rev).toBe(1);

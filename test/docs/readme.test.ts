@@ -9,6 +9,11 @@ describe('README', () => {
     expect(read('README.md')).toContain(`\`\`\`ts\n${code}\n\`\`\``);
   });
 
+  it('shows the OpenAPI example exactly as test/openapi/readme-server.ts, which the typecheck and a test cover', () => {
+    const code = read('test/openapi/readme-server.ts').split('\n').slice(1).join('\n').trimEnd();
+    expect(read('README.md')).toContain(`\`\`\`ts\n${code}\n\`\`\``);
+  });
+
   it('states the two fresh-machine commands that package.json and .ci/run implement', () => {
     const readme = read('README.md');
     const scripts = JSON.parse(read('package.json')).scripts as Record<string, string>;

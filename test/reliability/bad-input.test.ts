@@ -35,7 +35,15 @@ function createApp(store: Keyv, options: Partial<CachingOptions<Ctx>> = {}) {
     runs[path] = (runs[path] ?? 0) + 1;
   };
   const t = initTRPC.context<Ctx>().meta<CachingMeta>().create({ transformer: superjson });
-  const caching = createCaching<Ctx>({ user: (ctx) => ctx.user?.id, onError: (error) => errors.push(error), store, ...options });
+  // A generous store timeout: on a loaded machine a 100 ms bound can expire on a healthy Redis, and faults are not
+  // what these tests are about.
+  const caching = createCaching<Ctx>({
+    user: (ctx) => ctx.user?.id,
+    onError: (error) => errors.push(error),
+    store,
+    timeout: 2_000,
+    ...options,
+  });
   const cachedQuery = caching.cachedQuery(t.procedure);
   const router = t.router({
     withFunction: cachedQuery.query(() => {
@@ -148,7 +156,12 @@ describe.each(storeKinds())('a user option that returns something other than an 
   ])('is reported as a configuration error when it returns %s, and queries and mutations still answer uncached', async (_name, id) => {
     const errors: CachingError[] = [];
     const t = initTRPC.context<Ctx>().meta<CachingMeta>().create();
-    const caching = createCaching<Ctx>({ user: () => id as string, onError: (error) => errors.push(error), store: await kind.fresh() });
+    const caching = createCaching<Ctx>({
+      user: () => id as string,
+      onError: (error) => errors.push(error),
+      store: await kind.fresh(),
+      timeout: 2_000,
+    });
     let runs = 0;
     let saved = 0;
     const router = t.router({

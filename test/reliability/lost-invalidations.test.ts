@@ -6,7 +6,7 @@ import { type CounterCtx, CounterDb, createCounterApp } from './counter-app.js';
 import { createAppUser, killed, pausedAll, pausedWrites, stopped } from './faults.js';
 import { destroyStore, eventually, productionRedisStore, readyRedisStore } from './redis-store.js';
 
-const settings: Partial<CachingOptions<CounterCtx>> = { timeout: 150, breakerThreshold: 3, breakerCooldown: 200, retryDelay: 20 };
+const settings: Partial<CachingOptions<CounterCtx>> = { timeout: 400, breakerThreshold: 3, breakerCooldown: 200, retryDelay: 20 };
 
 let server: RedisServer;
 let appUrl: string;
@@ -47,11 +47,15 @@ describe.each([pausedWrites, pausedAll, stopped, killed])('a mutation while Redi
     const aliceOnA = a.caller('alice');
     const aliceOnB = b.caller('alice');
 
-    // Both processes share the entry: B's read is a hit on what A stored.
+    // Both processes share the entry: B's read is a hit on what A stored. (Polled: on a loaded machine a
+    // healthy call may still outlast the timeout, and a hit is what proves the entry is there.)
     expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 0 });
-    expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ value: 0 });
+    await eventually('B hits the entry A stored', async () => {
+      const runs = db.runs['counter.get'];
+      expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ value: 0 });
+      return db.runs['counter.get'] === runs;
+    });
     expect(await aliceOnA.board()).toEqual({ total: 0 });
-    expect(db.runs['counter.get']).toBe(1);
     expect(await entryKeys()).toHaveLength(1);
 
     await fault.inject(server);
@@ -78,13 +82,14 @@ describe.each([pausedWrites, pausedAll, stopped, killed])('a mutation while Redi
     await eventually('the pending moves are written', () => a.caching.pendingInvalidations === 0, 15_000);
     expect(await a.caching.flush()).toBe(true);
 
-    const runs = db.runs['counter.get'] ?? 0;
     expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ user: 'alice', value: 1 });
     expect(await aliceOnB.board()).toEqual({ total: 1 });
     expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
-    // And the cache works again: B's fresh entry is A's hit.
+    // And the cache works again: the entry written under the new versions is a hit in both processes.
+    const runs = db.runs['counter.get'];
     expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
-    expect(db.runs['counter.get']).toBe(runs + 1);
+    expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
+    expect(db.runs['counter.get']).toBe(runs);
   });
 });
 

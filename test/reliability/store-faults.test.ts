@@ -1,4 +1,5 @@
-import type { Keyv } from 'keyv';
+import KeyvRedis from '@keyv/redis';
+import { Keyv } from 'keyv';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CachingError, type CachingOptions } from '../../src/index.js';
 import { freePort, type RedisServer, startRedis } from '../support/redis.js';
@@ -49,6 +50,21 @@ function countCalls(store: Keyv): () => number {
   return () => reads.mock.calls.length + writes.mock.calls.length + moves.mock.calls.length;
 }
 
+/**
+ * Reads until a read is a hit: a hit proves the last store call succeeded, so
+ * the breaker starts closed with no failure counted, whatever a loaded machine
+ * did to the warm-up's timing. Clears the errors the warm-up may have caused.
+ */
+async function warmUp(app: ReturnType<typeof createCounterApp>, db: CounterDb, name: string): Promise<void> {
+  const alice = app.caller('alice');
+  await eventually(`a hit on ${name}`, async () => {
+    const before = db.runs['counter.get'] ?? 0;
+    await alice.counter.get({ name });
+    return (db.runs['counter.get'] ?? 0) === before;
+  });
+  app.errors.length = 0;
+}
+
 async function during(fault: Fault, body: () => Promise<void>): Promise<void> {
   await fault.inject(server);
   try {
@@ -63,7 +79,7 @@ describe.each([erroring, pausedAll, stopped, killed])('when Redis $name', (fault
     const db = new CounterDb();
     const app = newApp(db, await freshStore(), settings);
     const alice = app.caller('alice');
-    await alice.counter.get({ name: 'a' });
+    await warmUp(app, db, 'a');
     expect(await alice.counter.get({ name: 'a' })).toMatchObject({ user: 'alice', name: 'a', value: 0 });
     expect(db.runs['counter.get']).toBe(1);
 
@@ -83,14 +99,15 @@ describe.each([erroring, pausedAll, stopped, killed])('when Redis $name', (fault
     const store = await freshStore();
     const app = newApp(db, store, settings);
     const alice = app.caller('alice');
-    await alice.counter.get({ name: 'warm' });
+    await warmUp(app, db, 'warm');
     const calls = countCalls(store);
+    const runs = db.runs['counter.get'] ?? 0;
 
     await during(fault, async () => {
       const answers = [];
       for (let i = 0; i < 20; i++) answers.push(await alice.counter.get({ name: `n${i}` }));
       expect(answers.map((answer) => answer.name)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`));
-      expect(db.runs['counter.get']).toBe(21);
+      expect(db.runs['counter.get']).toBe(runs + 20);
       // Every request after the breaker opened answered without touching the store.
       expect(calls()).toBe(THRESHOLD);
       expect(app.errors).toHaveLength(THRESHOLD);
@@ -104,7 +121,7 @@ describe.each([erroring, pausedAll, stopped, killed])('when Redis $name', (fault
     const cooldown = 300;
     const app = newApp(db, store, { ...settings, breakerCooldown: cooldown });
     const alice = app.caller('alice');
-    await alice.counter.get({ name: 'warm' });
+    await warmUp(app, db, 'warm');
     const calls = countCalls(store);
 
     await during(fault, async () => {
@@ -142,7 +159,8 @@ describe.each([erroring, pausedAll, stopped, killed])('when Redis $name', (fault
       },
     });
     const alice = app.caller('alice');
-    await alice.counter.get({ name: 'a' });
+    await warmUp(app, db, 'a');
+    seen.length = 0;
 
     await during(fault, async () => {
       expect(await alice.counter.get({ name: 'b' })).toMatchObject({ value: 0 });
@@ -168,7 +186,7 @@ describe('when nothing listens on the Redis port (connection refused)', () => {
     const calls = countCalls(store);
     const db = new CounterDb();
     // No background retry during the test, so that every store call counted comes from a request.
-    const app = newApp(db, store, { ...settings, retryDelay: 60_000 });
+    const app = newApp(db, store, { ...settings, timeout: 1_000, retryDelay: 60_000 });
     const alice = app.caller('alice');
     for (let i = 1; i <= 10; i++) {
       expect(await alice.counter.get({ name: 'a' })).toMatchObject({ user: 'alice', name: 'a', value: i - 1 });
@@ -180,13 +198,34 @@ describe('when nothing listens on the Redis port (connection refused)', () => {
   });
 });
 
+describe('retries of invalidations that could not be written', () => {
+  it('keep going while Redis refuses connections, and stop once the app closes the caching instance', async () => {
+    const port = await freePort();
+    const store = productionRedisStore(`redis://127.0.0.1:${port}`);
+    opened.push(store);
+    const calls = countCalls(store);
+    const app = newApp(new CounterDb(), store, { ...settings, breakerCooldown: 100, retryDelay: 10 });
+    await app.caller('alice').counter.bump({ name: 'a' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Retried in the background (through the half-open breaker) while nothing answers...
+    expect(calls()).toBeGreaterThan(2);
+    expect(app.caching.pendingInvalidations).toBe(2);
+    app.caching.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const afterClose = calls();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // ...and not once more after close().
+    expect(calls()).toBe(afterClose);
+  });
+});
+
 describe('when Redis is out of memory under maxmemory-policy noeviction', () => {
   it('answers reads, refuses writes: results are correct, uncached, and each refused write is reported', async () => {
     const db = new CounterDb();
     const store = await freshStore();
-    const app = newApp(db, store, { ...settings, breakerThreshold: 100, retryDelay: 60_000 });
+    const app = newApp(db, store, { ...settings, timeout: 1_000, breakerThreshold: 100, retryDelay: 60_000 });
     const alice = app.caller('alice');
-    await alice.counter.get({ name: 'a' });
+    await warmUp(app, db, 'a');
     await server.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
     await server.command('CONFIG', 'SET', 'maxmemory', '1');
     try {
@@ -212,5 +251,32 @@ describe('when Redis is out of memory under maxmemory-policy noeviction', () => 
     }
     expect(await app.caching.flush()).toBe(true);
     expect(await alice.counter.get({ name: 'a' })).toMatchObject({ value: 1 });
+  });
+});
+
+describe('the recommended Redis client options', () => {
+  it('keep a write issued while Redis is down from landing after it restarts, which the defaults let happen', async () => {
+    await server.command('FLUSHALL');
+    const defaults = new Keyv({ store: new KeyvRedis(appUrl), namespace: '' });
+    defaults.on('error', () => {});
+    opened.push(defaults);
+    await defaults.set('probe', 'up');
+    const recommended = await readyRedisStore(appUrl);
+    recommended.on('error', () => {});
+    opened.push(recommended);
+
+    await killed.inject(server);
+    const settledSoon = (call: Promise<unknown>) =>
+      Promise.race([call.then(() => 'settled'), new Promise((resolve) => setTimeout(resolve, 300, 'pending'))]);
+    // A first call tells the default client that its connection is gone (it may already know).
+    await settledSoon(defaults.get('probe'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The defaults queue the write offline: it neither fails nor lands. The recommended client fails it at once.
+    expect(await settledSoon(defaults.set('written-while-down', 'default client'))).toBe('pending');
+    expect(await settledSoon(recommended.set('refused-while-down', 'recommended client'))).toBe('settled');
+    await killed.heal(server);
+
+    await eventually('the queued write lands', async () => (await server.command('EXISTS', 'written-while-down')) === 1, 15_000);
+    expect(await server.command('EXISTS', 'refused-while-down')).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
-import { storeKinds } from '../support/stores.js';
 import { CounterDb, createCounterApp } from '../reliability/counter-app.js';
+import { storeKinds } from '../support/stores.js';
 
 async function rejection(call: Promise<unknown>): Promise<string> {
   try {
@@ -18,7 +18,7 @@ async function rejection(call: Promise<unknown>): Promise<string> {
 describe.each(storeKinds())('the auth middleware of the base procedure, on $name', (kind) => {
   it("rejects a revoked user even though that user's entry is in the cache", async () => {
     const db = new CounterDb();
-    const app = createCounterApp(db, await kind.fresh());
+    const app = createCounterApp(db, await kind.fresh(), { timeout: 2_000 });
     const carol = app.caller('carol');
     await carol.counter.get({ name: 'secret' });
     await carol.counter.get({ name: 'secret' });
@@ -36,7 +36,7 @@ describe.each(storeKinds())('the auth middleware of the base procedure, on $name
 
   it('rejects an anonymous caller and a revoked user on a public entry that others filled', async () => {
     const db = new CounterDb();
-    const app = createCounterApp(db, await kind.fresh());
+    const app = createCounterApp(db, await kind.fresh(), { timeout: 2_000 });
     await app.caller('alice').counter.bump({ name: 'a' });
     expect(await app.caller('alice').board()).toEqual({ total: 1 });
     expect(await app.caller('bob').board()).toEqual({ total: 1 });
@@ -52,10 +52,15 @@ describe.each(storeKinds())('the auth middleware of the base procedure, on $name
 
   it('lets no concurrent burst of rejected requests through while the entry is being served to others', async () => {
     const db = new CounterDb();
-    const app = createCounterApp(db, await kind.fresh());
+    const app = createCounterApp(db, await kind.fresh(), { timeout: 2_000 });
     db.banned.add('mallory');
     const calls = Array.from({ length: 60 }, (_, i) =>
-      i % 3 === 0 ? rejection(app.caller('mallory').board()) : app.caller(`user${i}`).board().then(() => 'OK'),
+      i % 3 === 0
+        ? rejection(app.caller('mallory').board())
+        : app
+            .caller(`user${i}`)
+            .board()
+            .then(() => 'OK'),
     );
     const outcomes = await Promise.all(calls);
     outcomes.forEach((outcome, i) => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { storeKinds } from '../support/stores.js';
 import { CounterDb, createCounterApp } from '../reliability/counter-app.js';
+import { storeKinds } from '../support/stores.js';
 
 /** Ids and inputs chosen to collide if any separator were not escaped or hashed. */
 const USERS = ['alice', 'bob', 'a', 'a:b', 'b:a', 'a%3Ab', 'x\0y', 'u.0', 'anon', 'public', '42'];
@@ -41,7 +41,8 @@ describe.each(storeKinds())('isolation and read-your-writes under random interle
     await fc.assert(
       fc.asyncProperty(schedule, async (batches) => {
         const db = new CounterDb();
-        const app = createCounterApp(db, await kind.fresh());
+        // Faults are not the subject here: a generous timeout keeps a loaded machine from producing any.
+        const app = createCounterApp(db, await kind.fresh(), { timeout: 2_000 });
         // The model: per counter, the highest value a finished bump returned, and how many bumps started.
         const finished = new Map<string, number>();
         const started = new Map<string, number>();
@@ -77,7 +78,7 @@ describe.each(storeKinds())('isolation and read-your-writes under random interle
         expect(app.errors).toEqual([]);
         app.caching.close();
       }),
-      { numRuns: kind.name === 'redis' ? 40 : 80 },
+      { numRuns: kind.name === 'redis' ? 25 : 60 },
     );
   });
 });

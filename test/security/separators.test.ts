@@ -13,7 +13,7 @@ function createApp(store: Keyv) {
   const runs = new Map<string, number>();
   const ran = (what: string) => runs.set(what, (runs.get(what) ?? 0) + 1);
   const t = initTRPC.context<object>().meta<CachingMeta>().create();
-  const caching = createCaching<object>({ user: () => 'alice', onError: (error) => errors.push(error), store });
+  const caching = createCaching<object>({ user: () => 'alice', onError: (error) => errors.push(error), store, timeout: 2_000 });
   const cachedQuery = caching.cachedQuery(t.procedure);
   const invalidatingMutation = caching.invalidatingMutation(t.procedure);
   const pathed = (path: string) =>
@@ -38,9 +38,7 @@ function createApp(store: Keyv) {
     'a%3Ab': pathed('a%3Ab'),
     'v:all': pathed('v:all'),
     a: t.router({ b: pathed('a.b') }),
-    touchPath: invalidatingMutation
-      .meta({ invalidate: { self: false, paths: ['a:b'] } })
-      .mutation(() => true),
+    touchPath: invalidatingMutation.meta({ invalidate: { self: false, paths: ['a:b'] } }).mutation(() => true),
   });
   const caller = t.createCallerFactory(router)({});
   return { caller, errors, runs, caching };
@@ -63,12 +61,7 @@ describe.each(storeKinds())('separators in tags and paths, on $name', (kind) => 
 
   it('keeps procedures whose paths differ only by a separator apart, in entries and in invalidation', async () => {
     const app = createApp(await kind.fresh());
-    const read = async () => [
-      await app.caller['a:b'](),
-      await app.caller.a.b(),
-      await app.caller['a%3Ab'](),
-      await app.caller['v:all'](),
-    ];
+    const read = async () => [await app.caller['a:b'](), await app.caller.a.b(), await app.caller['a%3Ab'](), await app.caller['v:all']()];
     expect(await read()).toEqual(['a:b', 'a.b', 'a%3Ab', 'v:all']);
     expect(await read()).toEqual(['a:b', 'a.b', 'a%3Ab', 'v:all']);
     expect(Object.fromEntries(app.runs)).toEqual({ 'a:b': 1, 'a.b': 1, 'a%3Ab': 1, 'v:all': 1 });

@@ -67,7 +67,7 @@ export function createContractApp(store: Keyv | undefined, options: Partial<Cach
   const calls = new Map<string, number>();
   /** Calls of the `gated` resolver wait on this gate while it is closed. */
   const gate = new Gate();
-  /** Delay in ms (0 = none) every resolver of `post.*` and `comment.*` waits, to interleave concurrent requests. */
+  /** Longest random delay in ms (0 = none) of `post.list`, `comment.list` and `post.touch`, to interleave concurrent requests. */
   const jitter = { maxMs: 0 };
 
   const count = (path: string, ctx: ContractCtx, input?: unknown): number => {

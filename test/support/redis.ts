@@ -50,7 +50,7 @@ async function waitReady(url: string, child: ChildProcess, deadlineMs = 10_000):
       return;
     } catch (error) {
       lastError = error;
-      client.destroy();
+      if (client.isOpen) client.destroy();
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
