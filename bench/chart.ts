@@ -4,8 +4,8 @@
  */
 import type { Bar, BarGroup, Results } from './report.js';
 
-const WIDTH = 760;
-const LABEL = 250;
+const WIDTH = 820;
+const LABEL = 300;
 const BAR_AREA = WIDTH - LABEL - 90;
 const BAR = 18;
 const GAP = 6;
@@ -32,7 +32,15 @@ export function chart(results: Results): string {
     y += 10;
     const max = Math.max(...bars.map((bar) => bar.ratio), group.target?.ratio ?? 0) * 1.05;
     const scale = (value: number) => (value / max) * BAR_AREA;
-    const top = y;
+    const rows = bars.length * (BAR + GAP);
+    if (group.target) {
+      // Drawn first, so that bars and figures stay readable on top of it.
+      const x = (LABEL + scale(group.target.ratio)).toFixed(1);
+      parts.push(
+        `<line x1="${x}" y1="${y - 4}" x2="${x}" y2="${y + rows - GAP + 4}" stroke="#dc2626" stroke-dasharray="4 3"/>`,
+        `<text x="${x}" y="${y + rows + 10}" text-anchor="middle" font-size="11" fill="#dc2626">${escapeXml(group.target.label)}</text>`,
+      );
+    }
     for (const bar of bars) {
       const width = Math.max(1, scale(bar.ratio));
       parts.push(
@@ -42,14 +50,7 @@ export function chart(results: Results): string {
       );
       y += BAR + GAP;
     }
-    if (group.target) {
-      const x = (LABEL + scale(group.target.ratio)).toFixed(1);
-      parts.push(
-        `<line x1="${x}" y1="${top - 4}" x2="${x}" y2="${y - GAP + 4}" stroke="#dc2626" stroke-dasharray="4 3"/>`,
-        `<text x="${x}" y="${y + 10}" text-anchor="middle" font-size="11" fill="#dc2626">${escapeXml(group.target.label)}</text>`,
-      );
-      y += 14;
-    }
+    if (group.target) y += 14;
     y += 8;
   }
   const height = y + 10;

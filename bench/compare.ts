@@ -75,7 +75,18 @@ const table = {
 };
 printTable(table);
 if (process.env.BENCH_SAVE !== '0') {
-  await saveResults({ compare: { tables: [table], bars: [], groups: {}, headline: { hitBeforeAfter: ratio(at('hit after') / at('hit before')) }, targets: [] } }, loadAtStart);
+  await saveResults(
+    {
+      compare: {
+        tables: [table],
+        bars: [],
+        groups: {},
+        headline: { hitBeforeAfter: ratio(at('hit after') / at('hit before')) },
+        targets: [],
+      },
+    },
+    loadAtStart,
+  );
 }
 rmSync(dir, { recursive: true, force: true });
 process.exit(0);

@@ -6,7 +6,7 @@
  * query takes 5 ms.
  *
  * The server runs in a child process, so that the load generator and the
- * server do not share one event loop. `BENCH_HTTP_ROUNDS` (default 3),
+ * server do not share one event loop. `BENCH_HTTP_ROUNDS` (default 5),
  * `BENCH_HTTP_DURATION` (seconds per run, default 2) and `BENCH_HTTP_CONNECTIONS`
  * (default 50) set the load.
  */
@@ -27,7 +27,7 @@ import { type Bar, printTable, ratio, saveResults } from './report.js';
 
 const duration = Number(process.env.BENCH_HTTP_DURATION ?? 2);
 const connections = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 50);
-const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 5);
 
 const ENDPOINTS = [
   ['constant', 'precomputed constant (the limit)'],

@@ -130,11 +130,12 @@ function copyValue(value: unknown): unknown {
  * this module: a hit gets a {@link copyValue} of one, several times cheaper
  * than parsing the same text again. A template serves only the exact text it
  * was decoded from, so a new entry under the same key is decoded again.
- * Bounded in count and in text size.
+ * Bounded in count and in text size (the decoded values take a few times
+ * their text), so that only the hot set pays memory for it.
  */
 const templates = new LRUCache<string, { readonly text: string; readonly value: object }>({
-  max: 1000,
-  maxSize: 8 * 1024 * 1024,
+  max: 512,
+  maxSize: 4 * 1024 * 1024,
   sizeCalculation: (template) => Math.max(1, template.text.length),
 });
 

@@ -73,13 +73,18 @@ export class GuardedStore {
     return outcome !== undefined && outcome.value !== false;
   }
 
-  /** Writes entries in one store call. Resolves to true only when the write is known to have succeeded. */
+  /**
+   * Writes entries in one store call. Resolves to true only when the write is known to have succeeded.
+   * `force` tries the store even while the circuit is open (still bounded by the timeout): for a last
+   * flush at shutdown, which cannot wait for the cool-down.
+   */
   async setMany(
     entries: Array<{ key: string; value: string; ttl: number }>,
     operation: CachingOperation,
     path: string | undefined,
+    force = false,
   ): Promise<boolean> {
-    const outcome = await this.run(operation, entries[0]?.key, path, () => this.keyv.setMany(entries));
+    const outcome = await this.run(operation, entries[0]?.key, path, () => this.keyv.setMany(entries), force);
     // Keyv answers booleans for some adapters and undefined for others; only `false` says it failed.
     return outcome !== undefined && !(Array.isArray(outcome.value) && outcome.value.includes(false));
   }
@@ -89,9 +94,10 @@ export class GuardedStore {
     key: string | undefined,
     path: string | undefined,
     call: () => Promise<T>,
+    force = false,
   ): Promise<{ value: T } | undefined> {
-    if (!this.available) return undefined;
-    const probe = this.openUntil !== 0;
+    if (!force && !this.available) return undefined;
+    const probe = !force && this.openUntil !== 0;
     if (probe) this.probing = true;
     const epoch = this.errorEpoch;
     let timer: NodeJS.Timeout | undefined;

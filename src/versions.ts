@@ -70,11 +70,15 @@ export class VersionBook {
     return written;
   }
 
-  /** Waits until every pending move is written, or the deadline passes. Resolves to whether none is left. */
+  /**
+   * Waits until every pending move is written, or the deadline passes. Resolves to whether none is left.
+   * It tries the store even while the circuit breaker is open: a flush at shutdown cannot wait out the
+   * cool-down, and pending moves are lost with the process.
+   */
   async flush(deadlineMs = 5_000): Promise<boolean> {
     const end = Date.now() + deadlineMs;
     while (this.pending.size > 0 && Date.now() < end) {
-      await this.retryNow();
+      await this.retryNow(true);
       if (this.pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return this.pending.size === 0;
@@ -86,16 +90,17 @@ export class VersionBook {
     clearTimeout(this.retryTimer);
   }
 
-  private write(keys: readonly string[], path: string | undefined): Promise<boolean> {
+  private write(keys: readonly string[], path: string | undefined, force = false): Promise<boolean> {
     const ttl = this.options.versionTtl;
     return this.store.setMany(
       keys.map((key) => ({ key, value: randomUUID(), ttl })),
       'invalidate',
       path,
+      force,
     );
   }
 
-  private async retryNow(): Promise<void> {
+  private async retryNow(force = false): Promise<void> {
     if (this.pending.size === 0) return;
     // Keys stay pending (and bypassed) until the write lands; a key that failed
     // again meanwhile has a newer generation and waits for its own retry.
@@ -103,6 +108,7 @@ export class VersionBook {
     const written = await this.write(
       batch.map(([key]) => key),
       undefined,
+      force,
     );
     if (!written) return;
     for (const [key, generation] of batch) {

@@ -119,3 +119,34 @@ describe('a process that starts while nothing listens on the Redis port', () => 
     expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
   });
 });
+
+describe('flush() at shutdown', () => {
+  it('writes pending invalidations even while the circuit breaker is still open', async () => {
+    await server.command('FLUSHALL');
+    const db = new CounterDb();
+    const store = await readyRedisStore(appUrl);
+    // One failure opens the breaker for a minute, and no background retry comes before the flush.
+    const a = createCounterApp(db, store, { ...settings, breakerThreshold: 1, breakerCooldown: 60_000, retryDelay: 60_000 });
+    cleanups.push(
+      () => destroyStore(store),
+      () => a.caching.close(),
+    );
+    const aliceOnA = a.caller('alice');
+    expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 0 });
+
+    await killed.inject(server);
+    try {
+      expect(await aliceOnA.counter.bump({ name: 'x' })).toMatchObject({ value: 1 });
+      expect(a.caching.pendingInvalidations).toBe(2);
+    } finally {
+      await killed.heal(server);
+    }
+    expect(await a.caching.flush(10_000)).toBe(true);
+    expect(a.caching.pendingInvalidations).toBe(0);
+
+    // Another process sees the move: the entry from before it, still in Redis, is never served.
+    expect(await entryKeys()).toHaveLength(1);
+    const b = await processOn(db);
+    expect(await b.caller('alice').counter.get({ name: 'x' })).toMatchObject({ value: 1 });
+  });
+});

@@ -36,7 +36,7 @@ export interface RedisServer {
   dispose(): Promise<void>;
 }
 
-async function waitReady(url: string, child: ChildProcess, deadlineMs = 10_000): Promise<void> {
+async function waitReady(url: string, child: ChildProcess, deadlineMs = 30_000): Promise<void> {
   const end = Date.now() + deadlineMs;
   let lastError: unknown;
   while (Date.now() < end) {
