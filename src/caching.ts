@@ -33,9 +33,12 @@ export interface CachingOptions<TCtx> {
    * for an anonymous caller. Entries are scoped by it; raw ids never reach the store.
    */
   user: (ctx: TCtx) => string | number | null | undefined;
-  /** Any Keyv instance; default: a bounded in-memory store of `maxEntries` keys. */
+  /** Any Keyv instance; default: a bounded in-memory store of `maxEntries` entries (see {@link createMemoryStore}). */
   store?: Keyv;
-  /** Size of the default in-memory store, in keys (entries and versions). Default 10 000. Ignored with `store`. */
+  /**
+   * Most cached results the default in-memory store holds (least recently used go first); it keeps up to as many
+   * version keys apart from them, so that a flood of inputs never evicts a version. Default 10 000. Ignored with `store`.
+   */
   maxEntries?: number;
   /** Namespace of every key. Default `trpc-caching`. */
   prefix?: string;

@@ -130,10 +130,12 @@ function copyValue(value: unknown): unknown {
  * this module: a hit gets a {@link copyValue} of one, several times cheaper
  * than parsing the same text again. A template serves only the exact text it
  * was decoded from, so a new entry under the same key is decoded again.
- * Bounded in count and in text size (the decoded values take a few times
- * their text), so that only the hot set pays memory for it.
+ * The first decode of a text only records it (`value` undefined): the
+ * template is kept from the second decode on, so that entries read once per
+ * eviction cycle cost a parse and nothing more. Bounded in count and in text
+ * size (decoded values take a few times their text): only the hot set pays.
  */
-const templates = new LRUCache<string, { readonly text: string; readonly value: object }>({
+const templates = new LRUCache<string, { readonly text: string; value: object | undefined }>({
   max: 512,
   maxSize: 4 * 1024 * 1024,
   sizeCalculation: (template) => Math.max(1, template.text.length),
@@ -161,15 +163,18 @@ export const codec = {
   },
   /** A fresh copy of the value of `text`; `key` (the entry key) lets later hits copy a template instead of parsing. */
   decode(text: string, key?: string): unknown {
-    if (key !== undefined) {
-      const template = templates.get(key);
-      if (template !== undefined && template.text === text) return copyValue(template.value);
-    }
+    const known = key === undefined ? undefined : templates.get(key);
+    const seen = known !== undefined && known.text === text;
+    if (seen && known.value !== undefined) return copyValue(known.value);
     const parsed = JSON.parse(text) as Parameters<typeof superjson.deserialize>[0];
     const value: unknown = superjson.deserialize(parsed, { inPlace: true });
     if (key === undefined || typeof value !== 'object' || value === null) return value;
+    if (!seen) {
+      templates.set(key, { text, value: undefined });
+      return value;
+    }
     if (parsed.meta?.referentialEqualities !== undefined || !copyable(value)) return value;
-    templates.set(key, { text, value });
+    known.value = value;
     return copyValue(value);
   },
 };

@@ -28,4 +28,21 @@ describe('the default in-memory store', () => {
     await alice.echo('oldest');
     expect(app.runs('echo', 'alice', 'oldest')).toBe(2);
   });
+
+  it('keeps version keys apart from entries, so a flood cannot bring back an entry from before a mutation', async () => {
+    // A query that read its versions before alice's mutation stores its entry after it, under the old tokens.
+    // That entry is more recent than the version the mutation moved: in one shared LRU a flood would evict the
+    // version first, the version would read as its initial token again and the stale entry would match.
+    const app = createContractApp(undefined, { maxEntries: 500 });
+    const alice = app.caller('alice');
+    app.gate.close();
+    const before = alice.gated();
+    await app.gate.arrivals(1);
+    expect(await alice.post.touch()).toEqual({ rev: 1 });
+    app.gate.open();
+    expect((await before).rev).toBe(0);
+    for (let i = 0; i < 499; i++) await app.caller('mallory').echo(i);
+    expect((await alice.gated()).rev).toBe(1);
+    expect(app.runs('gated', 'alice')).toBe(2);
+  });
 });

@@ -69,6 +69,10 @@ function createApp(store: Keyv, options: Partial<CachingOptions<Ctx>> = {}) {
       ran('depth');
       return depthOf(input);
     }),
+    fields: cachedQuery.input(z.record(z.string(), z.number())).query(({ input }) => {
+      ran('fields');
+      return Object.keys(input).length;
+    }),
     entries: cachedQuery.input(z.set(z.number())).query(({ input }) => {
       ran('entries');
       return input.size;
@@ -135,6 +139,15 @@ describe.each(storeKinds())('bad results and inputs on $name', (kind) => {
     expect(app.runs.depth).toBe(2);
     expect(app.errors.map((error) => error.operation)).toEqual(['key']);
     expect(app.errors[0]?.message).toMatch(/maxInputDepth/);
+  });
+
+  it('answers an object input with 200 000 fields from the resolver without keying it', async () => {
+    const app = createApp(await kind.fresh());
+    const wide: Record<string, number> = {};
+    for (let i = 0; i < 200_000; i++) wide[`field${i}`] = i;
+    expect(await app.caller.fields(wide)).toBe(200_000);
+    expect(app.errors.map((error) => error.operation)).toEqual(['key']);
+    expect(app.errors[0]?.message).toMatch(/maxInputBytes/);
   });
 
   it('answers an input holding a set of 300 000 numbers from the resolver without keying it', async () => {

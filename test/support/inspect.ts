@@ -1,4 +1,5 @@
 import type { Keyv } from 'keyv';
+import { memoryStoreRows } from '../../src/memory.js';
 import type { RedisServer } from './redis.js';
 import type { StoreKind } from './stores.js';
 
@@ -6,10 +7,6 @@ import type { StoreKind } from './stores.js';
 export interface StoredRow {
   readonly key: string;
   readonly text: string;
-}
-
-interface LruLike {
-  entries(): IterableIterator<[string, unknown]>;
 }
 
 /**
@@ -24,10 +21,9 @@ export async function storedRows(kind: StoreKind, keyv: Keyv): Promise<StoredRow
     const values = (await kind.redis.command('MGET', ...keys)) as Array<string | null>;
     return keys.map((key, i) => ({ key, text: values[i] ?? '' }));
   }
-  // The default adapter keeps its LRU private; reading it here is the only way to list what it holds.
-  const lru = Reflect.get(keyv.store as object, 'lru') as LruLike | undefined;
-  if (!lru || typeof lru.entries !== 'function') throw new Error('storedRows: not a store made by createMemoryStore');
-  return [...lru.entries()].map(([key, value]) => ({ key, text: JSON.stringify(value) }));
+  const rows = memoryStoreRows(keyv);
+  if (!rows) throw new Error('storedRows: not a store made by createMemoryStore');
+  return rows.map(([key, value]) => ({ key, text: JSON.stringify(value) }));
 }
 
 /** Keys of a store that hold cached entries (not versions). */
