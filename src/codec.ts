@@ -130,12 +130,15 @@ function copyValue(value: unknown): unknown {
  * this module: a hit gets a {@link copyValue} of one, several times cheaper
  * than parsing the same text again. A template serves only the exact text it
  * was decoded from, so a new entry under the same key is decoded again.
- * The first decode of a text only records it (`value` undefined): the
- * template is kept from the second decode on, so that entries read once per
- * eviction cycle cost a parse and nothing more. Bounded in count and in text
- * size (decoded values take a few times their text): only the hot set pays.
+ *
+ * The first decode of a text only records it (`value` undefined) and the
+ * template is kept from the second on, so that an entry read once per
+ * eviction cycle costs a parse and nothing more. A value that copyValue
+ * cannot reproduce is marked (`value` null) and always decoded by superjson.
+ * Bounded in count and in text size (decoded values take a few times their
+ * text): only the hot set pays memory for it.
  */
-const templates = new LRUCache<string, { readonly text: string; value: object | undefined }>({
+const templates = new LRUCache<string, { readonly text: string; value: object | null | undefined }>({
   max: 512,
   maxSize: 4 * 1024 * 1024,
   sizeCalculation: (template) => Math.max(1, template.text.length),
@@ -165,7 +168,7 @@ export const codec = {
   decode(text: string, key?: string): unknown {
     const known = key === undefined ? undefined : templates.get(key);
     const seen = known !== undefined && known.text === text;
-    if (seen && known.value !== undefined) return copyValue(known.value);
+    if (seen && known.value) return copyValue(known.value);
     const parsed = JSON.parse(text) as Parameters<typeof superjson.deserialize>[0];
     const value: unknown = superjson.deserialize(parsed, { inPlace: true });
     if (key === undefined || typeof value !== 'object' || value === null) return value;
@@ -173,7 +176,11 @@ export const codec = {
       templates.set(key, { text, value: undefined });
       return value;
     }
-    if (parsed.meta?.referentialEqualities !== undefined || !copyable(value)) return value;
+    if (known.value === null) return value;
+    if (parsed.meta?.referentialEqualities !== undefined || !copyable(value)) {
+      known.value = null;
+      return value;
+    }
     known.value = value;
     return copyValue(value);
   },

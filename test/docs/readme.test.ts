@@ -14,6 +14,11 @@ describe('README', () => {
     expect(read('README.md')).toContain(`\`\`\`ts\n${code}\n\`\`\``);
   });
 
+  it('shows the Redis example exactly as docs/redis.ts, which the typecheck covers', () => {
+    const code = read('docs/redis.ts').split('\n').slice(1).join('\n').trimEnd();
+    expect(read('README.md')).toContain(`\`\`\`ts\n${code}\n\`\`\``);
+  });
+
   it('states the two fresh-machine commands that package.json and .ci/run implement', () => {
     const readme = read('README.md');
     const scripts = JSON.parse(read('package.json')).scripts as Record<string, string>;

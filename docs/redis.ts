@@ -1,0 +1,19 @@
+// The README's Redis example, kept here so that the typecheck covers it.
+import KeyvRedis, { createClient } from '@keyv/redis';
+import { Keyv } from 'keyv';
+import { createCaching } from 'trpc-caching';
+
+type Ctx = { user: { id: string } | null };
+
+const redis = createClient({
+  url: process.env.REDIS_URL,
+  // While disconnected, fail commands at once instead of queueing them to land late, in a burst, when Redis is back.
+  disableOfflineQueue: true,
+  // Reconnect in the background for ever, backing off up to 2 s; give up a connection attempt after 1 s.
+  socket: { connectTimeout: 1_000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2_000) },
+});
+export const caching = createCaching<Ctx>({
+  user: (ctx) => ctx.user?.id,
+  store: new Keyv({ store: new KeyvRedis(redis), namespace: '' }),
+});
+redis.connect().catch(() => {}); // connect now, without holding up startup while Redis is down
