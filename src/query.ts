@@ -96,7 +96,7 @@ export function createQueryMiddleware(rt: CacheRuntime) {
     } catch (error) {
       rt.report(
         error instanceof CachingError
-          ? error
+          ? new CachingError(error.operation, `${error.message} (in "${path}")`, { path, key: error.key, cause: error.cause ?? error })
           : new CachingError('key', `cannot derive a cache key for "${path}": ${(error as Error).message}`, { path, cause: error }),
       );
       return bypass(opts, settings.scope === 'public' ? 'public' : 'user', settings.ttl);
