@@ -5,8 +5,10 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Keyv } from 'keyv';
 import superjson from 'superjson';
 import { createOpenApiHttpHandler, type OpenApiMeta } from 'trpc-to-openapi';
+import { afterEach } from 'vitest';
 import { z } from 'zod';
 import { type CachingError, type CachingMeta, cacheResponseMeta, createCaching, withCacheLog, withNotModified } from '../../src/index.js';
+import type { StoreKind } from '../support/stores.js';
 
 export interface RestCtx {
   user: { id: string } | null;
@@ -170,5 +172,23 @@ export async function serveRestApp(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * For a test file's describe block: `start()` serves a fresh app on the store kind, and the
+ * server is closed after each test.
+ */
+export function restAppStarter(kind: StoreKind): () => Promise<{ app: ReturnType<typeof createRestApp>; url: string }> {
+  let close: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await close?.();
+    close = undefined;
+  });
+  return async () => {
+    const app = createRestApp(await kind.fresh());
+    const served = await serveRestApp(app);
+    close = served.close;
+    return { app, url: served.url };
   };
 }

@@ -1,24 +1,14 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { createOpenApiFetchHandler } from 'trpc-to-openapi';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CacheLogEntry, cacheHeaders, cacheResponseMeta, etagMatches, withCacheLog, withNotModifiedFetch } from '../../src/index.js';
 import { attachCacheLog, cacheLogOf } from '../../src/status.js';
 import { storeKinds } from '../support/stores.js';
-import { createRestApp, type RestCtx, serveRestApp, userOf } from './app.js';
+import { createRestApp, type RestCtx, restAppStarter, userOf } from './app.js';
 import { rest, trpcClient } from './clients.js';
 
 describe.each(storeKinds())('HTTP cache headers on $name', (kind) => {
-  let close: (() => Promise<void>) | undefined;
-  afterEach(async () => {
-    await close?.();
-    close = undefined;
-  });
-  const start = async () => {
-    const app = createRestApp(await kind.fresh());
-    const served = await serveRestApp(app);
-    close = served.close;
-    return { app, url: served.url };
-  };
+  const start = restAppStarter(kind);
 
   it('sets X-Cache, private Cache-Control, Vary and a stable ETag on a single tRPC query', async () => {
     const { url } = await start();

@@ -1,20 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { storeKinds } from '../support/stores.js';
-import { createRestApp, serveRestApp } from './app.js';
+import { restAppStarter } from './app.js';
 import { rest, trpcClient } from './clients.js';
 
 describe.each(storeKinds())('REST through trpc-to-openapi on $name', (kind) => {
-  let close: (() => Promise<void>) | undefined;
-  afterEach(async () => {
-    await close?.();
-    close = undefined;
-  });
-  const start = async () => {
-    const app = createRestApp(await kind.fresh());
-    const served = await serveRestApp(app);
-    close = served.close;
-    return { app, url: served.url };
-  };
+  const start = restAppStarter(kind);
 
   it('serves a second identical GET from the cache without running the resolver', async () => {
     const { app, url } = await start();
