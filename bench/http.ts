@@ -28,6 +28,7 @@ import { type Bar, printTable, ratio, saveResults } from './report.js';
 const duration = Number(process.env.BENCH_HTTP_DURATION ?? 2);
 const connections = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 50);
 const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 5);
+const SEQUENTIAL_ROUNDS = 3;
 
 const ENDPOINTS = [
   ['constant', 'precomputed constant (the limit)'],
@@ -101,21 +102,27 @@ async function main(): Promise<void> {
     console.log(
       `trpc-caching HTTP benchmark: ${PAYLOAD_BYTES} bytes of JSON per response, ${connections} connections, ${ROUNDS} x ${duration} s per endpoint\n`,
     );
-    const runs: Record<string, Result[]> = {};
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [endpoint] of ENDPOINTS) {
-        const result = await autocannon({ url: url(endpoint), connections, duration, headers });
-        if (result.errors > 0 || result.non2xx > 0)
-          throw new Error(`${endpoint}: ${result.errors} errors, ${result.non2xx} non-2xx responses`);
-        runs[endpoint] = [...(runs[endpoint] ?? []), result];
+    const load = async (clients: number, rounds: number) => {
+      const runs: Record<string, Result[]> = {};
+      for (let round = 0; round < rounds; round++) {
+        for (const [endpoint] of ENDPOINTS) {
+          const result = await autocannon({ url: url(endpoint), connections: clients, duration, headers });
+          if (result.errors > 0 || result.non2xx > 0)
+            throw new Error(`${endpoint}: ${result.errors} errors, ${result.non2xx} non-2xx responses`);
+          runs[endpoint] = [...(runs[endpoint] ?? []), result];
+        }
       }
-    }
+      return runs;
+    };
+    const runs = await load(connections, ROUNDS);
+    // One request at a time: what a single client waits for each answer.
+    const sequential = await load(1, SEQUENTIAL_ROUNDS);
     const faults = await new Promise<number>((resolve) => {
       child?.once('message', (message: { faults: number }) => resolve(message.faults));
       child?.send('faults?');
     });
     if (faults > 0) console.warn(`the server reported ${faults} cache faults: some cached requests bypassed the store`);
-    await saveResults({ http: report(runs) }, loadAtStart);
+    await saveResults({ http: report(runs, sequential) }, loadAtStart);
   } finally {
     child?.kill();
     await redis.dispose();
@@ -129,8 +136,8 @@ function median(values: readonly number[]): number {
 }
 
 /** Median over rounds of each endpoint's requests/s and latencies, and the spread of its requests/s. */
-function report(runs: Record<string, Result[]>) {
-  const of = (endpoint: Endpoint, pick: (result: Result) => number) => median((runs[endpoint] ?? []).map(pick));
+function report(runs: Record<string, Result[]>, sequential: Record<string, Result[]>) {
+  const of = (endpoint: Endpoint, pick: (result: Result) => number, from = runs) => median((from[endpoint] ?? []).map(pick));
   const perSecond = (endpoint: Endpoint) => of(endpoint, (result) => result.requests.average);
   const spread = (endpoint: Endpoint) => {
     const values = (runs[endpoint] ?? []).map((result) => result.requests.average);
@@ -153,7 +160,19 @@ function report(runs: Record<string, Result[]>) {
       String(latency(endpoint).p99),
     ]),
   };
+  const oneByOne = (endpoint: Endpoint) => of(endpoint, (result) => result.requests.average, sequential);
+  const sequentialTable = {
+    title: `One request at a time (1 connection, median of ${SEQUENTIAL_ROUNDS} runs of ${duration} s)`,
+    columns: ['endpoint', 'requests/s', 'mean ms per request', 'x constant time'],
+    rows: ENDPOINTS.map(([endpoint, label]) => [
+      label,
+      Math.round(oneByOne(endpoint)).toLocaleString('en-US'),
+      (1000 / oneByOne(endpoint)).toFixed(2),
+      ratio(oneByOne('constant') / oneByOne(endpoint)),
+    ]),
+  };
   printTable(table);
+  printTable(sequentialTable);
   const bars: Bar[] = ENDPOINTS.map(([endpoint, label]) => ({
     group: 'http',
     label: label.replace(' (the limit)', ''),
@@ -169,7 +188,7 @@ function report(runs: Record<string, Result[]>) {
         met: share >= 0.85,
       },
     ],
-    tables: [table],
+    tables: [table, sequentialTable],
     bars,
     groups: {
       http: {
@@ -184,6 +203,8 @@ function report(runs: Record<string, Result[]>) {
       httpCached: Math.round(perSecond('cached')).toLocaleString('en-US'),
       httpConstant: Math.round(constant).toLocaleString('en-US'),
       httpUncached: Math.round(perSecond('uncached')).toLocaleString('en-US'),
+      httpSequentialCachedMs: (1000 / oneByOne('cached')).toFixed(2),
+      httpSequentialUncachedMs: (1000 / oneByOne('uncached')).toFixed(2),
     },
   };
 }

@@ -49,7 +49,7 @@ export function renderMarkdown(results: Results): string {
     '',
     '```sh',
     'npm run bench       # in-process and Redis (starts redis-server on a free loopback port), 1 to 2 minutes',
-    'npm run bench:http  # HTTP with autocannon, under a minute',
+    'npm run bench:http  # HTTP with autocannon, about a minute',
     'npx tsx bench/compare.ts <git ref>  # hot path of <git ref> against this tree, in one process',
     '```',
     '',
@@ -90,8 +90,9 @@ export function renderMarkdown(results: Results): string {
     out.push('## HTTP', '');
     for (const table of http.tables) out.push(markdownTable(table), '');
     out.push(
-      'The uncached endpoint waits 5 ms per request without using the CPU, so with many connections it can serve',
-      'more requests per second than CPU-bound endpoints on a machine with few cores; its latency shows the 5 ms.',
+      'With many connections every endpoint is bound by the HTTP stack and the CPU, and the 5 ms the uncached query',
+      'waits (without using the CPU) overlap; one request at a time shows what a client waits: about',
+      `${h.httpSequentialCachedMs ?? '?'} ms for a hit against ${h.httpSequentialUncachedMs ?? '?'} ms uncached.`,
       '',
     );
   }

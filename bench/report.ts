@@ -1,7 +1,9 @@
 /**
  * Output of the benchmarks: tables on stdout, and docs/benchmarks.md with
- * docs/benchmarks.svg regenerated from the latest results of both scripts
- * (kept in bench/results.json, so that `bench` and `bench:http` can run apart).
+ * docs/benchmarks.svg regenerated from the latest results of every script.
+ * The results travel inside the page, as JSON in a trailing comment, so that
+ * `bench`, `bench:http` and `compare.ts` can run apart and each updates only
+ * its own part.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -64,9 +66,9 @@ export interface Results {
   readonly compare?: Section;
 }
 
-const RESULTS = new URL('./results.json', import.meta.url);
 const MARKDOWN = new URL('../docs/benchmarks.md', import.meta.url);
 const SVG = new URL('../docs/benchmarks.svg', import.meta.url);
+const RESULTS_COMMENT = /^<!-- bench-results (.*) -->$/m;
 
 /** Microseconds, to 3 significant digits. */
 export function micros(value: number): string {
@@ -114,7 +116,7 @@ export async function saveResults(
   update: { inProcess?: InProcessResults; http?: InProcessResults; compare?: InProcessResults },
   loadAtStart: number,
 ): Promise<void> {
-  const previous = readFileSafe(RESULTS);
+  const previous = RESULTS_COMMENT.exec(readFileSafe(MARKDOWN))?.[1];
   const parsed: Results = previous ? (JSON.parse(previous) as Results) : {};
   // Results of an older version of the scripts lack fields the page needs: they count as not run.
   const current = (section: Section | undefined) => (Array.isArray(section?.load) && Array.isArray(section?.targets) ? section : undefined);
@@ -126,8 +128,9 @@ export async function saveResults(
     http: update.http ? { ...update.http, ...stamp } : old.http,
     compare: update.compare ? { ...update.compare, ...stamp } : old.compare,
   };
-  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(SVG, chart(results));
-  writeFileSync(MARKDOWN, renderMarkdown(results));
-  console.log('wrote docs/benchmarks.md, docs/benchmarks.svg and bench/results.json');
+  // `-->` can only occur inside a JSON string, where \u003e reads back as the same text.
+  const data = JSON.stringify(results).replace(/-->/g, '--\\u003e');
+  writeFileSync(MARKDOWN, `${renderMarkdown(results)}\n<!-- bench-results ${data} -->\n`);
+  console.log('wrote docs/benchmarks.md and docs/benchmarks.svg');
 }

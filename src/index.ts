@@ -1,3 +1,4 @@
+export { createAdapterStore } from './adapter-store.js';
 export { type Caching, type CachingOptions, createCaching } from './caching.js';
 export { CachingConfigError, CachingError, type CachingOperation } from './errors.js';
 export {

@@ -1,5 +1,6 @@
 import KeyvRedis, { createClient } from '@keyv/redis';
-import { Keyv } from 'keyv';
+import type { Keyv } from 'keyv';
+import { createAdapterStore } from '../../src/index.js';
 
 /**
  * A Keyv on Redis with the client options README recommends for production:
@@ -40,7 +41,7 @@ function connecting(url: string) {
   });
   // KeyvRedis listens to the client's error events (an unheard 'error' event would crash the process), so it wraps
   // the client before the first connection attempt. Errors reach the Keyv's error event; the promise is only drained.
-  const store = new Keyv({ store: new KeyvRedis(client), namespace: '' });
+  const store = createAdapterStore(new KeyvRedis(client));
   client.connect().catch(() => {});
   return { client, store };
 }

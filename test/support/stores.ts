@@ -1,6 +1,7 @@
 import KeyvRedis from '@keyv/redis';
-import { Keyv } from 'keyv';
+import type { Keyv } from 'keyv';
 import { afterAll, beforeAll } from 'vitest';
+import { createAdapterStore } from '../../src/adapter-store.js';
 import { createMemoryStore } from '../../src/memory.js';
 import { type RedisServer, startRedis } from './redis.js';
 
@@ -32,7 +33,8 @@ export function storeKinds(): StoreKind[] {
       async fresh() {
         if (!server) throw new Error('redis-server not started');
         await server.command('FLUSHALL');
-        const keyv = new Keyv({ store: new KeyvRedis(server.url), namespace: '' });
+        // What README recommends for Redis; test/core/keyv-default.test.ts covers a plain Keyv too.
+        const keyv = createAdapterStore(new KeyvRedis(server.url));
         opened.push(keyv);
         return keyv;
       },
