@@ -18,7 +18,7 @@ import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
 import superjson from 'superjson';
 import { formatEntry } from '../src/entry.js';
-import { createMemoryStore } from '../src/index.js';
+import { createAdapterStore, createMemoryStore } from '../src/index.js';
 import { memoryStoreSize } from '../src/memory.js';
 import { startRedis } from '../test/support/redis.js';
 import { type BenchCaller, createBenchApp } from './apps.js';
@@ -48,7 +48,8 @@ try {
   const cacheableRedis = new KeyvRedis(redis.url);
   redisClients.push(ioredis);
   const onRedis = createBenchApp({
-    keyv: new Keyv({ store: keyvRedis, namespace: '' }),
+    // As README recommends for Redis: entries stored as their own text, no Keyv JSON envelope.
+    keyv: createAdapterStore(keyvRedis),
     bento: new BentoCache({ default: 'redis', stores: { redis: bentostore().useL2Layer(redisDriver({ connection: ioredis })) } }),
     cacheable: new Cacheable({ primary: new Keyv({ store: cacheableRedis }) }),
   });
@@ -78,7 +79,7 @@ try {
   const rawGet: Task = () => keyvRedis.client.get(entryKey);
   onRedis.setRawRead(() => keyvRedis.client.get(entryKey));
   // What the Keyv boundary alone costs: the one getMany a hit makes, with the keys it reads.
-  const keyvRead = new Keyv({ store: new KeyvRedis(redis.url), namespace: '' });
+  const keyvRead = createAdapterStore(new KeyvRedis(redis.url));
   const readKeys = [entryKey, 'trpc-caching:v:all', 'trpc-caching:v:s:x', 'trpc-caching:v:p:cached'];
   redisClients.push({ disconnect: () => keyvRead.disconnect() });
 
