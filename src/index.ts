@@ -13,7 +13,7 @@ export {
   withNotModified,
   withNotModifiedFetch,
 } from './http.js';
-export { createMemoryStore } from './memory.js';
+export { createMemoryStore, type MemoryStoreOptions } from './memory.js';
 export type { CacheMeta, CacheTagArgs, CachingMeta, InputRecord, InvalidateArgs, InvalidateMeta } from './meta.js';
 export type { InvalidationTargets } from './mutation.js';
 export {
