@@ -234,3 +234,18 @@ function stableText(value: unknown): string {
     return v;
   });
 }
+
+/**
+ * A `gated` query of `user` that reads its versions before the user's own mutation (`post.touch`) and stores its
+ * entry after that mutation returned: an entry written under tokens that have since moved. Resolves to what the
+ * query answered (data from before the mutation).
+ */
+export async function queryAcrossMutation(app: ContractApp, user: ContractCtx['user']): Promise<{ rev: number }> {
+  const caller = app.caller(user);
+  app.gate.close();
+  const before = caller.gated();
+  await app.gate.arrivals(app.gate.arrived + 1);
+  await caller.post.touch();
+  app.gate.open();
+  return before;
+}
