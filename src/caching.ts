@@ -4,10 +4,10 @@ import type { Keyv } from 'keyv';
 import { Coalescer } from './coalesce.js';
 import { CachingConfigError, type CachingError } from './errors.js';
 import { KeyFormat } from './keys.js';
-import { createMemoryStore } from './memory.js';
+import { createMemoryStore, DEFAULT_MAX_ENTRIES } from './memory.js';
 import {
   checkDuration,
-  describe,
+  positiveInteger,
   type ResolvedCacheMeta,
   type ResolvedInvalidateMeta,
   resolveCacheMeta,
@@ -112,13 +112,6 @@ const DEFAULTS = {
   retryDelay: 50,
 } as const;
 
-function positiveInteger(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new CachingConfigError(option, `expected a positive integer, got ${describe(value)}`);
-  }
-  return value;
-}
-
 /** The option's value, or its default only when it is absent: `null` is a bad value, not a request for the default. */
 function given<T>(value: T | null | undefined, fallback: T): T | null {
   return value === undefined ? fallback : value;
@@ -169,7 +162,8 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   if (options.store !== undefined && (typeof options.store !== 'object' || typeof options.store?.getMany !== 'function')) {
     throw new CachingConfigError('store', 'expected a Keyv instance');
   }
-  const keyv = options.store ?? createMemoryStore({ maxEntries: positiveInteger('maxEntries', options.maxEntries ?? 10_000) });
+  const keyv =
+    options.store ?? createMemoryStore({ maxEntries: positiveInteger('maxEntries', given(options.maxEntries, DEFAULT_MAX_ENTRIES)) });
 
   const onError = options.onError ?? defaultOnError;
   const report = (error: CachingError): void => {

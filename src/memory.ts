@@ -1,5 +1,9 @@
 import { Keyv, type KeyvStoreAdapter, type StoredData } from 'keyv';
 import { LRUCache } from 'lru-cache';
+import { positiveInteger } from './meta.js';
+
+/** Entries the default store holds unless told otherwise. */
+export const DEFAULT_MAX_ENTRIES = 10_000;
 
 type Stored = StoredData<unknown> & object;
 
@@ -117,13 +121,6 @@ export interface MemoryStoreOptions {
   maxVersions?: number;
 }
 
-function positiveInteger(option: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`trpc-caching: ${option} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * Creates the bounded in-memory Keyv store that `createCaching` uses when no
  * `store` is given. Exported so that an app can size it, share it, or inspect it.
@@ -134,7 +131,7 @@ function positiveInteger(option: string, value: number): number {
  * ```
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Keyv {
-  const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? 10_000);
+  const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? DEFAULT_MAX_ENTRIES);
   const maxVersions = positiveInteger('maxVersions', options.maxVersions ?? maxEntries);
   // Values stay objects in memory (no JSON round trip); entries are immutable strings, so nothing is shared.
   return new Keyv({

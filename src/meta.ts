@@ -113,6 +113,14 @@ export function checkDuration(option: string, value: unknown, { min, max }: { mi
   return value;
 }
 
+/** Checks a count option: a positive integer. */
+export function positiveInteger(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new CachingConfigError(option, `expected a positive integer, got ${describe(value)}`);
+  }
+  return value;
+}
+
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;

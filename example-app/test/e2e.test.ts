@@ -9,6 +9,7 @@ import { createTRPCClient, httpLink } from '@trpc/client';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { chromium } from 'playwright-core';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { rest as restAs } from '../../test/http/clients.js';
 import { type RedisServer, startRedis } from '../../test/support/redis.js';
 import type { Note } from '../src/db.js';
 import type { AppRouter } from '../src/router.js';
@@ -40,25 +41,9 @@ function trpcAs(baseUrl: string, who: Who) {
   };
 }
 
-/** Plain fetch on the REST API as a user. */
-async function rest(
-  baseUrl: string,
-  who: Who,
-  path: string,
-  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
-): Promise<{ status: number; headers: Headers; body: unknown }> {
-  const response = await fetch(`${baseUrl}/api${path}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      ...(who === null ? {} : { authorization: `Bearer ${TOKENS[who]}` }),
-      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...init.headers,
-    },
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
-}
+/** Plain fetch on the REST API as a user, with the shared helper that sends `Bearer <token>`. */
+const rest = (baseUrl: string, who: Who, path: string, init?: Parameters<typeof restAs>[3]) =>
+  restAs(baseUrl, who === null ? null : TOKENS[who], path, init);
 
 interface NotePage {
   items: Note[];

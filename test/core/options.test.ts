@@ -1,7 +1,7 @@
 import { initTRPC } from '@trpc/server';
 import type { Keyv } from 'keyv';
 import { describe, expect, it } from 'vitest';
-import { CachingConfigError, type CachingMeta, type CachingOptions, createCaching } from '../../src/index.js';
+import { CachingConfigError, type CachingMeta, type CachingOptions, createCaching, createMemoryStore } from '../../src/index.js';
 import { storeKinds } from '../support/stores.js';
 
 interface Ctx {
@@ -145,5 +145,27 @@ describe.each(storeKinds())('createCaching options on $name', (kind) => {
     });
     await expect(t.createCallerFactory(router)({ user: 'alice' }).tooLong()).rejects.toThrow(/meta\.cache of "tooLong"\.ttl/);
     expect(ran).toBe(0);
+  });
+});
+
+describe('createMemoryStore options', () => {
+  it.each([
+    ['maxEntries', 0],
+    ['maxEntries', 2.5],
+    ['maxVersions', -1],
+    ['maxVersions', Number.NaN],
+  ])('rejects a bad %s (%s) with a CachingConfigError naming it', (option, value) => {
+    let caught: unknown;
+    try {
+      createMemoryStore({ [option]: value });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(CachingConfigError);
+    expect((caught as CachingConfigError).option).toBe(option);
+  });
+
+  it('rejects maxEntries given to createCaching as null, rather than taking the default', () => {
+    expect(() => createCaching({ user: () => null, maxEntries: null as unknown as number })).toThrow(CachingConfigError);
   });
 });

@@ -32,7 +32,7 @@ export function trpcClient(baseUrl: string, user: string | null, options: { batc
   };
 }
 
-/** Plain `fetch` on the REST API as `user`. */
+/** Plain `fetch` on the REST API, sending `user` as the bearer token (null: anonymous). */
 export async function rest(
   baseUrl: string,
   user: string | null,
