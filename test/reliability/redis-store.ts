@@ -52,12 +52,16 @@ export async function destroyStore(keyv: Keyv): Promise<void> {
   await adapter.disconnect(true).catch(() => {});
 }
 
-/** Resolves once `check` holds, polling; rejects with `what` after the deadline. */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, deadlineMs = 10_000): Promise<void> {
+/** Resolves once `check` holds, polling; rejects with `what` after the deadline (a function is read then, to say what went on). */
+export async function eventually(
+  what: string | (() => string),
+  check: () => boolean | Promise<boolean>,
+  deadlineMs = 10_000,
+): Promise<void> {
   const end = Date.now() + deadlineMs;
   while (Date.now() < end) {
     if (await check()) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error(`timed out waiting until ${what}`);
+  throw new Error(`timed out waiting until ${typeof what === 'function' ? what() : what}`);
 }

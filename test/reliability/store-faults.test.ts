@@ -135,8 +135,10 @@ describe.each([erroring, pausedAll, stopped, killed])('when Redis $name', (fault
     });
 
     // Once Redis answers, a trial call closes the breaker and hits come back.
+    app.errors.length = 0;
     await eventually(
-      'the cache serves hits again',
+      () =>
+        `the cache serves hits again; faults since Redis came back: ${app.errors.map((e) => `${e.operation}: ${e.message}`).join(' | ') || 'none'}`,
       async () => {
         const before = db.runs['counter.get'] ?? 0;
         await alice.counter.get({ name: 'back' });
