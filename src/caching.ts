@@ -1,23 +1,17 @@
 import type { AnyRouter } from '@trpc/server';
 import type { AnyProcedureBuilder } from '@trpc/server/unstable-core-do-not-import';
 import type { Keyv } from 'keyv';
-import { Coalescer } from './coalesce.js';
+import { Coalescer } from './engine/flights.js';
+import { KeyFormat } from './engine/keys.js';
+import { VersionBook } from './engine/versions.js';
 import { CachingConfigError, type CachingError } from './errors.js';
-import { KeyFormat } from './keys.js';
-import { createMemoryStore, DEFAULT_MAX_ENTRIES } from './memory.js';
-import {
-  checkDuration,
-  positiveInteger,
-  type ResolvedCacheMeta,
-  type ResolvedInvalidateMeta,
-  resolveCacheMeta,
-  resolveInvalidateMeta,
-} from './meta.js';
-import { createMutationMiddleware, type InvalidationTargets, targetKeys } from './mutation.js';
-import { createQueryMiddleware } from './query.js';
-import type { CacheRuntime, MissOutcome } from './runtime.js';
-import { GuardedStore } from './store.js';
-import { VersionBook } from './versions.js';
+import { checkDuration, positiveInteger } from './options.js';
+import { GuardedStore } from './stores/guard.js';
+import { createMemoryStore, DEFAULT_MAX_ENTRIES } from './stores/memory.js';
+import { type ResolvedCacheMeta, type ResolvedInvalidateMeta, resolveCacheMeta, resolveInvalidateMeta } from './trpc/meta.js';
+import { createMutationMiddleware, type InvalidationTargets, targetKeys } from './trpc/mutation.js';
+import { createQueryMiddleware } from './trpc/query.js';
+import type { CacheRuntime, MissOutcome } from './trpc/runtime.js';
 
 /**
  * Options of {@link createCaching}. Durations are in milliseconds, as in Keyv.

@@ -1,6 +1,6 @@
-export { createAdapterStore } from './adapter-store.js';
 export { type Caching, type CachingOptions, createCaching } from './caching.js';
 export { CachingConfigError, CachingError, type CachingOperation } from './errors.js';
+export type { CacheLogEntry } from './http/cache-log.js';
 export {
   type CacheHeadersOptions,
   cacheHeaders,
@@ -12,15 +12,15 @@ export {
   withCacheLog,
   withNotModified,
   withNotModifiedFetch,
-} from './http.js';
-export { createMemoryStore, type MemoryStoreOptions } from './memory.js';
-export type { CacheMeta, CacheTagArgs, CachingMeta, InputRecord, InvalidateArgs, InvalidateMeta } from './meta.js';
-export type { InvalidationTargets } from './mutation.js';
+} from './http/headers.js';
 export {
   type DocumentCachingOptions,
   documentCaching,
   type OpenApiCacheExtension,
   type OpenApiDocumentLike,
   type OpenApiInvalidatesExtension,
-} from './openapi.js';
-export type { CacheLogEntry } from './status.js';
+} from './openapi/document.js';
+export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export { createAdapterStore } from './stores/raw-string.js';
+export type { CacheMeta, CacheTagArgs, CachingMeta, InputRecord, InvalidateArgs, InvalidateMeta } from './trpc/meta.js';
+export type { InvalidationTargets } from './trpc/mutation.js';

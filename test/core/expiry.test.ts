@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { scopeSegment } from '../../src/keys.js';
+import { scopeSegment } from '../../src/engine/keys.js';
 import { createContractApp } from '../support/contract-app.js';
 import { useFakeClock } from '../support/fake-clock.js';
 import { entryKeys } from '../support/inspect.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scopeSegment } from '../../src/keys.js';
+import { scopeSegment } from '../../src/engine/keys.js';
 import { createContractApp } from '../support/contract-app.js';
 import { redisCommandsDuring as redisCommands, versionRows } from '../support/inspect.js';
 import { invalidatedBy, PROBE_USERS, probeName, probes, userProbeNames } from '../support/probes.js';

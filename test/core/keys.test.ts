@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalInput, md5, scopeSegment } from '../../src/keys.js';
+import { canonicalInput, md5, scopeSegment } from '../../src/engine/keys.js';
 import { createContractApp } from '../support/contract-app.js';
 import { entryKeys, storedRows } from '../support/inspect.js';
 import { storeKinds } from '../support/stores.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memoryStoreSize } from '../../src/memory.js';
+import { memoryStoreSize } from '../../src/stores/memory.js';
 import { createContractApp, queryAcrossMutation } from '../support/contract-app.js';
 
 // Inherently memory-only: the bound belongs to the default store; Redis is bounded by its own maxmemory.

@@ -1,8 +1,8 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { createOpenApiFetchHandler } from 'trpc-to-openapi';
 import { describe, expect, it } from 'vitest';
+import { attachCacheLog, cacheLogOf } from '../../src/http/cache-log.js';
 import { type CacheLogEntry, cacheHeaders, cacheResponseMeta, etagMatches, withCacheLog, withNotModifiedFetch } from '../../src/index.js';
-import { attachCacheLog, cacheLogOf } from '../../src/status.js';
 import { storeKinds } from '../support/stores.js';
 import { createRestApp, type RestCtx, restAppStarter, userOf } from './app.js';
 import { rest, trpcClient } from './clients.js';

@@ -1,5 +1,5 @@
 import type { Keyv } from 'keyv';
-import { memoryStoreRows } from '../../src/memory.js';
+import { memoryStoreRows } from '../../src/stores/memory.js';
 import type { RedisServer } from './redis.js';
 import type { StoreKind } from './stores.js';
 

@@ -1,8 +1,8 @@
 import KeyvRedis from '@keyv/redis';
 import type { Keyv } from 'keyv';
 import { afterAll, beforeAll } from 'vitest';
-import { createAdapterStore } from '../../src/adapter-store.js';
-import { createMemoryStore } from '../../src/memory.js';
+import { createMemoryStore } from '../../src/stores/memory.js';
+import { createAdapterStore } from '../../src/stores/raw-string.js';
 import { type RedisServer, startRedis } from './redis.js';
 
 /** One store the contract suites run against. `fresh()` gives an empty Keyv; `redis` is set for the Redis kind. */

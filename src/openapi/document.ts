@@ -1,7 +1,7 @@
 import type { AnyRouter } from '@trpc/server';
-import type { Caching } from './caching.js';
-import { type CacheHeadersOptions, maxAgeOf } from './http.js';
-import type { ResolvedCacheMeta, ResolvedInvalidateMeta } from './meta.js';
+import type { Caching } from '../caching.js';
+import { type CacheHeadersOptions, maxAgeOf } from '../http/headers.js';
+import type { ResolvedCacheMeta, ResolvedInvalidateMeta } from '../trpc/meta.js';
 
 /** The `x-cache` extension of a cached operation. */
 export interface OpenApiCacheExtension {

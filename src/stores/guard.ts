@@ -1,5 +1,5 @@
 import type { Keyv } from 'keyv';
-import { CachingError, type CachingOperation } from './errors.js';
+import { CachingError, type CachingOperation } from '../errors.js';
 
 /** How the store boundary bounds and isolates a store. */
 export interface StoreGuardOptions {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { GuardedStore } from './store.js';
+import type { GuardedStore } from '../stores/guard.js';
 
 /** The token an absent version key stands for: the state before any invalidation. */
 export const INITIAL_TOKEN = '-';

@@ -1,6 +1,6 @@
 import { Keyv, type KeyvStoreAdapter, type StoredData } from 'keyv';
 import { LRUCache } from 'lru-cache';
-import { positiveInteger } from './meta.js';
+import { positiveInteger } from '../options.js';
 
 /** Entries the default store holds unless told otherwise. */
 export const DEFAULT_MAX_ENTRIES = 10_000;

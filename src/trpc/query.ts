@@ -1,13 +1,13 @@
 import { TRPCError } from '@trpc/server';
 import { type MiddlewareResult, middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
-import { codec } from './codec.js';
-import { formatEntry, readEntry } from './entry.js';
-import { CachingError } from './errors.js';
-import { canonicalInput, md5, type Scope, scopeSegment, userScope } from './keys.js';
+import { codec } from '../engine/codec.js';
+import { formatEntry, readEntry } from '../engine/entry.js';
+import { canonicalInput, md5, type Scope, scopeSegment, userScope } from '../engine/keys.js';
+import { VersionBook } from '../engine/versions.js';
+import { CachingError } from '../errors.js';
+import { recordCacheStatus } from '../http/cache-log.js';
 import { asRecord, type ResolvedCacheMeta } from './meta.js';
 import type { CacheRuntime, MissOutcome } from './runtime.js';
-import { recordCacheStatus } from './status.js';
-import { VersionBook } from './versions.js';
 
 /** The part of tRPC's middleware options the cache reads. */
 export interface CacheMiddlewareOptions {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CachingError } from './errors.js';
+import { CachingError } from '../errors.js';
 
 /** Bounds that keep key derivation cheap whatever a client sends. */
 export interface InputLimits {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { md5 } from './keys.js';
-import { attachCacheLog, type CacheLogEntry, cacheLogOf } from './status.js';
+import { md5 } from '../engine/keys.js';
+import { attachCacheLog, type CacheLogEntry, cacheLogOf } from './cache-log.js';
 
 /**
  * The part of a `responseMeta` call the cache headers depend on. tRPC's

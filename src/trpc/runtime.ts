@@ -1,9 +1,9 @@
-import type { Coalescer } from './coalesce.js';
-import type { CachingError } from './errors.js';
-import type { InputLimits, KeyFormat } from './keys.js';
+import type { Coalescer } from '../engine/flights.js';
+import type { InputLimits, KeyFormat } from '../engine/keys.js';
+import type { VersionBook } from '../engine/versions.js';
+import type { CachingError } from '../errors.js';
+import type { GuardedStore } from '../stores/guard.js';
 import type { ResolvedCacheMeta, ResolvedInvalidateMeta } from './meta.js';
-import type { GuardedStore } from './store.js';
-import type { VersionBook } from './versions.js';
 
 /** Result of a miss, shared by coalesced callers. */
 export interface MissOutcome {

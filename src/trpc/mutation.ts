@@ -1,10 +1,10 @@
 import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import';
-import { CachingError } from './errors.js';
-import { scopeSegment, userScope } from './keys.js';
+import { scopeSegment, userScope } from '../engine/keys.js';
+import { CachingError } from '../errors.js';
+import { recordCacheStatus } from '../http/cache-log.js';
 import { asRecord, isUserId, type ResolvedInvalidateMeta } from './meta.js';
 import { type CacheMiddlewareOptions, configFailure, misuse } from './query.js';
 import type { CacheRuntime } from './runtime.js';
-import { recordCacheStatus } from './status.js';
 
 /**
  * What to invalidate, for `caching.invalidate()` in jobs and webhooks. Targets
