@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine: Debian's redis-server
+# Installs what the tests need on a fresh Debian machine: Debian's redis-server and memcached
 # (the tests start their own on a free loopback port) and chromium (the
 # example app's end-to-end test), then the npm dependencies from the lock file.
 set -euo pipefail
@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v memcached >/dev/null 2>&1 || missing+=(memcached)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "setup: installing ${missing[*]} from Debian's packages"
