@@ -82,13 +82,19 @@ export interface Caching<TCtx> {
   readonly store: Keyv;
   /** Version keys whose invalidation is not written yet (0 when healthy). */
   readonly pendingInvalidations: number;
-  /** @internal The user option, typed for the app's context. */
-  readonly user: (ctx: TCtx) => string | number | null | undefined;
-  /** @internal Which builder of this instance made a procedure, with its resolved meta (read by the OpenAPI helper). */
-  inspect(path: string, procedure: unknown): ProcedureCaching | undefined;
+  /**
+   * How each procedure of the router uses this instance, by path: its resolved `meta.cache` or
+   * `meta.invalidate`. Procedures built without this instance are absent. The OpenAPI helper reads it.
+   *
+   * @example
+   * ```ts
+   * for (const [path, info] of caching.describe(appRouter)) if (info.kind === 'query') console.log(path, info.cache.ttl);
+   * ```
+   */
+  describe(router: AnyRouter): ReadonlyMap<string, ProcedureCaching>;
 }
 
-/** @internal How a procedure uses a caching instance. */
+/** How a procedure uses a caching instance, as {@link Caching.describe} reports it. */
 export type ProcedureCaching =
   | { readonly kind: 'query'; readonly cache: ResolvedCacheMeta }
   | { readonly kind: 'mutation'; readonly invalidate: ResolvedInvalidateMeta | undefined };
@@ -221,12 +227,15 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     get pendingInvalidations() {
       return versions.pendingCount;
     },
-    user: options.user,
-    inspect(path, procedure) {
-      const meta = (procedure as { _def?: { meta?: unknown } })._def?.meta;
-      if (uses(procedure, queryMiddleware)) return { kind: 'query', cache: rt.cacheMeta(path, meta) };
-      if (uses(procedure, mutationMiddleware)) return { kind: 'mutation', invalidate: rt.invalidateMeta(path, meta) };
-      return undefined;
+    describe(router) {
+      const described = new Map<string, ProcedureCaching>();
+      const procedures = router._def.procedures as Record<string, { _def?: { meta?: unknown } }>;
+      for (const [path, procedure] of Object.entries(procedures)) {
+        const meta = procedure._def?.meta;
+        if (uses(procedure, queryMiddleware)) described.set(path, { kind: 'query', cache: rt.cacheMeta(path, meta) });
+        else if (uses(procedure, mutationMiddleware)) described.set(path, { kind: 'mutation', invalidate: rt.invalidateMeta(path, meta) });
+      }
+      return described;
     },
   };
 }

@@ -1,4 +1,4 @@
-export { type Caching, type CachingOptions, createCaching } from './caching.js';
+export { type Caching, type CachingOptions, createCaching, type ProcedureCaching } from './caching.js';
 export { CachingConfigError, CachingError, type CachingOperation } from './errors.js';
 export type { CacheLogEntry } from './http/cache-log.js';
 export {
@@ -22,5 +22,14 @@ export {
 } from './openapi/document.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { createAdapterStore } from './stores/raw-string.js';
-export type { CacheMeta, CacheTagArgs, CachingMeta, InputRecord, InvalidateArgs, InvalidateMeta } from './trpc/meta.js';
+export type {
+  CacheMeta,
+  CacheTagArgs,
+  CachingMeta,
+  InputRecord,
+  InvalidateArgs,
+  InvalidateMeta,
+  ResolvedCacheMeta,
+  ResolvedInvalidateMeta,
+} from './trpc/meta.js';
 export type { InvalidationTargets } from './trpc/mutation.js';

@@ -138,14 +138,14 @@ export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc
   const doc = structuredClone(document);
   const paths = (doc.paths ?? {}) as Record<string, Record<string, Operation | undefined> | undefined>;
   const procedures = options.router._def.procedures as Record<string, { _def: { meta?: unknown } }>;
-  const caching = options.caching as Caching<unknown>;
+  const described = (options.caching as Caching<unknown>).describe(options.router);
 
   // Which REST operation each cached procedure is, so that `paths` targets can name them.
   const cachedOperations: { path: string; operationId: string }[] = [];
   for (const [path, procedure] of Object.entries(procedures)) {
     const route = routeOf(procedure._def.meta);
     const operation = route && paths[route.path]?.[route.method];
-    const info = caching.inspect(path, procedure);
+    const info = described.get(path);
     if (operation && info?.kind === 'query' && info.cache.enabled) {
       cachedOperations.push({ path, operationId: operation.operationId ?? `${route.method.toUpperCase()} ${route.path}` });
     }
@@ -155,7 +155,7 @@ export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc
     const route = routeOf(procedure._def.meta);
     const operation = route && paths[route.path]?.[route.method];
     if (!operation) continue;
-    const info = caching.inspect(path, procedure);
+    const info = described.get(path);
     if (info === undefined) continue;
     const ok = successResponse(operation);
     if (info.kind === 'query') {
