@@ -1,10 +1,17 @@
 import { defineConfig } from 'tsup';
 
+// One entry per subpath export: the root stays small, and `trpc-caching/http` and `trpc-caching/openapi`
+// load only when asked for (like `@trpc/server/http`).
+const entry = { index: 'src/index.ts', http: 'src/http/index.ts', openapi: 'src/openapi/index.ts' };
+
 // superjson 2 ships ESM only: the CommonJS build carries its own copy so that
 // `require('trpc-caching')` works on every Node 20, not only where require(esm) does.
+// The ESM build shares modules between entries in chunks; the CommonJS build does not split, so each
+// entry has its own copy of what it uses: whatever entries share at run time (the cache log slot on a
+// tRPC context) must be reachable from every copy, hence `Symbol.for` there, never a module-private key.
 export default defineConfig([
   {
-    entry: ['src/index.ts'],
+    entry,
     format: ['esm'],
     dts: true,
     sourcemap: true,
@@ -12,7 +19,7 @@ export default defineConfig([
     target: 'node20',
   },
   {
-    entry: ['src/index.ts'],
+    entry,
     format: ['cjs'],
     dts: true,
     sourcemap: true,

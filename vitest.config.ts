@@ -3,7 +3,12 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: {
-    alias: { 'trpc-caching': fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+    // Exact matches: a plain 'trpc-caching' key would also catch 'trpc-caching/http' as a prefix.
+    alias: [
+      { find: /^trpc-caching$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+      { find: /^trpc-caching\/http$/, replacement: fileURLToPath(new URL('./src/http/index.ts', import.meta.url)) },
+      { find: /^trpc-caching\/openapi$/, replacement: fileURLToPath(new URL('./src/openapi/index.ts', import.meta.url)) },
+    ],
   },
   test: {
     include: ['test/**/*.test.ts', 'example-app/test/**/*.test.ts'],

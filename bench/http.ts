@@ -19,7 +19,7 @@ import KeyvRedis from '@keyv/redis';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import autocannon, { type Result } from 'autocannon';
 import superjson from 'superjson';
-import { createAdapterStore, createCaching } from '../src/index.js';
+import { createCaching, createRawStringStore } from '../src/index.js';
 import { startRedis } from '../test/support/redis.js';
 import { authed, type BenchCtx, createT, INPUT, listInput, makeList, PAYLOAD_BYTES } from './fixtures.js';
 import { type Bar, printTable, ratio, saveResults } from './report.js';
@@ -47,7 +47,7 @@ async function serve(redisUrl: string): Promise<void> {
   // bypass the store under this load, and the row would measure the bypass, not a hit.
   const options = { user, timeout: 2_000, onError: () => void faults++ };
   const memory = createCaching<BenchCtx>(options);
-  const onRedis = createCaching<BenchCtx>({ ...options, store: createAdapterStore(new KeyvRedis(redisUrl)) });
+  const onRedis = createCaching<BenchCtx>({ ...options, store: createRawStringStore(new KeyvRedis(redisUrl)) });
   process.on('message', () => process.send?.({ faults }));
   const CONSTANT = makeList(1);
   const query = async (page: number) => {

@@ -112,7 +112,7 @@ export function renderMarkdown(results: Results): string {
     `- **Redis hit**: ${h.redisHitCommands ?? '?'} per hit: the entry and its version keys are read together. The 1.25x-a-raw-GET`,
     '  target is below what tRPC itself costs: the same procedure doing nothing but that one GET is already well over',
     '  1.25x (the row above), so a hit is measured against it too. What a hit adds on top of that floor is key',
-    "  derivation, the store call's time bound and the fresh copy; `createAdapterStore` keeps Keyv's part to about one",
+    "  derivation, the store call's time bound and the fresh copy; `createRawStringStore` keeps Keyv's part to about one",
     "  raw GET (Keyv's default serializer would wrap each value in a JSON envelope and parse the 3 KB entry out of it).",
     '- **Miss**: one `MGET` plus one `SET` on Redis, and the result encoded once',
     `  (+${h.missMemoryAdded ?? '?'} µs in memory, +${h.missRedisAdded ?? '?'} µs on Redis over the uncached procedure).`,

@@ -8,7 +8,7 @@
  * `N` sets the number of calls. Prints the mean time per call.
  */
 import KeyvRedis from '@keyv/redis';
-import { createAdapterStore, createMemoryStore } from '../src/index.js';
+import { createMemoryStore, createRawStringStore } from '../src/index.js';
 import { startRedis } from '../test/support/redis.js';
 import { createBenchApp } from './apps.js';
 import { INPUT } from './fixtures.js';
@@ -19,7 +19,7 @@ const unused = {
   },
 };
 const redis = process.env.REDIS ? await startRedis() : undefined;
-const keyv = redis ? createAdapterStore(new KeyvRedis(redis.url)) : createMemoryStore();
+const keyv = redis ? createRawStringStore(new KeyvRedis(redis.url)) : createMemoryStore();
 const app = createBenchApp({ keyv, bento: unused, cacheable: unused });
 const caller = app.caller('reader');
 const which = (process.env.WHICH ?? 'cached') as 'cached' | 'constant' | 'uncached';

@@ -18,7 +18,7 @@ import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
 import superjson from 'superjson';
 import { formatEntry } from '../src/engine/entry.js';
-import { createAdapterStore, createMemoryStore } from '../src/index.js';
+import { createMemoryStore, createRawStringStore } from '../src/index.js';
 import { memoryStoreSize } from '../src/stores/memory.js';
 import { startRedis } from '../test/support/redis.js';
 import { type BenchCaller, createBenchApp } from './apps.js';
@@ -49,7 +49,7 @@ try {
   redisClients.push(ioredis);
   const onRedis = createBenchApp({
     // As README recommends for Redis: entries stored as their own text, no Keyv JSON envelope.
-    keyv: createAdapterStore(keyvRedis),
+    keyv: createRawStringStore(keyvRedis),
     bento: new BentoCache({ default: 'redis', stores: { redis: bentostore().useL2Layer(redisDriver({ connection: ioredis })) } }),
     cacheable: new Cacheable({ primary: new Keyv({ store: cacheableRedis }) }),
   });
@@ -79,7 +79,7 @@ try {
   const rawGet: Task = () => keyvRedis.client.get(entryKey);
   onRedis.setRawRead(() => keyvRedis.client.get(entryKey));
   // What the Keyv boundary alone costs: the one getMany a hit makes, with the keys it reads.
-  const keyvRead = createAdapterStore(new KeyvRedis(redis.url));
+  const keyvRead = createRawStringStore(new KeyvRedis(redis.url));
   const readKeys = [entryKey, 'trpc-caching:v:all', 'trpc-caching:v:s:x', 'trpc-caching:v:p:cached'];
   redisClients.push({ disconnect: () => keyvRead.disconnect() });
 

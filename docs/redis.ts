@@ -1,6 +1,6 @@
 // The README's Redis example, kept here so that the typecheck covers it.
 import KeyvRedis, { createClient } from '@keyv/redis';
-import { createAdapterStore, createCaching } from 'trpc-caching';
+import { createCaching, createRawStringStore } from 'trpc-caching';
 
 type Ctx = { user: { id: string } | null };
 
@@ -14,6 +14,6 @@ const redis = createClient({
 export const caching = createCaching<Ctx>({
   user: (ctx) => ctx.user?.id,
   // Strings as they are, expired by Redis itself: a hit parses no JSON envelope.
-  store: createAdapterStore(new KeyvRedis(redis)),
+  store: createRawStringStore(new KeyvRedis(redis)),
 });
 redis.connect().catch(() => {}); // connect now, without holding up startup while Redis is down

@@ -1,17 +1,17 @@
 import type { AnyRouter } from '@trpc/server';
-import type { AnyProcedureBuilder } from '@trpc/server/unstable-core-do-not-import';
 import type { Keyv } from 'keyv';
-import { Coalescer } from './engine/flights.js';
-import { KeyFormat } from './engine/keys.js';
-import { VersionBook } from './engine/versions.js';
+import { CacheEngine } from './engine/engine.js';
+import type { InvalidationTargets } from './engine/targets.js';
 import { CachingConfigError, type CachingError } from './errors.js';
 import { checkDuration, positiveInteger } from './options.js';
 import { GuardedStore } from './stores/guard.js';
-import { createMemoryStore, DEFAULT_MAX_ENTRIES } from './stores/memory.js';
+import { createMemoryStore, DEFAULT_MAX_ENTRIES, partitionVersions } from './stores/memory.js';
+import type { AnyProcedureBuilder, ContextCheck } from './trpc/internals.js';
 import { type ResolvedCacheMeta, type ResolvedInvalidateMeta, resolveCacheMeta, resolveInvalidateMeta } from './trpc/meta.js';
-import { createMutationMiddleware, type InvalidationTargets, targetKeys } from './trpc/mutation.js';
+import { createMutationMiddleware } from './trpc/mutation.js';
 import { createQueryMiddleware } from './trpc/query.js';
-import type { CacheRuntime, MissOutcome } from './trpc/runtime.js';
+import type { TrpcRuntime } from './trpc/runtime.js';
+import { describeRouter, registerCaching, validateRouter as validateRouterOf } from './trpc/validate.js';
 
 /**
  * Options of {@link createCaching}. Durations are in milliseconds, as in Keyv.
@@ -54,6 +54,20 @@ export interface CachingOptions<TCtx> {
   maxInputDepth?: number;
   /** First delay before retrying an invalidation that could not be written; doubles up to `breakerCooldown`. Default 50 ms. */
   retryDelay?: number;
+  /**
+   * How long an invalidating mutation (or `invalidate()`) waits for its version moves to reach the store
+   * before returning with them pending. Moves are never skipped by the circuit breaker; one that is not
+   * written in time is bypassed by this process and retried until it lands.
+   * @default 1000
+   */
+  invalidationTimeout?: number;
+  /**
+   * Most version keys this process keeps pending while the store is unreachable. Above it they collapse
+   * into one move of the global version (everything is invalidated once the store answers): coarse, but
+   * bounded in memory and always correct.
+   * @default 1000
+   */
+  maxPendingInvalidations?: number;
   /** Told of every cache fault; the procedure itself never fails for one. Default: `console.error`. */
   onError?: (error: CachingError) => void;
 }
@@ -65,14 +79,28 @@ export interface CachingOptions<TCtx> {
 export interface Caching<TCtx> {
   /**
    * Turns a base procedure into a cached-query builder: a real tRPC procedure
-   * builder with the same types, whose queries are cached per user.
+   * builder with the same types, whose queries are cached per user. The base's
+   * context must satisfy `createCaching<Ctx>`'s Ctx (a compile error otherwise),
+   * and every middleware that sets it (authentication) belongs in the base:
+   * `validateRouter` refuses one added after.
    */
-  cachedQuery<TBuilder extends AnyProcedureBuilder>(base: TBuilder): TBuilder;
+  cachedQuery<TBuilder extends AnyProcedureBuilder>(base: TBuilder & ContextCheck<TBuilder, TCtx>): TBuilder;
   /** Turns a base procedure into a mutation builder that invalidates `meta.invalidate` targets after success. */
-  invalidatingMutation<TBuilder extends AnyProcedureBuilder>(base: TBuilder): TBuilder;
+  invalidatingMutation<TBuilder extends AnyProcedureBuilder>(base: TBuilder & ContextCheck<TBuilder, TCtx>): TBuilder;
   /** Invalidates targets from a job or webhook. Resolves to false when the store failed; the move is retried in the background. */
   invalidate(targets: InvalidationTargets): Promise<boolean>;
-  /** Validates `meta.cache` and `meta.invalidate` of every procedure of the router; throws a CachingConfigError naming the first bad one. */
+  /**
+   * Checks every procedure of the router at startup; throws a CachingConfigError naming the first that is wrong and
+   * what to do: bad `meta.cache`/`meta.invalidate`, a middleware after `cachedQuery`/`invalidatingMutation` (other than
+   * `.input()`/`.output()` parsers), a builder ending in the wrong kind of procedure, meta its builder would ignore,
+   * `invalidate.paths` that reach no cached query.
+   *
+   * @example
+   * ```ts
+   * export const appRouter = t.router({ ... });
+   * caching.validateRouter(appRouter);
+   * ```
+   */
   validateRouter(router: AnyRouter): void;
   /** Waits until invalidations that could not be written are written, up to a deadline. Resolves to whether none is left. */
   flush(deadlineMs?: number): Promise<boolean>;
@@ -110,6 +138,8 @@ const DEFAULTS = {
   maxInputBytes: 64 * 1024,
   maxInputDepth: 32,
   retryDelay: 50,
+  invalidationTimeout: 1_000,
+  maxPendingInvalidations: 1_000,
 } as const;
 
 /** The option's value, or its default only when it is absent: `null` is a bad value, not a request for the default. */
@@ -153,6 +183,13 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   const timeout = checkDuration('timeout', given(options.timeout, DEFAULTS.timeout), { min: 1 });
   const breakerCooldown = checkDuration('breakerCooldown', given(options.breakerCooldown, DEFAULTS.breakerCooldown), { min: 1 });
   const retryDelay = checkDuration('retryDelay', given(options.retryDelay, DEFAULTS.retryDelay), { min: 1 });
+  const invalidationTimeout = checkDuration('invalidationTimeout', given(options.invalidationTimeout, DEFAULTS.invalidationTimeout), {
+    min: 1,
+  });
+  const maxPendingInvalidations = positiveInteger(
+    'maxPendingInvalidations',
+    given(options.maxPendingInvalidations, DEFAULTS.maxPendingInvalidations),
+  );
   const breakerThreshold = positiveInteger('breakerThreshold', given(options.breakerThreshold, DEFAULTS.breakerThreshold));
   const maxEntryBytes = positiveInteger('maxEntryBytes', given(options.maxEntryBytes, DEFAULTS.maxEntryBytes));
   const maxInputBytes = positiveInteger('maxInputBytes', given(options.maxInputBytes, DEFAULTS.maxInputBytes));
@@ -173,8 +210,20 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
       // A throwing hook must not turn a cache fault into an API failure.
     }
   };
-  const store = new GuardedStore(keyv, { timeout, breakerThreshold, breakerCooldown, report });
-  const versions = new VersionBook(store, { versionTtl, retryMin: retryDelay, retryMax: breakerCooldown });
+  const engine = new CacheEngine({
+    prefix,
+    store: new GuardedStore(keyv, { timeout, breakerThreshold, breakerCooldown, report }),
+    versionTtl,
+    invalidationTimeout,
+    maxPendingInvalidations,
+    retryDelay,
+    retryMax: breakerCooldown,
+    maxEntryBytes,
+    inputLimits: { maxInputBytes, maxInputDepth },
+    report,
+  });
+  // A store made by createMemoryStore keeps version keys in an LRU of their own: tell it which keys those are.
+  partitionVersions(keyv, (key) => engine.isVersionKey(key));
 
   // Meta objects are created once per procedure, so validation runs once per procedure.
   const cacheMetas = new WeakMap<object, ResolvedCacheMeta>();
@@ -189,15 +238,8 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     };
   };
 
-  const rt: CacheRuntime = {
-    keys: new KeyFormat(prefix),
-    store,
-    versions,
-    flights: new Coalescer<MissOutcome>(),
-    ttl,
-    versionTtl,
-    maxEntryBytes,
-    inputLimits: { maxInputBytes, maxInputDepth },
+  const rt: TrpcRuntime = {
+    engine,
     user: options.user as (ctx: unknown) => unknown,
     report,
     cacheMeta: memo(cacheMetas, (path, meta) => resolveCacheMeta(path, meta, { ttl, versionTtl })),
@@ -205,37 +247,26 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   };
   const queryMiddleware = createQueryMiddleware(rt);
   const mutationMiddleware = createMutationMiddleware(rt);
-  const uses = (procedure: unknown, middleware: unknown): boolean =>
-    ((procedure as { _def?: { middlewares?: unknown[] } })._def?.middlewares ?? []).includes(middleware);
+  // Registered now, so that any instance's validateRouter recognises this instance's procedures.
+  const parts = registerCaching({ queryMiddleware, mutationMiddleware, cacheMeta: rt.cacheMeta, invalidateMeta: rt.invalidateMeta });
 
   return {
     cachedQuery: (base) => base.use(queryMiddleware as Parameters<typeof base.use>[0]) as typeof base,
     invalidatingMutation: (base) => base.use(mutationMiddleware as Parameters<typeof base.use>[0]) as typeof base,
     async invalidate(targets) {
-      return versions.move(targetKeys(rt, targets));
+      return engine.invalidate(engine.targetKeys(targets));
     },
     validateRouter(router) {
-      const procedures = router._def.procedures as Record<string, { _def: { meta?: unknown; type: string } }>;
-      for (const [path, procedure] of Object.entries(procedures)) {
-        if (uses(procedure, queryMiddleware)) rt.cacheMeta(path, procedure._def.meta);
-        if (uses(procedure, mutationMiddleware)) rt.invalidateMeta(path, procedure._def.meta);
-      }
+      validateRouterOf(router, parts);
     },
-    flush: (deadlineMs) => versions.flush(deadlineMs),
-    close: () => versions.close(),
+    flush: (deadlineMs) => engine.flush(deadlineMs),
+    close: () => engine.close(),
     store: keyv,
     get pendingInvalidations() {
-      return versions.pendingCount;
+      return engine.pendingInvalidations;
     },
     describe(router) {
-      const described = new Map<string, ProcedureCaching>();
-      const procedures = router._def.procedures as Record<string, { _def?: { meta?: unknown } }>;
-      for (const [path, procedure] of Object.entries(procedures)) {
-        const meta = procedure._def?.meta;
-        if (uses(procedure, queryMiddleware)) described.set(path, { kind: 'query', cache: rt.cacheMeta(path, meta) });
-        else if (uses(procedure, mutationMiddleware)) described.set(path, { kind: 'mutation', invalidate: rt.invalidateMeta(path, meta) });
-      }
-      return described;
+      return describeRouter(router, parts);
     },
   };
 }

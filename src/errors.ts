@@ -60,3 +60,20 @@ export class CachingConfigError extends Error {
     this.option = option;
   }
 }
+
+/**
+ * The message of anything user code or a store threw: an Error's message, a
+ * thrown string as it is, anything else described, never `undefined`.
+ */
+export function errorMessage(thrown: unknown): string {
+  if (thrown instanceof Error) return thrown.message || thrown.name;
+  if (typeof thrown === 'string') return thrown;
+  if (thrown === null || thrown === undefined) return String(thrown);
+  try {
+    const text = JSON.stringify(thrown);
+    if (typeof text === 'string') return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    // Cycles and BigInts end here.
+  }
+  return Object.prototype.toString.call(thrown);
+}

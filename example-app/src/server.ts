@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { type CacheLogEntry, cacheResponseMeta, documentCaching, withCacheLog, withNotModified } from 'trpc-caching';
+import { type CacheLogEntry, cacheResponseMeta, withCacheHeaders, withNotModified } from 'trpc-caching/http';
+import { documentCaching } from 'trpc-caching/openapi';
 import { createOpenApiHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
 import { createAppCaching } from './caching.js';
 import { openDatabase } from './db.js';
@@ -95,8 +96,8 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
   const cache = await createAppCaching({ redisUrl: options.redisUrl, timeout: options.cacheTimeout });
   const appRouter = createAppRouter(cache.caching);
 
-  // withCacheLog gives each request a log the cached procedures fill; cacheResponseMeta turns it into headers.
-  const createContext = withCacheLog(({ req }: { req: IncomingMessage | Request }) => contextFor(db, req));
+  // withCacheHeaders gives each request a log the cached procedures fill; cacheResponseMeta turns it into headers.
+  const createContext = withCacheHeaders(({ req }: { req: IncomingMessage | Request }) => contextFor(db, req));
   const responseMeta = cacheResponseMeta({ maxAge });
   // withNotModified answers 304 to a GET whose If-None-Match matches the ETag.
   const trpc = withNotModified(createHTTPHandler({ router: appRouter, basePath: '/trpc/', createContext, responseMeta }));

@@ -126,30 +126,31 @@ function copyValue(value: unknown): unknown {
 }
 
 /**
- * Decoded payloads of recently hit entries, by entry key. They never leave
- * this module: a hit gets a {@link copyValue} of one, several times cheaper
- * than parsing the same text again. A template serves only the exact text it
- * was decoded from, so a new entry under the same key is decoded again.
- *
- * The first decode of a text only records it (`value` undefined) and the
- * template is kept from the second on, so that an entry read once per
- * eviction cycle costs a parse and nothing more. A value that copyValue
- * cannot reproduce is marked (`value` null) and always decoded by superjson.
- * Bounded in count and in text size (decoded values take a few times their
- * text): only the hot set pays memory for it.
- */
-const templates = new LRUCache<string, { readonly text: string; value: object | null | undefined }>({
-  max: 512,
-  maxSize: 4 * 1024 * 1024,
-  sizeCalculation: (template) => Math.max(1, template.text.length),
-});
-
-/**
  * Entry payloads: superjson text, so Date, Map, Set, BigInt, undefined fields
  * and cycles come back as they went in, and every hit decodes a fresh copy
- * that a caller may mutate freely.
+ * that a caller may mutate freely. One per engine, so that its templates live
+ * and die with the caching instance.
  */
-export const codec = {
+export class Codec {
+  /**
+   * Decoded payloads of recently hit entries, by entry key. They never leave
+   * this object: a hit gets a {@link copyValue} of one, several times cheaper
+   * than parsing the same text again. A template serves only the exact text it
+   * was decoded from, so a new entry under the same key is decoded again.
+   *
+   * The first decode of a text only records it (`value` undefined) and the
+   * template is kept from the second on, so that an entry read once per
+   * eviction cycle costs a parse and nothing more. A value that copyValue
+   * cannot reproduce is marked (`value` null) and always decoded by superjson.
+   * Bounded in count and in text size (decoded values take a few times their
+   * text): only the hot set pays memory for it.
+   */
+  private readonly templates = new LRUCache<string, { readonly text: string; value: object | null | undefined }>({
+    max: 512,
+    maxSize: 4 * 1024 * 1024,
+    sizeCalculation: (template) => Math.max(1, template.text.length),
+  });
+
   encode(value: unknown, maxBytes: number): string {
     const plain = assertEncodable(value);
     let text: string;
@@ -163,17 +164,18 @@ export const codec = {
       throw new UnencodableResultError(`the result is larger than maxEntryBytes (${maxBytes})`);
     }
     return text;
-  },
+  }
+
   /** A fresh copy of the value of `text`; `key` (the entry key) lets later hits copy a template instead of parsing. */
   decode(text: string, key?: string): unknown {
-    const known = key === undefined ? undefined : templates.get(key);
+    const known = key === undefined ? undefined : this.templates.get(key);
     const seen = known !== undefined && known.text === text;
     if (seen && known.value) return copyValue(known.value);
     const parsed = JSON.parse(text) as Parameters<typeof superjson.deserialize>[0];
     const value: unknown = superjson.deserialize(parsed, { inPlace: true });
     if (key === undefined || typeof value !== 'object' || value === null) return value;
     if (!seen) {
-      templates.set(key, { text, value: undefined });
+      this.templates.set(key, { text, value: undefined });
       return value;
     }
     if (known.value === null) return value;
@@ -183,5 +185,10 @@ export const codec = {
     }
     known.value = value;
     return copyValue(value);
-  },
-};
+  }
+
+  /** Drops every template (at close). */
+  clear(): void {
+    this.templates.clear();
+  }
+}

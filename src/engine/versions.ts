@@ -1,8 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import { CachingError } from '../errors.js';
 import type { GuardedStore } from '../stores/guard.js';
+import { afterPendingIo, monotonicNow } from './clock.js';
 
-/** The token an absent version key stands for: the state before any invalidation. */
-export const INITIAL_TOKEN = '-';
+/** How the version book writes and bounds its moves. */
+export interface VersionBookOptions {
+  /** Lifetime of a version key, in ms. */
+  readonly versionTtl: number;
+  /** Longest one version write may take, and how long a mutation waits for its moves. */
+  readonly invalidationTimeout: number;
+  /** Pending version keys above which they collapse into one move of `allKey`. */
+  readonly maxPending: number;
+  /** The global version: moving it invalidates everything. */
+  readonly allKey: string;
+  readonly retryMin: number;
+  readonly retryMax: number;
+  readonly report: (error: CachingError) => void;
+}
+
+/** Version keys written in one store call: small enough to fit the write timeout, large enough to drain fast. */
+const CHUNK = 200;
 
 /**
  * Version keys and their moves. Keyv has no atomic increment, and none is
@@ -11,35 +28,34 @@ export const INITIAL_TOKEN = '-';
  * commutative, so retries, races between processes and late writes can only
  * ever cause a miss, never a stale hit.
  *
- * A move that cannot be written is kept as pending and retried until it lands;
- * meanwhile `covers` tells queries in this process to bypass the cache for
- * those keys, so this process never serves what the lost write would have
- * invalidated.
+ * An absent version key matches no entry: entries only record tokens that
+ * were in the store, so a version key that was evicted, deleted or expired
+ * costs misses, never the revival of an entry from before a move. A miss that
+ * finds a key absent {@link seed}s it with a fresh token before its resolver
+ * runs, so what it stores is newer than any move that token overwrote.
+ *
+ * Moves are never skipped by the circuit breaker (it protects reads). A move
+ * that cannot be written in time stays pending: `covers` makes this process
+ * bypass the keys, and a background retry writes them in chunks. Pending keys
+ * are bounded: above `maxPending` they collapse into one move of the global
+ * version, coarse but O(1) and always correct.
  */
 export class VersionBook {
-  /** Version key → the generation of its latest failed move. */
+  /** Version key → the generation of its latest unwritten move. */
   private readonly pending = new Map<string, number>();
+  /** Seeds in flight, so that concurrent misses on one absent key share one token. */
+  private readonly seeding = new Map<string, { readonly token: string; readonly written: Promise<boolean> }>();
   private generation = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay: number;
+  private retrying = false;
   private closed = false;
 
   constructor(
     private readonly store: GuardedStore,
-    private readonly options: { readonly versionTtl: number; readonly retryMin: number; readonly retryMax: number },
+    private readonly options: VersionBookOptions,
   ) {
     this.retryDelay = options.retryMin;
-  }
-
-  /** Tokens of the version rows read with an entry, as one comparable string. */
-  static tokensOf(rows: readonly unknown[], from: number): string {
-    let tokens = '';
-    for (let i = from; i < rows.length; i++) {
-      const row = rows[i];
-      tokens += i === from ? '' : ' ';
-      tokens += typeof row === 'string' ? row : INITIAL_TOKEN;
-    }
-    return tokens;
   }
 
   /** Invalidations of this process not yet written: how many version keys wait. */
@@ -50,35 +66,56 @@ export class VersionBook {
   /** True when any of the keys has a move this process could not write yet. */
   covers(keys: readonly string[]): boolean {
     if (this.pending.size === 0) return false;
+    if (this.pending.has(this.options.allKey)) return true;
     for (const key of keys) if (this.pending.has(key)) return true;
     return false;
   }
 
   /**
-   * Moves versions to fresh tokens. Resolves to true when written; otherwise
-   * the keys stay pending and are retried in the background.
+   * Moves versions to fresh tokens and waits for the write, up to `invalidationTimeout`.
+   * Resolves to true when written; otherwise the keys stay pending (bypassed here) and are
+   * retried in the background.
    */
   async move(keys: readonly string[], path?: string): Promise<boolean> {
-    const unique = [...new Set(keys)];
-    if (unique.length === 0) return true;
-    const written = await this.write(unique, path);
-    if (!written) {
-      this.generation++;
-      for (const key of unique) this.pending.set(key, this.generation);
-      this.scheduleRetry();
+    if (keys.length === 0) return true;
+    const generation = ++this.generation;
+    const batch: Array<[string, number]> = [];
+    // While a move of everything waits, it subsumes any other: moving it again (after this change) is enough.
+    const moved = this.pending.has(this.options.allKey) ? [this.options.allKey] : new Set(keys);
+    for (const key of moved) {
+      this.pending.set(key, generation);
+      batch.push([key, generation]);
     }
+    this.bound();
+    const written = await this.write(batch, path, monotonicNow() + this.options.invalidationTimeout);
+    if (!written) this.scheduleRetry();
     return written;
   }
 
   /**
+   * Fresh tokens for version keys that a read found absent, to be written before the resolver
+   * runs. The tokens are known at once (so that identical misses can be told which versions
+   * to expect); `written` resolves to whether they all reached the store (if not, nothing may
+   * be stored under them). Concurrent seeds of one key share one token and one write.
+   */
+  seed(keys: readonly string[], path: string): { readonly tokens: readonly string[]; readonly written: Promise<boolean> } {
+    const fresh = keys.filter((key) => !this.seeding.has(key));
+    if (fresh.length > 0) this.startSeed(fresh, path);
+    const seeds = keys.map((key) => this.seeding.get(key) as { token: string; written: Promise<boolean> });
+    return {
+      tokens: seeds.map((seed) => seed.token),
+      written: Promise.all(seeds.map((seed) => seed.written)).then((all) => all.every(Boolean)),
+    };
+  }
+
+  /**
    * Waits until every pending move is written, or the deadline passes. Resolves to whether none is left.
-   * It tries the store even while the circuit breaker is open: a flush at shutdown cannot wait out the
-   * cool-down, and pending moves are lost with the process.
+   * Like every move, it writes even while the circuit breaker is open.
    */
   async flush(deadlineMs = 5_000): Promise<boolean> {
-    const end = Date.now() + deadlineMs;
-    while (this.pending.size > 0 && Date.now() < end) {
-      await this.retryNow(true);
+    const end = monotonicNow() + deadlineMs;
+    while (this.pending.size > 0 && monotonicNow() < end) {
+      await this.write([...this.pending], undefined, end);
       if (this.pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return this.pending.size === 0;
@@ -90,44 +127,89 @@ export class VersionBook {
     clearTimeout(this.retryTimer);
   }
 
-  private write(keys: readonly string[], path: string | undefined, force = false): Promise<boolean> {
+  /** Writes fresh tokens for absent keys in one store call, and remembers them until the write settles. */
+  private startSeed(keys: readonly string[], path: string): void {
+    const tokens = keys.map(() => randomUUID());
     const ttl = this.options.versionTtl;
-    return this.store.setMany(
-      keys.map((key) => ({ key, value: randomUUID(), ttl })),
-      'invalidate',
+    const written = this.store.setMany(
+      keys.map((key, i) => ({ key, value: tokens[i] as string, ttl })),
+      'write',
       path,
-      force,
     );
+    keys.forEach((key, i) => {
+      const seed = { token: tokens[i] as string, written };
+      this.seeding.set(key, seed);
+      void written.finally(() => {
+        if (this.seeding.get(key) === seed) this.seeding.delete(key);
+      });
+    });
   }
 
-  private async retryNow(force = false): Promise<void> {
-    if (this.pending.size === 0) return;
-    // Keys stay pending (and bypassed) until the write lands; a key that failed
-    // again meanwhile has a newer generation and waits for its own retry.
-    const batch = [...this.pending];
-    const written = await this.write(
-      batch.map(([key]) => key),
-      undefined,
-      force,
-    );
-    if (!written) return;
-    for (const [key, generation] of batch) {
-      if (this.pending.get(key) === generation) this.pending.delete(key);
+  /**
+   * Writes moves in chunks, each bounded by the time left until `deadline` (and by
+   * `invalidationTimeout`), yielding to I/O between chunks so that a large backlog never
+   * stalls the event loop. A key whose move was re-queued meanwhile (newer generation)
+   * waits for that move. Resolves to whether every key of the batch was written.
+   */
+  private async write(batch: ReadonlyArray<readonly [string, number]>, path: string | undefined, deadline: number): Promise<boolean> {
+    const { versionTtl, invalidationTimeout } = this.options;
+    for (let at = 0; at < batch.length; at += CHUNK) {
+      const left = deadline - monotonicNow();
+      if (left <= 0) return false;
+      if (at > 0) await afterPendingIo();
+      const chunk = batch.slice(at, at + CHUNK);
+      const written = await this.store.setMany(
+        chunk.map(([key]) => ({ key, value: randomUUID(), ttl: versionTtl })),
+        'invalidate',
+        path,
+        { timeout: Math.min(left, invalidationTimeout) },
+      );
+      if (!written) return false;
+      for (const [key, generation] of chunk) {
+        if (this.pending.get(key) === generation) this.pending.delete(key);
+      }
     }
+    return true;
+  }
+
+  /** Collapses an oversized backlog into one move of the global version. */
+  private bound(): void {
+    if (this.pending.size <= this.options.maxPending) return;
+    const collapsed = this.pending.size;
+    this.pending.clear();
+    this.pending.set(this.options.allKey, ++this.generation);
+    this.options.report(
+      new CachingError(
+        'invalidate',
+        `${collapsed} invalidations are waiting for the store (more than maxPendingInvalidations, ${this.options.maxPending}); ` +
+          'they are replaced by one invalidation of everything, written when the store answers',
+        { key: this.options.allKey },
+      ),
+    );
   }
 
   private scheduleRetry(): void {
-    if (this.retryTimer !== undefined || this.closed) return;
-    this.retryTimer = setTimeout(async () => {
+    if (this.retryTimer !== undefined || this.retrying || this.closed) return;
+    this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      await this.retryNow();
-      if (this.pending.size > 0) {
-        this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMax);
-        this.scheduleRetry();
-      } else {
-        this.retryDelay = this.options.retryMin;
-      }
+      void this.retry();
     }, this.retryDelay);
     this.retryTimer.unref();
+  }
+
+  private async retry(): Promise<void> {
+    this.retrying = true;
+    try {
+      const batch = [...this.pending];
+      await this.write(batch, undefined, Number.POSITIVE_INFINITY);
+    } finally {
+      this.retrying = false;
+    }
+    if (this.pending.size === 0) {
+      this.retryDelay = this.options.retryMin;
+      return;
+    }
+    this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMax);
+    this.scheduleRetry();
   }
 }

@@ -2,11 +2,23 @@
  * Per-request record of what the cache did, read by the HTTP layer to set
  * `X-Cache`, `Cache-Control` and `ETag`. tRPC copies the context object when a
  * middleware extends it, so the record travels as a property of the context
- * (copied by reference), not as the context's identity.
+ * (copied by reference, hence enumerable), not as the context's identity.
+ *
+ * The key is a `Symbol.for` symbol, not a module-private one or a WeakMap: the
+ * CommonJS builds of `trpc-caching` (which records) and `trpc-caching/http`
+ * (which attaches and reads) are separate bundles, each with its own copy of
+ * this module, and both must reach the same slot.
  */
 export const cacheLogSlot: unique symbol = Symbol.for('trpc-caching.log');
 
-/** One procedure call's outcome. */
+/**
+ * One procedure call's outcome, as a `maxAge` callback of `cacheResponseMeta` sees it.
+ *
+ * @example
+ * ```ts
+ * const maxAge = (entry: CacheLogEntry) => (entry.scope === 'public' ? entry.ttl / 1000 : 0);
+ * ```
+ */
 export interface CacheLogEntry {
   readonly path: string;
   readonly type: 'query' | 'mutation';
@@ -19,19 +31,32 @@ export interface CacheLogEntry {
   readonly etag?: string | undefined;
 }
 
+/** The log of one request. */
+export interface CacheLog {
+  /** The calls that went through the cache, in the order they finished. */
+  readonly entries: CacheLogEntry[];
+  /**
+   * Whether the request carried credentials (an `Authorization` or `Cookie` header), or could not be
+   * told not to: a response to it must not be offered to shared caches, even for a public entry.
+   */
+  readonly credentialed: boolean;
+}
+
 /** Adds a fresh cache log to a context object (in place) and returns it. */
-export function attachCacheLog<T extends object>(ctx: T): T {
-  Object.defineProperty(ctx, cacheLogSlot, { value: [], enumerable: true, configurable: true, writable: true });
+export function attachCacheLog<T extends object>(ctx: T, credentialed: boolean): T {
+  const log: CacheLog = { entries: [], credentialed };
+  Object.defineProperty(ctx, cacheLogSlot, { value: log, enumerable: true, configurable: true, writable: true });
   return ctx;
 }
 
 /** The log of a context made with {@link attachCacheLog}; undefined otherwise. */
-export function cacheLogOf(ctx: unknown): CacheLogEntry[] | undefined {
+export function cacheLogOf(ctx: unknown): CacheLog | undefined {
   if (typeof ctx !== 'object' || ctx === null) return undefined;
-  const log = (ctx as { [cacheLogSlot]?: unknown })[cacheLogSlot];
-  return Array.isArray(log) ? (log as CacheLogEntry[]) : undefined;
+  const log = (ctx as { [cacheLogSlot]?: Partial<CacheLog> | null })[cacheLogSlot];
+  return typeof log === 'object' && log !== null && Array.isArray(log.entries) ? (log as CacheLog) : undefined;
 }
 
+/** Notes a call's outcome in its request's log; does nothing when the context has none (no HTTP headers asked for). */
 export function recordCacheStatus(ctx: unknown, entry: CacheLogEntry): void {
-  cacheLogOf(ctx)?.push(entry);
+  cacheLogOf(ctx)?.entries.push(entry);
 }

@@ -3,7 +3,14 @@ import type { Caching } from '../caching.js';
 import { type CacheHeadersOptions, maxAgeOf } from '../http/headers.js';
 import type { ResolvedCacheMeta, ResolvedInvalidateMeta } from '../trpc/meta.js';
 
-/** The `x-cache` extension of a cached operation. */
+/**
+ * The `x-cache` extension of a cached operation.
+ *
+ * @example
+ * ```ts
+ * const extension = document.paths?.['/posts']?.get?.['x-cache'] as OpenApiCacheExtension; // { scope: 'user', ttl: 60000, tags: [] }
+ * ```
+ */
 export interface OpenApiCacheExtension {
   /** `user`: one entry per user (anonymous callers share one); `public`: one entry for everyone. */
   readonly scope: 'user' | 'public';
@@ -13,7 +20,14 @@ export interface OpenApiCacheExtension {
   readonly tags: readonly string[] | 'derived from input';
 }
 
-/** The `x-cache-invalidates` extension of an invalidating mutation. */
+/**
+ * The `x-cache-invalidates` extension of an invalidating mutation.
+ *
+ * @example
+ * ```ts
+ * const { operations } = document.paths?.['/posts/reset']?.post?.['x-cache-invalidates'] as OpenApiInvalidatesExtension;
+ * ```
+ */
 export interface OpenApiInvalidatesExtension {
   /** Every cached response of the calling user. */
   readonly self: boolean;
@@ -29,20 +43,42 @@ export interface OpenApiInvalidatesExtension {
   readonly operations: readonly string[];
 }
 
-/** The least of an OpenAPI document this helper needs; trpc-to-openapi's `OpenAPIObject` is one. */
+/**
+ * The least of an OpenAPI document this helper needs; trpc-to-openapi's `OpenAPIObject` is one.
+ *
+ * @example
+ * ```ts
+ * const document: OpenApiDocumentLike = generateOpenApiDocument(appRouter, { title: 'API', version: '1', baseUrl: '/api' });
+ * ```
+ */
 export interface OpenApiDocumentLike {
   paths?: object | undefined;
 }
 
-/** Options of {@link documentCaching}. */
+/**
+ * Options of {@link documentCaching}.
+ *
+ * @example
+ * ```ts
+ * const options: DocumentCachingOptions = { router: appRouter, caching, maxAge: (entry) => (entry.scope === 'public' ? 60 : 0) };
+ * ```
+ */
 export interface DocumentCachingOptions {
   /** The router the document was generated from. */
   readonly router: AnyRouter;
   /** The caching instance whose builders made its procedures. */
   readonly caching: Caching<never>;
-  /** Document the `304 Not Modified` answer (when the handler is wrapped with `withNotModified`). Default true. */
+  /**
+   * Document the `304 Not Modified` answer (when the handler is wrapped with `withNotModified`).
+   *
+   * @default true
+   */
   readonly notModified?: boolean;
-  /** The `maxAge` given to `cacheResponseMeta`, so that the documented `Cache-Control` is the one sent. Default: the TTL. */
+  /**
+   * The `maxAge` given to `cacheResponseMeta`, so that the documented `Cache-Control` is the one sent.
+   *
+   * @default cacheResponseMeta's: 0 for a private response, the TTL for a public one
+   */
   readonly maxAge?: CacheHeadersOptions['maxAge'];
 }
 
@@ -168,16 +204,26 @@ export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc
       };
       operation['x-cache'] = extension;
       appendDescription(operation, describeCache(cache));
-      const maxAge = maxAgeOf({ path, type: 'query', status: 'HIT', scope: cache.scope, ttl: cache.ttl }, options.maxAge);
-      const cacheControl = `${cache.scope === 'public' ? 'public' : 'private'}, max-age=${maxAge}`;
+      const entry = { path, type: 'query', status: 'HIT', scope: cache.scope, ttl: cache.ttl } as const;
+      const isPublic = cache.scope === 'public';
+      const cacheControl = `${isPublic ? 'public' : 'private'}, max-age=${maxAgeOf(entry, options.maxAge, !isPublic)}`;
+      // What cacheResponseMeta sends a public entry when the request carried credentials.
+      const credentialed = `private, max-age=${maxAgeOf(entry, options.maxAge, true)}`;
       const headers = {
         'X-Cache': header('HIT: served from the cache; MISS: computed and stored; BYPASS: the cache was not used.', 'HIT'),
         'Cache-Control': header(
-          `\`${cacheControl}\` by default (\`no-store\` when the cache was bypassed). ${cache.scope === 'public' ? 'The same for every caller.' : 'Per user: shared caches must not store it.'}`,
+          isPublic
+            ? `\`${cacheControl}\` to a request without credentials: the same for every caller. \`${credentialed}\` to a request with an \`Authorization\` or \`Cookie\` header, so that shared caches do not store it. \`no-store\` when the cache was bypassed.`
+            : `\`${cacheControl}\` by default (\`no-store\` when the cache was bypassed). Per user: shared caches must not store it.`,
           cacheControl,
         ),
         ETag: header('Strong validator of the cached result; send it back in If-None-Match.', '"3f2a0c6d0e8b4b1c9d1e5f7a2b3c4d5e"'),
-        ...(cache.scope === 'public' ? {} : { Vary: header('Request headers the response depends on.', 'Authorization') }),
+        Vary: header(
+          isPublic
+            ? 'Request headers the response depends on; sent with `private` to a request that carried credentials.'
+            : 'Request headers the response depends on.',
+          'Authorization',
+        ),
       };
       if (ok) ok.headers = { ...ok.headers, ...headers };
       if (options.notModified !== false && operation.responses && route.method === 'get') {

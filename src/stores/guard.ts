@@ -1,5 +1,7 @@
 import type { Keyv } from 'keyv';
-import { CachingError, type CachingOperation } from '../errors.js';
+import { afterPendingIo, monotonicNow } from '../engine/clock.js';
+import { CachingError, type CachingOperation, errorMessage } from '../errors.js';
+import { type KeyvAccess, keyvAccess } from './keyv-access.js';
 
 /** How the store boundary bounds and isolates a store. */
 export interface StoreGuardOptions {
@@ -14,6 +16,13 @@ export interface StoreGuardOptions {
 
 class StoreTimeoutError extends Error {
   override readonly name = 'StoreTimeoutError';
+  constructor(
+    message: string,
+    /** How much later than the timeout the timer fired: the event loop's stall. */
+    readonly lateBy: number,
+  ) {
+    super(message);
+  }
 }
 
 const timedOut = Symbol('timedOut');
@@ -37,10 +46,14 @@ export class GuardedStore {
   /** True while the one trial call of a half-open circuit is in flight. */
   private probing = false;
 
+  /** Keyv's calls, addressed so that reads find what writes stored whatever the Keyv's namespace. */
+  private readonly access: KeyvAccess;
+
   constructor(
     readonly keyv: Keyv,
     private readonly options: StoreGuardOptions,
   ) {
+    this.access = keyvAccess(keyv);
     keyv.on('error', (error: unknown) => {
       this.errorEpoch++;
       this.lastStoreError = error;
@@ -54,7 +67,13 @@ export class GuardedStore {
    * timeout per cool-down, not one per request that arrives meanwhile.
    */
   get available(): boolean {
-    return this.openUntil === 0 || (!this.probing && Date.now() >= this.openUntil);
+    return this.openUntil === 0 || (!this.probing && monotonicNow() >= this.openUntil);
+  }
+
+  /** The circuit's state: `open` skips the store, `half-open` lets one trial call through. */
+  get breaker(): 'closed' | 'open' | 'half-open' {
+    if (this.openUntil === 0) return 'closed';
+    return monotonicNow() >= this.openUntil ? 'half-open' : 'open';
   }
 
   /**
@@ -62,29 +81,30 @@ export class GuardedStore {
    * undefined when the store failed, was slow, or is skipped by the breaker.
    */
   async getMany(keys: string[], path: string | undefined): Promise<unknown[] | undefined> {
-    const outcome = await this.run('read', keys[0], path, () => this.keyv.getMany(keys));
+    const outcome = await this.run('read', keys[0], path, () => this.access.getMany(keys));
     const rows = outcome?.value;
     return Array.isArray(rows) && rows.length === keys.length ? rows : undefined;
   }
 
   /** Writes one key (one SET on Redis). Resolves to true only when the write is known to have succeeded. */
   async set(key: string, value: string, ttl: number, path: string | undefined): Promise<boolean> {
-    const outcome = await this.run('write', key, path, () => this.keyv.set(key, value, ttl));
+    const outcome = await this.run('write', key, path, () => this.access.set(key, value, ttl));
     return outcome !== undefined && outcome.value !== false;
   }
 
   /**
    * Writes entries in one store call. Resolves to true only when the write is known to have succeeded.
-   * `force` tries the store even while the circuit is open (still bounded by the timeout): for a last
-   * flush at shutdown, which cannot wait for the cool-down.
+   * An `unguarded` write is tried even while the circuit is open, within its own `timeout`: version
+   * moves must reach the store whatever the reads did (the breaker protects the read path, and a
+   * read that timed out tells nothing about whether a write would land).
    */
   async setMany(
     entries: Array<{ key: string; value: string; ttl: number }>,
     operation: CachingOperation,
     path: string | undefined,
-    force = false,
+    unguarded?: { readonly timeout: number },
   ): Promise<boolean> {
-    const outcome = await this.run(operation, entries[0]?.key, path, () => this.keyv.setMany(entries), force);
+    const outcome = await this.run(operation, entries[0]?.key, path, () => this.access.setMany(entries), unguarded);
     // Keyv answers booleans for some adapters and undefined for others; only `false` says it failed.
     return outcome !== undefined && !(Array.isArray(outcome.value) && outcome.value.includes(false));
   }
@@ -94,29 +114,41 @@ export class GuardedStore {
     key: string | undefined,
     path: string | undefined,
     call: () => Promise<T>,
-    force = false,
+    unguarded?: { readonly timeout: number },
   ): Promise<{ value: T } | undefined> {
-    if (!force && !this.available) return undefined;
-    const probe = !force && this.openUntil !== 0;
+    if (unguarded === undefined && !this.available) return undefined;
+    const probe = unguarded === undefined && this.openUntil !== 0;
     if (probe) this.probing = true;
     const epoch = this.errorEpoch;
+    const timeout = unguarded?.timeout ?? this.options.timeout;
+    const startedAt = monotonicNow();
+    let settled = false;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const result = await Promise.race([
-        call(),
+      const pending = call().finally(() => {
+        settled = true;
+      });
+      let result = await Promise.race([
+        pending,
         new Promise<typeof timedOut>((resolve) => {
-          timer = setTimeout(resolve, this.options.timeout, timedOut);
+          timer = setTimeout(resolve, timeout, timedOut);
         }),
       ]);
       if (result === timedOut) {
-        throw new StoreTimeoutError(`store call took longer than ${this.options.timeout} ms`);
+        // After an event-loop stall, timers fire before the I/O that arrived meanwhile is read: give a
+        // reply that is already on the socket one turn to land before calling the store slow.
+        await afterPendingIo();
+        if (!settled) throw new StoreTimeoutError(`store call took longer than ${timeout} ms`, monotonicNow() - startedAt - timeout);
+        result = await pending;
       }
       if (this.errorEpoch !== epoch) throw this.lastStoreError;
-      this.consecutiveFailures = 0;
-      this.openUntil = 0;
-      return { value: result };
+      if (unguarded === undefined) {
+        this.consecutiveFailures = 0;
+        this.openUntil = 0;
+      }
+      return { value: result as T };
     } catch (cause) {
-      this.fail(operation, key, path, cause);
+      this.fail(operation, key, path, cause, timeout, unguarded !== undefined);
       return undefined;
     } finally {
       clearTimeout(timer);
@@ -124,11 +156,23 @@ export class GuardedStore {
     }
   }
 
-  private fail(operation: CachingOperation, key: string | undefined, path: string | undefined, cause: unknown): void {
-    this.consecutiveFailures++;
-    const opened = this.consecutiveFailures >= this.options.breakerThreshold;
-    if (opened) this.openUntil = Date.now() + this.options.breakerCooldown;
-    const reason = cause instanceof Error ? cause.message : String(cause);
+  private fail(
+    operation: CachingOperation,
+    key: string | undefined,
+    path: string | undefined,
+    cause: unknown,
+    timeout: number,
+    unguarded: boolean,
+  ): void {
+    // A timer that fired much later than asked says this process's event loop stalled, not that the store
+    // is slow: such a timeout is reported but does not count towards opening the circuit. Nor do the
+    // unguarded writes of version moves: the circuit is the read path's, and moves have bounds of their own.
+    const localStall = cause instanceof StoreTimeoutError && cause.lateBy > timeout / 2;
+    const counted = !unguarded && !localStall;
+    if (counted) this.consecutiveFailures++;
+    const opened = counted && this.consecutiveFailures >= this.options.breakerThreshold;
+    if (opened) this.openUntil = monotonicNow() + this.options.breakerCooldown;
+    const reason = `${errorMessage(cause)}${localStall ? ' (the event loop was blocked meanwhile)' : ''}`;
     this.options.report(
       new CachingError(
         operation,

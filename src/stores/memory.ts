@@ -7,31 +7,28 @@ export const DEFAULT_MAX_ENTRIES = 10_000;
 
 type Stored = StoredData<unknown> & object;
 
-/**
- * Version keys are `{prefix}:v:…`, and a prefix never holds `:` (createCaching
- * checks it), so the second segment alone tells a version from an entry.
- */
-function isVersionKey(key: string): boolean {
-  const at = key.indexOf(':');
-  return at !== -1 && key.startsWith(':v:', at);
-}
+/** Tells a version key from an entry key, for {@link partitionVersions}. */
+export type VersionKeyTest = (key: string) => boolean;
 
 /**
  * The default store: a Keyv adapter over two bounded LRUs, one for entries
  * and one for version keys, so that a flood of distinct inputs evicts old
  * entries instead of growing the heap, and never evicts the versions that
- * other entries are checked against. A version that went missing would read
- * as its initial token again; keeping versions apart means only a flood of
- * distinct invalidated users or tags can evict one, never a flood of inputs.
+ * other entries are checked against. Only a flood of distinct invalidated
+ * users or tags can evict a version, and an evicted version costs misses.
  * It offers `getMany` and `setMany`, so a hit is one synchronous lookup pass
  * rather than one promise per key.
+ *
+ * The adapter knows nothing of the key layout: until {@link partitionVersions}
+ * tells it which keys are versions, every key goes to the entry LRU.
  */
 class BoundedMemoryAdapter implements KeyvStoreAdapter {
   opts: { maxEntries: number; maxVersions: number };
+  /** Set by Keyv to its own namespace, which it then puts before every key (`{namespace}:{key}`). */
   namespace?: string | undefined;
   private readonly entries: LRUCache<string, Stored>;
   private readonly versions: LRUCache<string, Stored>;
-  private readonly listeners = new Map<string, Array<(...args: unknown[]) => void>>();
+  private isVersion: VersionKeyTest | undefined;
 
   constructor(maxEntries: number, maxVersions: number) {
     this.opts = { maxEntries, maxVersions };
@@ -39,14 +36,15 @@ class BoundedMemoryAdapter implements KeyvStoreAdapter {
     this.versions = new LRUCache({ max: maxVersions });
   }
 
+  /** Adds a test of version keys; with several caching instances on one store, a key is a version if any test says so. */
+  addVersionKeyTest(test: VersionKeyTest): void {
+    const before = this.isVersion;
+    this.isVersion = before === undefined ? test : (key) => before(key) || test(key);
+  }
+
   /** Entries held (version keys not counted). */
   get size(): number {
     return this.entries.size;
-  }
-
-  /** Version keys held. */
-  get versionCount(): number {
-    return this.versions.size;
   }
 
   /** Every key and value held, entries first: for inspection, not for the hot path. */
@@ -56,7 +54,13 @@ class BoundedMemoryAdapter implements KeyvStoreAdapter {
   }
 
   private lruOf(key: string): LRUCache<string, Stored> {
-    return isVersionKey(key) ? this.versions : this.entries;
+    const isVersion = this.isVersion;
+    if (isVersion === undefined) return this.entries;
+    if (isVersion(key)) return this.versions;
+    // Under a Keyv namespace the adapter sees `{namespace}:{key}`; the test knows only the cache's own keys.
+    const namespace = this.namespace;
+    const under = namespace !== undefined && namespace !== '' && key.startsWith(namespace) && key.charCodeAt(namespace.length) === 58; // ':'
+    return under && isVersion(key.slice(namespace.length + 1)) ? this.versions : this.entries;
   }
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
@@ -102,28 +106,39 @@ class BoundedMemoryAdapter implements KeyvStoreAdapter {
     this.versions.clear();
   }
 
-  on(event: string, listener: (...args: unknown[]) => void): this {
-    const list = this.listeners.get(event) ?? [];
-    list.push(listener);
-    this.listeners.set(event, list);
+  /** Keyv's adapter type asks for `on`, to forward `error` events; an LRU in the process has none to forward. */
+  on(): this {
     return this;
   }
 }
 
-/** Options of {@link createMemoryStore}. */
+/**
+ * Options of {@link createMemoryStore}.
+ *
+ * @example
+ * ```ts
+ * // Many users invalidated per day, few distinct inputs each: room for more versions than entries.
+ * const store = createMemoryStore({ maxEntries: 20_000, maxVersions: 100_000 });
+ * ```
+ */
 export interface MemoryStoreOptions {
-  /** Most cached results held; the least recently used go first. Default 10 000. */
+  /**
+   * Most cached results held; the least recently used go first.
+   * @default 10_000
+   */
   maxEntries?: number;
   /**
    * Most version keys held, apart from the entries: one per user, tag or path
-   * that was invalidated within `versionTtl`. Default: `maxEntries`.
+   * that was invalidated within `versionTtl`. An evicted version costs misses, never stale data.
+   * @default maxEntries
    */
   maxVersions?: number;
 }
 
 /**
  * Creates the bounded in-memory Keyv store that `createCaching` uses when no
- * `store` is given. Exported so that an app can size it, share it, or inspect it.
+ * `store` is given. Exported so that an app can size it or share it between
+ * caching instances (each keeps its version keys apart from the entries).
  *
  * @example
  * ```ts
@@ -140,6 +155,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Keyv {
     deserialize: undefined,
     namespace: '',
   });
+}
+
+/**
+ * Tells a store made by {@link createMemoryStore} which keys are versions, so that it keeps them in their own LRU;
+ * does nothing to any other store. createCaching calls it with its own key test before the store is used: keys
+ * already held stay where they are. Several caching instances on one store each add their test.
+ */
+export function partitionVersions(store: Keyv, isVersionKey: VersionKeyTest): void {
+  const adapter: unknown = store.store;
+  if (adapter instanceof BoundedMemoryAdapter) adapter.addVersionKeyTest(isVersionKey);
 }
 
 /** Number of entries (cached results, not version keys) held by a store made by {@link createMemoryStore}; undefined for other stores. */

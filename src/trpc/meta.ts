@@ -1,4 +1,4 @@
-import { CachingConfigError } from '../errors.js';
+import { CachingConfigError, CachingError } from '../errors.js';
 import { checkDuration, describe } from '../options.js';
 
 /**
@@ -37,7 +37,11 @@ export interface CacheMeta {
   readonly ttl?: number;
   /** `user` (default): one entry per user (or one for all anonymous callers); `public`: one entry for everyone. */
   readonly scope?: 'user' | 'public';
-  /** Tags this entry depends on; invalidating a tag invalidates every entry that declared it. Derived from the input, before the resolver runs. */
+  /**
+   * Tags this entry depends on; invalidating a tag invalidates every entry that declared it. Derived from the input,
+   * before the resolver runs. A callback's result is checked at each call (see {@link checkTags}): a tag with a
+   * missing value in it (`post:undefined`) makes the call bypass the cache and reports it to `onError`.
+   */
   readonly tags?: readonly string[] | ((args: CacheTagArgs) => readonly string[]);
   /** `false` turns caching off for this procedure (it still runs its resolver). */
   readonly enabled?: boolean;
@@ -61,8 +65,11 @@ export interface InvalidateMeta {
   readonly users?: readonly (string | number)[] | ((args: InvalidateArgs) => readonly unknown[]);
   /** Procedure paths or router prefixes (`'post'` covers `post.list`), for every user and the public scope. */
   readonly paths?: readonly string[];
-  /** Tags declared by cached queries, for every user and the public scope. */
-  readonly tags?: readonly string[] | ((args: InvalidateArgs) => readonly unknown[]);
+  /**
+   * Tags declared by cached queries, for every user and the public scope. A callback's result is checked at each
+   * call (see {@link checkTags}): a tag with a missing value in it (`post:undefined`) invalidates everything instead.
+   */
+  readonly tags?: readonly string[] | ((args: InvalidateArgs) => readonly string[]);
   /** Invalidate everything under the prefix. */
   readonly all?: boolean;
 }
@@ -122,6 +129,64 @@ function checkStringList(option: string, value: unknown, allowFunction: boolean)
   }
 }
 
+// What `${value}` gives for a value that is not there: `post:${input.id}` on a number input is `post:undefined`.
+// A segment is delimited by anything but a letter or digit, so `user:null` and `page-NaN` are caught and `nullable` is not.
+const MISSING_SEGMENT = /(?:^|[^\p{L}\p{N}])(undefined|null|NaN)(?![\p{L}\p{N}])/u;
+const OBJECT_TEXT = /\[object [^\]]*\]/;
+// Tags are checked on every call of a tagged query: this cheap test lets almost every tag skip the two above.
+const SUSPECT = /undefined|null|NaN|\[object /;
+
+/** Why these tags cannot be used, or undefined when each is a non-empty string with no stringified missing value in it. */
+function tagsProblem(tags: unknown): string | undefined {
+  if (!Array.isArray(tags)) return `expected an array of tags, got ${describe(tags)}`;
+  for (const tag of tags) {
+    if (typeof tag !== 'string') return `expected every tag to be a string, got ${describe(tag)}`;
+    if (tag.length === 0) return 'expected non-empty tags, got the empty string';
+    const missing = SUSPECT.test(tag) ? (MISSING_SEGMENT.exec(tag)?.[1] ?? OBJECT_TEXT.exec(tag)?.[0]) : undefined;
+    if (missing !== undefined) {
+      return (
+        `the tag ${JSON.stringify(tag)} contains "${missing}", the text of a missing value: a field the callback read is not there ` +
+        '(`input` and `result` are empty records when the value is not an object: read `rawInput` or `rawResult`)'
+      );
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks the tags a `meta.cache.tags` or `meta.invalidate.tags` callback returned, so that a tag built from a
+ * missing value (`post:${input.id}` when the input is a number gives `post:undefined`) never silently names
+ * the wrong tag. Refuses a non-array, a non-string or empty tag, and a tag with `undefined`, `null` or `NaN`
+ * as a segment or `[object …]` in it.
+ *
+ * @param option - The option the tags came from, e.g. `meta.cache.tags`.
+ * @param path - The procedure the tags belong to.
+ * @param value - What the callback returned.
+ * @returns The tags, unchanged.
+ * @throws {CachingError} With operation `config`, naming the procedure: a query then bypasses the cache and
+ *   reports it; a mutation invalidates everything instead.
+ * @example
+ * ```ts
+ * checkTags('meta.cache.tags', 'post.byId', ['post:1']); // ['post:1']
+ * checkTags('meta.cache.tags', 'post.byId', ['post:undefined']); // throws CachingError
+ * ```
+ */
+export function checkTags(option: string, path: string, value: unknown): readonly string[] {
+  const problem = tagsProblem(value);
+  if (problem !== undefined) throw new CachingError('config', `${option} of "${path}": ${problem}`, { path });
+  return value as readonly string[];
+}
+
+/**
+ * Static tags are checked once, here. A callback's tags are checked at each call, by the middleware that calls
+ * it (with {@link checkTags} and the path of that call: procedures that share a base's meta share this object).
+ */
+function checkStaticTags(option: string, tags: unknown): void {
+  if (tags === undefined || typeof tags === 'function') return;
+  const problem = tagsProblem(tags);
+  if (problem !== undefined) throw new CachingConfigError(option, problem);
+}
+
 /** Validates and resolves `meta.cache` of the procedure at `path`. */
 export function resolveCacheMeta(
   path: string,
@@ -141,6 +206,7 @@ export function resolveCacheMeta(
     throw new CachingConfigError(`${option}.enabled`, `expected a boolean, got ${describe(cache.enabled)}`);
   }
   checkStringList(`${option}.tags`, cache.tags, true);
+  checkStaticTags(`${option}.tags`, cache.tags);
   return {
     enabled: cache.enabled ?? true,
     ttl,
@@ -168,6 +234,7 @@ export function resolveInvalidateMeta(path: string, meta: unknown): ResolvedInva
   }
   checkStringList(`${option}.paths`, inv.paths, false);
   checkStringList(`${option}.tags`, inv.tags, true);
+  checkStaticTags(`${option}.tags`, inv.tags);
   return {
     self: (inv.self as boolean | undefined) ?? true,
     users: inv.users as InvalidateMeta['users'],

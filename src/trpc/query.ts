@@ -1,46 +1,15 @@
 import { TRPCError } from '@trpc/server';
-import { type MiddlewareResult, middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
-import { codec } from '../engine/codec.js';
-import { formatEntry, readEntry } from '../engine/entry.js';
-import { canonicalInput, md5, type Scope, scopeSegment, userScope } from '../engine/keys.js';
-import { VersionBook } from '../engine/versions.js';
-import { CachingError } from '../errors.js';
+import type { Computed, QueryPlan } from '../engine/engine.js';
+import { type Scope, userScope } from '../engine/keys.js';
+import { CachingError, errorMessage } from '../errors.js';
 import { recordCacheStatus } from '../http/cache-log.js';
-import { asRecord, type ResolvedCacheMeta } from './meta.js';
-import type { CacheRuntime, MissOutcome } from './runtime.js';
-
-/** The part of tRPC's middleware options the cache reads. */
-export interface CacheMiddlewareOptions {
-  readonly ctx: unknown;
-  readonly type: 'query' | 'mutation' | 'subscription';
-  readonly path: string;
-  readonly meta: unknown;
-  readonly getRawInput: () => Promise<unknown>;
-  readonly next: () => Promise<MiddlewareResult<object>>;
-}
-
-/** A middleware result that ends the chain with a cached value. */
-function hitResult(data: unknown): MiddlewareResult<object> {
-  return { ok: true, data, marker: middlewareMarker };
-}
-
-/** Runs the rest of the chain without the cache, and says so in the cache log. */
-function bypass(opts: CacheMiddlewareOptions, scope: Scope['kind'], ttl: number): Promise<MiddlewareResult<object>> {
-  recordCacheStatus(opts.ctx, { path: opts.path, type: 'query', status: 'BYPASS', scope, ttl });
-  return opts.next();
-}
-
-/** Where a query's entry lives and which versions it depends on. */
-interface ReadPlan {
-  readonly entryKey: string;
-  /** The entry key first, then its version keys: read together in one `getMany`. */
-  readonly keys: string[];
-  readonly scope: Scope['kind'];
-  readonly rawInput: unknown;
-}
+import { endChain, type MiddlewareResult } from './internals.js';
+import { asRecord, checkTags, type ResolvedCacheMeta } from './meta.js';
+import type { CacheMiddlewareOptions, TrpcRuntime } from './runtime.js';
 
 const PUBLIC: Scope = { kind: 'public' };
 
+/** The error a procedure built with the wrong builder throws when called (validateRouter finds it at startup). */
 export function misuse(builder: string, expected: string, type: string, path: string): TRPCError {
   return new TRPCError({
     code: 'INTERNAL_SERVER_ERROR',
@@ -48,39 +17,46 @@ export function misuse(builder: string, expected: string, type: string, path: st
   });
 }
 
+/** A bad `meta.cache`/`meta.invalidate` found at call time, as the procedure's error. */
 export function configFailure(error: unknown): TRPCError {
-  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: (error as Error).message, cause: error });
+  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: errorMessage(error), cause: error });
 }
 
-async function planRead(rt: CacheRuntime, opts: CacheMiddlewareOptions, settings: ResolvedCacheMeta): Promise<ReadPlan> {
+/** The caller went away while waiting for an identical request's result. */
+function aborted(path: string, reason: unknown): TRPCError {
+  return new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: `"${path}" was aborted by its caller`, cause: reason });
+}
+
+async function planOf(rt: TrpcRuntime, opts: CacheMiddlewareOptions, settings: ResolvedCacheMeta): Promise<QueryPlan> {
   const scope = settings.scope === 'public' ? PUBLIC : userScope(rt.user(opts.ctx));
-  const segment = scopeSegment(rt.keys.prefix, scope);
-  const rawInput = await opts.getRawInput();
-  const entryKey = rt.keys.entry(opts.path, segment, md5(canonicalInput(rawInput, rt.inputLimits)));
-  const keys = [entryKey, rt.keys.allVersion()];
-  if (scope.kind !== 'public') keys.push(rt.keys.scopeVersion(segment));
-  for (const key of rt.keys.pathVersions(opts.path)) keys.push(key);
-  if (settings.tags !== undefined) {
-    const tags =
-      typeof settings.tags === 'function' ? settings.tags({ input: asRecord(rawInput), rawInput, ctx: opts.ctx }) : settings.tags;
-    if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === 'string')) {
-      throw new CachingError('config', `meta.cache.tags of "${opts.path}" must return an array of strings`, { path: opts.path });
-    }
-    // Sorted so that the order a callback lists tags in cannot split entries.
-    for (const tag of [...new Set(tags)].sort()) keys.push(rt.keys.tagVersion(tag));
+  const input = await opts.getRawInput();
+  let tags: readonly string[] | undefined;
+  if (typeof settings.tags === 'function') {
+    const derived = settings.tags({ input: asRecord(input), rawInput: input, ctx: opts.ctx });
+    tags = checkTags('meta.cache.tags', opts.path, derived);
+  } else {
+    tags = settings.tags;
   }
-  return { entryKey, keys, scope: scope.kind, rawInput };
+  return rt.engine.plan({ path: opts.path, scope, input, tags, ttl: settings.ttl });
+}
+
+/** A fault while planning, as the CachingError reported to onError, naming the procedure. */
+function planFault(path: string, error: unknown): CachingError {
+  if (error instanceof CachingError) {
+    return error.path === path ? error : new CachingError(error.operation, `${error.message} (in "${path}")`, { path, cause: error });
+  }
+  return new CachingError('key', `cannot derive a cache key for "${path}": ${errorMessage(error)}`, { path, cause: error });
 }
 
 /**
- * The cachedQuery middleware. It runs after the base procedure's middlewares
- * (so after authentication), reads the entry and its versions in one store
- * round trip, and on a miss runs the rest of the chain once per identical
- * concurrent request.
+ * The cachedQuery middleware: turns a tRPC call into an engine plan, serves a
+ * hit without running the rest of the chain, and on a miss runs the rest of
+ * the chain (the resolver) through the engine's fill. It runs after the base
+ * procedure's middlewares, so after authentication.
  */
-export function createQueryMiddleware(rt: CacheRuntime) {
+export function createQueryMiddleware(rt: TrpcRuntime) {
   return async function trpcCachingQuery(opts: CacheMiddlewareOptions): Promise<MiddlewareResult<object>> {
-    const { ctx, path, type } = opts;
+    const { ctx, path, type, signal } = opts;
     if (type !== 'query') throw misuse('cachedQuery', 'query', type, path);
     let settings: ResolvedCacheMeta;
     try {
@@ -88,85 +64,49 @@ export function createQueryMiddleware(rt: CacheRuntime) {
     } catch (error) {
       throw configFailure(error);
     }
-    if (!settings.enabled) return bypass(opts, settings.scope === 'public' ? 'public' : 'user', settings.ttl);
+    const scopeKind = settings.scope === 'public' ? 'public' : 'user';
+    if (!settings.enabled) {
+      recordCacheStatus(ctx, { path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
+      return opts.next();
+    }
+    if (signal?.aborted) throw aborted(path, signal.reason);
 
-    let plan: ReadPlan;
+    let plan: QueryPlan;
     try {
-      plan = await planRead(rt, opts, settings);
+      plan = await planOf(rt, opts, settings);
     } catch (error) {
-      rt.report(
-        error instanceof CachingError
-          ? new CachingError(error.operation, `${error.message} (in "${path}")`, { path, key: error.key, cause: error.cause ?? error })
-          : new CachingError('key', `cannot derive a cache key for "${path}": ${(error as Error).message}`, { path, cause: error }),
-      );
-      return bypass(opts, settings.scope === 'public' ? 'public' : 'user', settings.ttl);
-    }
-    if (!rt.store.available || rt.versions.covers(plan.keys)) return bypass(opts, plan.scope, settings.ttl);
-
-    const readAt = Date.now();
-    const rows = await rt.store.getMany(plan.keys, path);
-    if (rows === undefined) return bypass(opts, plan.scope, settings.ttl);
-    const tokens = VersionBook.tokensOf(rows, 1);
-    const hit = readEntry(rows[0], tokens);
-    if (hit !== undefined) {
-      try {
-        const data = codec.decode(hit.payload, plan.entryKey);
-        recordCacheStatus(ctx, { path, type: 'query', status: 'HIT', scope: plan.scope, ttl: settings.ttl, etag: hit.etag });
-        return hitResult(data);
-      } catch (cause) {
-        rt.report(new CachingError('read', `cannot decode the entry of "${path}"`, { path, key: plan.entryKey, cause }));
-      }
+      rt.report(planFault(path, error));
+      recordCacheStatus(ctx, { path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
+      return opts.next();
     }
 
-    const flightKey = `${plan.entryKey}\n${tokens}`;
-    const joined = rt.flights.joinable(flightKey);
-    const leading = joined === undefined;
-    const outcome = await (joined ?? rt.flights.lead(flightKey, () => miss(rt, opts, plan, settings, tokens, readAt)));
-    recordCacheStatus(ctx, {
-      path,
-      type: 'query',
-      status: outcome.payload === undefined ? 'BYPASS' : 'MISS',
-      scope: plan.scope,
-      ttl: settings.ttl,
-      etag: outcome.etag,
-    });
-    if (leading || !outcome.ok || outcome.payload === undefined) return outcome.result as MiddlewareResult<object>;
-    // A follower gets its own copy, so that no caller can change what another one sees.
-    return hitResult(codec.decode(outcome.payload, plan.entryKey));
+    const read = await rt.engine.read(plan);
+    if (read.kind === 'hit') {
+      recordCacheStatus(ctx, { path, type: 'query', status: 'HIT', scope: plan.scope, ttl: plan.ttl, etag: read.etag });
+      return endChain(read.value);
+    }
+    if (read.kind === 'bypass') {
+      recordCacheStatus(ctx, { path, type: 'query', status: 'BYPASS', scope: plan.scope, ttl: plan.ttl });
+      return opts.next();
+    }
+    const compute = async (): Promise<Computed<MiddlewareResult<object>>> => {
+      const result = await opts.next();
+      return { result, ok: result.ok, data: result.ok ? result.data : undefined };
+    };
+    let outcome: Awaited<ReturnType<typeof rt.engine.fill<MiddlewareResult<object>>>>;
+    try {
+      outcome = await rt.engine.fill(plan, read, compute, signal);
+    } catch (error) {
+      // Only a follower's own abort reaches here: the resolver's errors are results, not throws.
+      if (signal?.aborted) throw aborted(path, signal.reason);
+      throw error;
+    }
+    if (outcome.kind === 'shared') {
+      recordCacheStatus(ctx, { path, type: 'query', status: 'MISS', scope: plan.scope, ttl: plan.ttl, etag: outcome.etag });
+      return endChain(outcome.value);
+    }
+    const status = outcome.etag === undefined ? 'BYPASS' : 'MISS';
+    recordCacheStatus(ctx, { path, type: 'query', status, scope: plan.scope, ttl: plan.ttl, etag: outcome.etag });
+    return outcome.result;
   };
-}
-
-async function miss(
-  rt: CacheRuntime,
-  opts: CacheMiddlewareOptions,
-  plan: ReadPlan,
-  settings: ResolvedCacheMeta,
-  tokens: string,
-  readAt: number,
-): Promise<MissOutcome> {
-  const result = await opts.next();
-  if (!result.ok) return { ok: false, result, payload: undefined, etag: undefined };
-  let payload: string;
-  try {
-    payload = codec.encode(result.data, rt.maxEntryBytes);
-  } catch (cause) {
-    rt.report(
-      new CachingError('encode', `the result of "${opts.path}" is not cached: ${(cause as Error).message}`, {
-        path: opts.path,
-        key: plan.entryKey,
-        cause,
-      }),
-    );
-    return { ok: true, result, payload: undefined, etag: undefined };
-  }
-  const entry = formatEntry(tokens, payload);
-  // An invalidation this process could not write covers these keys: storing would only add a stale entry.
-  // The entry must expire before any version it recorded can: a version moved after `readAt` lives until at
-  // least `readAt + versionTtl`, so a slow resolver's entry (written under tokens that have since moved) can
-  // never outlive the move and match again once that version expires back to its initial token.
-  const ttl = Math.min(settings.ttl, rt.versionTtl - (Date.now() - readAt));
-  if (ttl > 0 && !rt.versions.covers(plan.keys)) {
-    await rt.store.set(plan.entryKey, entry.text, ttl, opts.path);
-  }
-  return { ok: true, result, payload, etag: entry.etag };
 }

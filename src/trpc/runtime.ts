@@ -1,32 +1,23 @@
-import type { Coalescer } from '../engine/flights.js';
-import type { InputLimits, KeyFormat } from '../engine/keys.js';
-import type { VersionBook } from '../engine/versions.js';
+import type { CacheEngine } from '../engine/engine.js';
 import type { CachingError } from '../errors.js';
-import type { GuardedStore } from '../stores/guard.js';
 import type { ResolvedCacheMeta, ResolvedInvalidateMeta } from './meta.js';
 
-/** Result of a miss, shared by coalesced callers. */
-export interface MissOutcome {
-  readonly ok: boolean;
-  /** The middleware result to hand back (the leader's). */
-  readonly result: unknown;
-  /** Encoded payload, when the result could be cached: followers decode their own copy. */
-  readonly payload: string | undefined;
-  readonly etag: string | undefined;
-}
-
-/** Everything the middlewares share, resolved once by `createCaching`. */
-export interface CacheRuntime {
-  readonly keys: KeyFormat;
-  readonly store: GuardedStore;
-  readonly versions: VersionBook;
-  readonly flights: Coalescer<MissOutcome>;
-  readonly ttl: number;
-  readonly versionTtl: number;
-  readonly maxEntryBytes: number;
-  readonly inputLimits: InputLimits;
+/** What the tRPC middlewares share with `createCaching`: the engine, and how to read a procedure's meta and user. */
+export interface TrpcRuntime {
+  readonly engine: CacheEngine;
   readonly user: (ctx: unknown) => unknown;
   readonly report: (error: CachingError) => void;
   readonly cacheMeta: (path: string, meta: unknown) => ResolvedCacheMeta;
   readonly invalidateMeta: (path: string, meta: unknown) => ResolvedInvalidateMeta | undefined;
+}
+
+/** The part of tRPC's middleware options the cache reads. */
+export interface CacheMiddlewareOptions {
+  readonly ctx: unknown;
+  readonly type: 'query' | 'mutation' | 'subscription';
+  readonly path: string;
+  readonly meta: unknown;
+  readonly signal?: AbortSignal | undefined;
+  readonly getRawInput: () => Promise<unknown>;
+  readonly next: () => Promise<import('./internals.js').MiddlewareResult<object>>;
 }

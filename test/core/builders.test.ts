@@ -1,6 +1,7 @@
-import { TRPCError } from '@trpc/server';
-import { describe, expect, it } from 'vitest';
-import { createTestApp } from '../support/app.js';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { createCaching } from '../../src/index.js';
+import { createTestApp, type TestCtx } from '../support/app.js';
 import { storeKinds } from '../support/stores.js';
 
 describe.each(storeKinds())('procedure builders on $name', (kind) => {
@@ -29,5 +30,38 @@ describe.each(storeKinds())('procedure builders on $name', (kind) => {
     expect(title).toBe('Alice one');
     expect(readAt).toBeInstanceOf(Date);
     await expect(alice.post.byId({ id: 'x' as unknown as number })).rejects.toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }));
+  });
+});
+
+describe('procedure builder types', () => {
+  interface SignedInCtx {
+    user: { id: string };
+  }
+  const t = initTRPC.context<TestCtx>().create();
+  const authed = t.procedure.use(({ ctx, next }) => {
+    if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED' });
+    return next({ ctx: { user: { id: String(ctx.user.id) } } });
+  });
+
+  it("returns the base's own builder, so a resolver sees the context the base's middlewares set", () => {
+    const caching = createCaching<TestCtx>({ user: (ctx) => ctx.user?.id });
+    expectTypeOf(caching.cachedQuery(authed)).toEqualTypeOf<typeof authed>();
+    expectTypeOf(caching.invalidatingMutation(t.procedure)).toEqualTypeOf<typeof t.procedure>();
+    caching.cachedQuery(authed).query(({ ctx }) => expectTypeOf(ctx.user.id).toEqualTypeOf<string>());
+  });
+
+  it('does not compile with a base whose context does not satisfy the Ctx given to createCaching', () => {
+    const caching = createCaching<SignedInCtx>({ user: (ctx) => ctx.user.id });
+    caching.cachedQuery(authed);
+    caching.invalidatingMutation(authed);
+    // @ts-expect-error t.procedure's ctx.user may be null, which createCaching<SignedInCtx>'s user does not accept
+    caching.cachedQuery(t.procedure);
+    // @ts-expect-error the same for invalidatingMutation
+    caching.invalidatingMutation(t.procedure);
+    const otherApp = initTRPC.context<{ tenant: string }>().create();
+    // @ts-expect-error a base of another tRPC app, whose context has no user at all
+    createCaching<TestCtx>({ user: (ctx) => ctx.user?.id }).cachedQuery(otherApp.procedure);
+    // Without a Ctx, createCaching cannot know one: any base is accepted.
+    createCaching({ user: () => 'everyone' }).cachedQuery(otherApp.procedure);
   });
 });

@@ -1,6 +1,6 @@
 import type { Keyv } from 'keyv';
 import { describe, expect, it } from 'vitest';
-import { createContractApp, queryAcrossMutation } from '../support/contract-app.js';
+import { createContractApp, queryAcrossMutation } from '../support/apps/contract.js';
 import { delaySetMany } from '../support/latency.js';
 import { storeKinds } from '../support/stores.js';
 

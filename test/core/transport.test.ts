@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createContractApp } from '../support/contract-app.js';
-import { contractClient, serveContractApp } from '../support/contract-http.js';
+import { createContractApp } from '../support/apps/contract.js';
+import { contractClient, serveContractApp } from '../support/apps/contract-http.js';
 import { storeKinds } from '../support/stores.js';
 
 describe.each(storeKinds())('transports on $name', (kind) => {

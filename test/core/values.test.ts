@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createContractApp, SAMPLE_VALUES, type SampleName } from '../support/contract-app.js';
+import { createContractApp, SAMPLE_VALUES, type SampleName } from '../support/apps/contract.js';
 import { storeKinds } from '../support/stores.js';
 
 const FALSY: SampleName[] = ['null', 'zero', 'false', 'empty', 'emptyArray', 'emptyObject'];

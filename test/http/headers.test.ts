@@ -1,16 +1,16 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { type CacheLogEntry, cacheResponseMeta, type ResponseMetaInput, withCacheHeaders, withNotModifiedFetch } from 'trpc-caching/http';
 import { createOpenApiFetchHandler } from 'trpc-to-openapi';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { attachCacheLog, cacheLogOf } from '../../src/http/cache-log.js';
-import { type CacheLogEntry, cacheHeaders, cacheResponseMeta, etagMatches, withCacheLog, withNotModifiedFetch } from '../../src/index.js';
+import { createRestApp, type RestCtx, restAppStarter, userOf } from '../support/apps/rest.js';
+import { rest, trpcClient } from '../support/clients.js';
 import { storeKinds } from '../support/stores.js';
-import { createRestApp, type RestCtx, restAppStarter, userOf } from './app.js';
-import { rest, trpcClient } from './clients.js';
 
 describe.each(storeKinds())('HTTP cache headers on $name', (kind) => {
   const start = restAppStarter(kind);
 
-  it('sets X-Cache, private Cache-Control, Vary and a stable ETag on a single tRPC query', async () => {
+  it('sets X-Cache, private Cache-Control with max-age=0 (read-your-writes), Vary and a stable ETag on a single tRPC query', async () => {
     const { url } = await start();
     const alice = trpcClient(url, 'alice');
     await alice.client.post.byId.query({ id: 1 });
@@ -19,7 +19,8 @@ describe.each(storeKinds())('HTTP cache headers on $name', (kind) => {
     const hit = alice.last;
     expect(miss.get('x-cache')).toBe('MISS');
     expect(hit.get('x-cache')).toBe('HIT');
-    expect(hit.get('cache-control')).toBe('private, max-age=30');
+    // The browser revalidates every time (a cheap 304), so a user never sees their copy from before their own write.
+    expect(hit.get('cache-control')).toBe('private, max-age=0');
     // tRPC's own Vary values are kept.
     expect(hit.get('vary')).toBe('trpc-accept, accept, Authorization');
     expect(hit.get('etag')).toMatch(/^"[0-9a-f]{32}"$/);
@@ -34,7 +35,7 @@ describe.each(storeKinds())('HTTP cache headers on $name', (kind) => {
     expect(alice.last.get('x-cache')).toBe('MISS, MISS');
     await Promise.all([alice.client.post.byId.query({ id: 1 }), alice.client.feed.query({}), alice.client.post.list.query({})]);
     expect(alice.last.get('x-cache')).toBe('HIT, HIT, MISS');
-    expect(alice.last.get('cache-control')).toBe('private, max-age=30');
+    expect(alice.last.get('cache-control')).toBe('private, max-age=0');
     expect(alice.last.get('etag')).toMatch(/^"[0-9a-f]{32}"$/);
     const batchEtag = alice.last.get('etag');
     await Promise.all([alice.client.post.byId.query({ id: 1 }), alice.client.feed.query({}), alice.client.post.list.query({})]);
@@ -51,12 +52,29 @@ describe.each(storeKinds())('HTTP cache headers on $name', (kind) => {
     expect(alice.last.get('etag')).toBeNull();
   });
 
-  it('uses public Cache-Control when every call of a batch is public', async () => {
+  it('uses public Cache-Control when every call of a batch is public and the request carries no credentials', async () => {
     const { url } = await start();
     const anonymous = trpcClient(url, null, { batch: true });
     await anonymous.client.feed.query({});
     expect(anonymous.last.get('cache-control')).toBe('public, max-age=120');
     expect(anonymous.last.get('vary')).toBe('trpc-accept, accept');
+  });
+
+  it('sends a public entry as private to a request that carried credentials, so that no shared cache hands it to others', async () => {
+    const { url } = await start();
+    const anonymous = await rest(url, null, '/feed');
+    expect(anonymous.headers.get('cache-control')).toBe('public, max-age=120');
+    const alice = trpcClient(url, 'alice');
+    await alice.client.feed.query({});
+    expect(alice.last.get('x-cache')).toBe('HIT');
+    expect(alice.last.get('cache-control')).toBe('private, max-age=0');
+    expect(alice.last.get('vary')).toBe('trpc-accept, accept, Authorization');
+    const bob = await rest(url, 'bob', '/feed');
+    expect(bob.headers.get('cache-control')).toBe('private, max-age=0');
+    // A cookie is a credential too, whatever the app makes of it.
+    const cookie = await rest(url, null, '/feed', { headers: { cookie: 'session=abc' } });
+    expect(cookie.headers.get('x-cache')).toBe('HIT');
+    expect(cookie.headers.get('cache-control')).toBe('private, max-age=0');
   });
 
   it('leaves responses of procedures that do not use the cache alone', async () => {
@@ -111,7 +129,7 @@ describe.each(storeKinds())('HTTP cache headers on $name', (kind) => {
     const notModified = await rest(url, 'bob', '/posts', { headers: { 'if-none-match': `"x", W/${etag}` } });
     expect(notModified.status).toBe(304);
     expect(notModified.body).toBeUndefined();
-    expect(notModified.headers.get('cache-control')).toBe('private, max-age=60');
+    expect(notModified.headers.get('cache-control')).toBe('private, max-age=0');
     // Another user's ETag for the same URL is not this user's representation unless the bodies are equal.
     const alice = await rest(url, 'alice', '/posts', { headers: { 'if-none-match': etag } });
     expect(alice.status).toBe(200);
@@ -119,7 +137,7 @@ describe.each(storeKinds())('HTTP cache headers on $name', (kind) => {
 
   it('answers 304 through fetch adapters wrapped with withNotModifiedFetch (tRPC and trpc-to-openapi)', async () => {
     const app = createRestApp(await kind.fresh());
-    const createContext = withCacheLog(({ req }: { req: Request }): RestCtx => ({ user: userOf(req) }));
+    const createContext = withCacheHeaders(({ req }: { req: Request }): RestCtx => ({ user: userOf(req) }));
     const responseMeta = cacheResponseMeta();
     const trpc = withNotModifiedFetch((req: Request) =>
       fetchRequestHandler({ endpoint: '/trpc', req, router: app.router, createContext, responseMeta }),
@@ -145,7 +163,24 @@ describe.each(storeKinds())('HTTP cache headers on $name', (kind) => {
   });
 });
 
-describe('cacheHeaders', () => {
+/** A tRPC fetch handler on a fresh app (memory store), for tests that need no server. */
+function fetchApp(options: Parameters<typeof cacheResponseMeta>[0], wrap = true) {
+  const app = createRestApp(undefined);
+  const createContext = ({ req }: { req: Request }): RestCtx => ({ user: userOf(req) });
+  const responseMeta = cacheResponseMeta(options);
+  return (path: string, user: string | null) =>
+    fetchRequestHandler({
+      endpoint: '/trpc',
+      req: new Request(`http://local/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: { id: 1 } }))}`, {
+        headers: user ? { authorization: `Bearer ${user}` } : {},
+      }),
+      router: app.router,
+      createContext: wrap ? withCacheHeaders(createContext) : createContext,
+      responseMeta,
+    });
+}
+
+describe('cacheResponseMeta', () => {
   const entry = (over: Partial<CacheLogEntry>): CacheLogEntry => ({
     path: 'a',
     type: 'query',
@@ -156,64 +191,130 @@ describe('cacheHeaders', () => {
     ...over,
   });
   const ctxWith = (...entries: CacheLogEntry[]) => {
-    const ctx = attachCacheLog({});
-    cacheLogOf(ctx)?.push(...entries);
+    const ctx = attachCacheLog({}, true);
+    cacheLogOf(ctx)?.entries.push(...entries);
     return ctx;
   };
+  const headersFor = (opts: ResponseMetaInput, options: Parameters<typeof cacheResponseMeta>[0] = {}) =>
+    cacheResponseMeta(options)(opts).headers;
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
 
   it('matches calls to log entries by path, in request order, even when they finished in another order', () => {
     const ctx = ctxWith(entry({ path: 'b', status: 'MISS', etag: 'e2', scope: 'public', ttl: 10_500 }), entry({ path: 'a' }));
-    const headers = cacheHeaders({ ctx, type: 'query', paths: ['a', 'b'], errors: [] });
+    const headers = headersFor({ ctx, type: 'query', paths: ['a', 'b'], errors: [] }, { maxAge: (e) => e.ttl / 1000 });
     expect(headers['X-Cache']).toBe('HIT, MISS');
     expect(headers['Cache-Control']).toBe('private, max-age=10');
     expect(headers.Vary).toEqual(['Authorization']);
   });
 
-  it('honours maxAge and vary options', () => {
+  it('keeps a private response for as long as maxAge says when asked to, and honours vary', () => {
     const ctx = ctxWith(entry({}));
-    expect(cacheHeaders({ ctx, type: 'query', paths: ['a'], errors: [] }, { maxAge: 0, vary: [] })).toEqual({
+    expect(headersFor({ ctx, type: 'query', paths: ['a'], errors: [] }, { maxAge: (e) => e.ttl / 1000, vary: [] })).toEqual({
       'X-Cache': 'HIT',
-      'Cache-Control': 'private, max-age=0',
+      'Cache-Control': 'private, max-age=60',
       ETag: '"e1"',
+    });
+    expect(headersFor({ ctx, type: 'query', paths: ['a'], errors: [] }, { maxAge: 5, vary: ['Cookie'] })).toMatchObject({
+      'Cache-Control': 'private, max-age=5',
+      Vary: ['Cookie'],
     });
   });
 
-  it('returns nothing without a cache log, and no-store for streamed responses', () => {
-    expect(cacheHeaders({ ctx: {}, type: 'query', paths: ['a'], errors: [] })).toEqual({});
-    expect(cacheHeaders({ ctx: ctxWith(entry({})), type: 'query', paths: ['a'], errors: [], data: [], eagerGeneration: true })).toEqual({
+  it('sends no-store for streamed responses, whose headers leave before the results', () => {
+    expect(headersFor({ ctx: ctxWith(entry({})), type: 'query', paths: ['a'], errors: [], data: [], eagerGeneration: true })).toEqual({
       'Cache-Control': 'no-store',
     });
   });
 
-  it("lets the app's own responseMeta headers and status win", () => {
+  it("lets the app's own responseMeta headers and status win, whatever the case of their names", () => {
     const meta = cacheResponseMeta({ responseMeta: () => ({ status: 203, headers: { 'cache-control': 'no-cache', 'X-Extra': '1' } }) });
     expect(meta({ ctx: ctxWith(entry({})), type: 'query', paths: ['a'], errors: [] })).toEqual({
       status: 203,
       headers: { 'X-Cache': 'HIT', Vary: ['Authorization'], ETag: '"e1"', 'cache-control': 'no-cache', 'X-Extra': '1' },
     });
   });
-});
 
-describe('withCacheLog', () => {
-  it('gives each request its own log, even when createContext returns the same object', async () => {
-    const shared = { user: null };
-    const create = withCacheLog(() => shared);
-    const first = await create();
-    const second = await create();
-    cacheLogOf(first)?.push({ path: 'a', type: 'query', status: 'HIT', scope: 'anon', ttl: 1 });
-    expect(cacheLogOf(second)).toEqual([]);
-    expect(second.user).toBeNull();
+  it('warns once, naming withCacheHeaders, when the context has no cache log, instead of silently sending no cache headers', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const handle = fetchApp({}, false);
+    const first = await handle('post.byId', 'alice');
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-cache')).toBeNull();
+    await handle('post.byId', 'alice');
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]?.[0])).toContain('withCacheHeaders');
+    // Wrapped: no warning.
+    const wrapped = fetchApp({});
+    expect((await wrapped('post.byId', 'alice')).headers.get('x-cache')).toBe('MISS');
+    expect(warn).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers with no-store, not a failed request, when a maxAge function throws, and says what was thrown', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const handle = fetchApp({
+      maxAge: () => {
+        throw 'no policy for this path';
+      },
+    });
+    const response = await handle('post.byId', 'alice');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ result: { data: { json: { id: 1 } } } });
+    expect(response.headers.get('x-cache')).toBe('MISS');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('etag')).toBeNull();
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]?.[0])).toContain('(no policy for this path)');
+    // An object without a prototype cannot be turned into a string by String(); the warning still says what it was.
+    const bare = fetchApp({
+      maxAge: () => {
+        throw Object.assign(Object.create(null), { reason: 'bare' });
+      },
+    });
+    expect((await bare('post.byId', 'alice')).headers.get('cache-control')).toBe('no-store');
+    expect(String(warn.mock.calls[1]?.[0])).toContain('{"reason":"bare"}');
   });
 });
 
-describe('etagMatches', () => {
-  it('compares weakly, reads lists and *', () => {
-    expect(etagMatches('"a"', '"a"')).toBe(true);
-    expect(etagMatches('W/"a"', '"a"')).toBe(true);
-    expect(etagMatches('"b", "a"', '"a"')).toBe(true);
-    expect(etagMatches('*', '"a"')).toBe(true);
-    expect(etagMatches('"b"', '"a"')).toBe(false);
-    expect(etagMatches(undefined, '"a"')).toBe(false);
-    expect(etagMatches('"a"', null)).toBe(false);
+describe('withCacheHeaders', () => {
+  it('gives each request its own log, even when createContext returns the same object', async () => {
+    const shared = { user: null };
+    const create = withCacheHeaders(() => shared);
+    const first = await create();
+    const second = await create();
+    cacheLogOf(first)?.entries.push({ path: 'a', type: 'query', status: 'HIT', scope: 'anon', ttl: 1 });
+    expect(cacheLogOf(second)?.entries).toEqual([]);
+    expect(second.user).toBeNull();
+  });
+
+  it('notes whether the request carried credentials, from a Node request, a fetch Request or a Lambda event', async () => {
+    const create = withCacheHeaders((_opts: object) => ({}));
+    const credentialed = async (opts: object) => cacheLogOf(await create(opts))?.credentialed;
+    expect(await credentialed({ req: { headers: { authorization: 'Bearer a' } } })).toBe(true);
+    expect(await credentialed({ req: { headers: { cookie: 'sid=1' } } })).toBe(true);
+    expect(await credentialed({ req: { headers: { accept: '*/*' } } })).toBe(false);
+    expect(await credentialed({ req: new Request('http://x/', { headers: { Authorization: 'Bearer a' } }) })).toBe(true);
+    expect(await credentialed({ req: new Request('http://x/') })).toBe(false);
+    expect(await credentialed({ event: { headers: { Cookie: 'sid=1' } } })).toBe(true);
+    expect(await credentialed({ event: { headers: {} } })).toBe(false);
+    // No request to read: counted as credentialed, which can only make a public entry private.
+    expect(await credentialed({})).toBe(true);
+  });
+});
+
+describe('withNotModifiedFetch', () => {
+  it('answers 304 when If-None-Match lists the ETag, weakly or as *, and passes other requests through', async () => {
+    const handle = withNotModifiedFetch(async () => new Response('{"a":1}', { headers: { etag: '"a"', 'x-cache': 'HIT' } }));
+    const statusFor = async (ifNoneMatch: string | undefined, method = 'GET') =>
+      (await handle(new Request('http://x/', { method, headers: ifNoneMatch === undefined ? {} : { 'if-none-match': ifNoneMatch } })))
+        .status;
+    expect(await statusFor('"a"')).toBe(304);
+    expect(await statusFor('W/"a"')).toBe(304);
+    expect(await statusFor('"b", "a"')).toBe(304);
+    expect(await statusFor('*')).toBe(304);
+    expect(await statusFor('"b"')).toBe(200);
+    expect(await statusFor(undefined)).toBe(200);
+    expect(await statusFor('"a"', 'POST')).toBe(200);
   });
 });

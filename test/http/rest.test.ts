@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { restAppStarter } from '../support/apps/rest.js';
+import { rest, trpcClient } from '../support/clients.js';
 import { storeKinds } from '../support/stores.js';
-import { restAppStarter } from './app.js';
-import { rest, trpcClient } from './clients.js';
 
 describe.each(storeKinds())('REST through trpc-to-openapi on $name', (kind) => {
   const start = restAppStarter(kind);

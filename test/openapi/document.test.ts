@@ -1,9 +1,10 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { OpenAPIV3_1 } from 'openapi-types';
+import { documentCaching, type OpenApiCacheExtension, type OpenApiInvalidatesExtension } from 'trpc-caching/openapi';
 import { generateOpenApiDocument } from 'trpc-to-openapi';
 import { describe, expect, it } from 'vitest';
-import { documentCaching, type OpenApiCacheExtension, type OpenApiInvalidatesExtension } from '../../src/index.js';
-import { createRestApp } from '../http/app.js';
+import { createRestApp, serveRestApp } from '../support/apps/rest.js';
+import { rest } from '../support/clients.js';
 
 type Operation = OpenAPIV3_1.OperationObject & { 'x-cache'?: OpenApiCacheExtension; 'x-cache-invalidates'?: OpenApiInvalidatesExtension };
 
@@ -33,13 +34,18 @@ describe('documentCaching', () => {
     expect(op('/feed', 'get').description).toMatch(/^Cached for everyone \(public scope\) for 120 s, with tags `feed`\./);
     const ok = byId.responses?.['200'] as OpenAPIV3_1.ResponseObject;
     expect(Object.keys(ok.headers ?? {})).toEqual(['X-Cache', 'Cache-Control', 'ETag', 'Vary']);
+    // What cacheResponseMeta sends by default: a private response is revalidated every time.
     expect((ok.headers?.['Cache-Control'] as OpenAPIV3_1.HeaderObject | undefined)?.schema).toMatchObject({
-      example: 'private, max-age=30',
+      example: 'private, max-age=0',
     });
     expect(byId.responses?.['304']).toMatchObject({ description: expect.stringContaining('Not Modified') });
     expect(byId.parameters).toContainEqual(expect.objectContaining({ name: 'If-None-Match', in: 'header' }));
+    // A public operation: public to requests without credentials, private (with Vary) to the others.
     const feedOk = op('/feed', 'get').responses?.['200'] as OpenAPIV3_1.ResponseObject;
-    expect(Object.keys(feedOk.headers ?? {})).not.toContain('Vary');
+    const feedCacheControl = feedOk.headers?.['Cache-Control'] as OpenAPIV3_1.HeaderObject | undefined;
+    expect(feedCacheControl?.schema).toMatchObject({ example: 'public, max-age=120' });
+    expect(feedCacheControl?.description).toContain('`private, max-age=0` to a request with an `Authorization` or `Cookie` header');
+    expect(Object.keys(feedOk.headers ?? {})).toContain('Vary');
   });
 
   it('says what every invalidating mutation invalidates, naming the operations a path target covers', () => {
@@ -81,6 +87,23 @@ describe('documentCaching', () => {
     });
     expect(cacheControlOf(perScope, '/posts')).toMatchObject({ example: 'private, max-age=0' });
     expect(cacheControlOf(perScope, '/feed')).toMatchObject({ example: 'public, max-age=600' });
+  });
+
+  it('documents the Cache-Control the server sends by default, to anonymous and to signed-in callers', async () => {
+    const { app, op } = build();
+    const served = await serveRestApp(app);
+    try {
+      const documented = (path: string) => {
+        const ok = op(path, 'get').responses?.['200'] as OpenAPIV3_1.ResponseObject;
+        return ok.headers?.['Cache-Control'] as OpenAPIV3_1.HeaderObject;
+      };
+      const sent = async (user: string | null, path: string) => (await rest(served.url, user, path)).headers.get('cache-control');
+      expect(documented('/posts/{id}').schema).toMatchObject({ example: await sent('alice', '/posts/1') });
+      expect(documented('/feed').schema).toMatchObject({ example: await sent(null, '/feed') });
+      expect(documented('/feed').description).toContain(`\`${await sent('alice', '/feed')}\` to a request with an`);
+    } finally {
+      await served.close();
+    }
   });
 
   it('leaves operations that do not use the cache, or turn it off, as generated', () => {

@@ -2,7 +2,9 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { type CachingMeta, cacheResponseMeta, createCaching, documentCaching, withCacheLog, withNotModified } from 'trpc-caching';
+import { type CachingMeta, createCaching } from 'trpc-caching';
+import { cacheResponseMeta, withCacheHeaders, withNotModified } from 'trpc-caching/http';
+import { documentCaching } from 'trpc-caching/openapi';
 import { createOpenApiHttpHandler, generateOpenApiDocument, type OpenApiMeta } from 'trpc-to-openapi';
 import { z } from 'zod';
 
@@ -23,9 +25,9 @@ export const appRouter = t.router({
     .query(({ ctx }) => ({ id: ctx.user.id })),
 });
 
-// withCacheLog gives each request a cache log; cacheResponseMeta turns it into X-Cache, Cache-Control, Vary, ETag.
+// withCacheHeaders gives each request a cache log; cacheResponseMeta turns it into X-Cache, Cache-Control, Vary, ETag.
 // tRPC passes a Node request to createContext, trpc-to-openapi's createOpenApiHttpHandler a fetch Request.
-const createContext = withCacheLog(({ req }: { req: IncomingMessage | Request }): Ctx => {
+const createContext = withCacheHeaders(({ req }: { req: IncomingMessage | Request }): Ctx => {
   const auth = req.headers instanceof Headers ? req.headers.get('authorization') : req.headers.authorization;
   const id = /^Bearer (\w+)$/.exec(auth ?? '')?.[1]; // look the token up in your session store instead
   return { user: id ? { id } : null };

@@ -1,10 +1,10 @@
 import type { Keyv } from 'keyv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CachingOptions } from '../../src/index.js';
-import { type RedisServer, startRedis } from '../support/redis.js';
-import { type CounterCtx, CounterDb, createCounterApp } from './counter-app.js';
-import { createAppUser, killed, pausedAll, pausedWrites, stopped } from './faults.js';
-import { destroyStore, eventually, productionRedisStore, readyRedisStore } from './redis-store.js';
+import { type CounterCtx, CounterDb, createCounterApp } from '../support/apps/counter.js';
+import { killed, pausedAll, pausedWrites, startAppRedis, stopped } from '../support/faults.js';
+import type { RedisServer } from '../support/redis.js';
+import { destroyStore, eventually, productionRedisStore, readyRedisStore } from '../support/redis-store.js';
 
 const settings: Partial<CachingOptions<CounterCtx>> = { timeout: 400, breakerThreshold: 3, breakerCooldown: 200, retryDelay: 20 };
 
@@ -13,12 +13,9 @@ let appUrl: string;
 const cleanups: Array<() => Promise<void> | void> = [];
 
 beforeAll(async () => {
-  server = await startRedis({ appendonly: true });
-  appUrl = await createAppUser(server);
+  ({ server, url: appUrl } = await startAppRedis());
 });
-afterAll(async () => {
-  await server.dispose();
-});
+afterAll(() => server.dispose());
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });

@@ -1,17 +1,7 @@
-import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
-import { CounterDb, createCounterApp } from '../reliability/counter-app.js';
+import { CounterDb, createCounterApp } from '../support/apps/counter.js';
+import { codeOf as rejection } from '../support/rejection.js';
 import { storeKinds } from '../support/stores.js';
-
-async function rejection(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof TRPCError) return error.code;
-    throw error;
-  }
-  throw new Error('expected the request to be rejected, but it was answered');
-}
 
 // adrf-caching 0.1.0-0.1.4 read the cache before the permission check, so a
 // revoked user (or an anonymous caller, for shared entries) got cached data.

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CounterDb, createCounterApp } from '../reliability/counter-app.js';
+import { CounterDb, createCounterApp } from '../support/apps/counter.js';
 import { storeKinds } from '../support/stores.js';
 
 /** Ids and inputs chosen to collide if any separator were not escaped or hashed. */

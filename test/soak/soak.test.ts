@@ -4,10 +4,10 @@ import { runInNewContext } from 'node:vm';
 import { createTRPCClient, httpLink, type TRPCClient } from '@trpc/client';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import superjson from 'superjson';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CounterDb, type CounterRouter, createCounterApp } from '../reliability/counter-app.js';
-import { destroyStore, readyRedisStore } from '../reliability/redis-store.js';
-import { type RedisServer, startRedis } from '../support/redis.js';
+import { describe, expect, it } from 'vitest';
+import { CounterDb, type CounterRouter, createCounterApp } from '../support/apps/counter.js';
+import { fileRedis } from '../support/redis-file.js';
+import { destroyStore, readyRedisStore } from '../support/redis-store.js';
 
 /** Bounds of the run: whichever comes first ends it. Loopback only. */
 const REQUESTS = 6_000;
@@ -41,13 +41,7 @@ function collectGarbage(): void {
   (runInNewContext('gc') as () => void)();
 }
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis.dispose();
-});
+const redis = fileRedis();
 
 describe('soak over HTTP with a Redis store', () => {
   it(`serves ${REQUESTS} mixed reads and writes from ${CLIENTS} concurrent clients without an error or a stale read`, async () => {

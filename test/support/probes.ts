@@ -1,4 +1,4 @@
-import type { ContractApp, ContractCtx } from './contract-app.js';
+import type { ContractApp, ContractCtx } from './apps/contract.js';
 
 /** A cached query of the contract app, named `user path input`, that a test can call and whose resolver runs it can count. */
 export interface Probe {

@@ -1,9 +1,9 @@
 import KeyvRedis from '@keyv/redis';
 import type { Keyv } from 'keyv';
-import { afterAll, beforeAll } from 'vitest';
 import { createMemoryStore } from '../../src/stores/memory.js';
-import { createAdapterStore } from '../../src/stores/raw-string.js';
-import { type RedisServer, startRedis } from './redis.js';
+import { createRawStringStore } from '../../src/stores/raw-string.js';
+import type { RedisServer } from './redis.js';
+import { fileRedis } from './redis-file.js';
 
 /** One store the contract suites run against. `fresh()` gives an empty Keyv; `redis` is set for the Redis kind. */
 export interface StoreKind {
@@ -17,29 +17,18 @@ export interface StoreKind {
  * redis-server started for this test file. Call at the top level of a test file.
  */
 export function storeKinds(): StoreKind[] {
-  let server: RedisServer | undefined;
-  const opened: Keyv[] = [];
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    for (const keyv of opened) await keyv.disconnect().catch(() => {});
-    await server?.dispose();
-  });
+  const redis = fileRedis();
   return [
     { name: 'memory', fresh: async () => createMemoryStore({ maxEntries: 10_000 }), redis: undefined },
     {
       name: 'redis',
       async fresh() {
-        if (!server) throw new Error('redis-server not started');
-        await server.command('FLUSHALL');
+        await redis.server.command('FLUSHALL');
         // What README recommends for Redis; test/core/keyv-default.test.ts covers a plain Keyv too.
-        const keyv = createAdapterStore(new KeyvRedis(server.url));
-        opened.push(keyv);
-        return keyv;
+        return redis.track(createRawStringStore(new KeyvRedis(redis.url)));
       },
       get redis() {
-        return server;
+        return redis.running;
       },
     },
   ];

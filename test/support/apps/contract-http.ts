@@ -1,9 +1,8 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import superjson from 'superjson';
-import type { ContractApp, ContractCtx, ContractRouter } from './contract-app.js';
+import type { ContractApp, ContractCtx, ContractRouter } from './contract.js';
+import { bearer, listen } from './harness.js';
 
 /**
  * Serves a contract app with tRPC's standalone adapter on a free loopback
@@ -14,26 +13,13 @@ export async function serveContractApp(app: ContractApp): Promise<{ url: string;
   let requests = 0;
   const handler = createHTTPHandler({
     router: app.router,
-    createContext: ({ req }): ContractCtx => {
-      const match = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-      return { user: match?.[1] ?? null };
-    },
+    createContext: ({ req }): ContractCtx => ({ user: bearer(req) }),
   });
-  const server = createServer((req, res) => {
+  const { url, close } = await listen((req, res) => {
     requests++;
     void handler(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests: () => requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url, requests: () => requests, close };
 }
 
 /** A typed tRPC client with `httpBatchLink`, calling as `user` (null = anonymous). */

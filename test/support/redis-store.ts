@@ -1,6 +1,6 @@
 import KeyvRedis, { createClient } from '@keyv/redis';
 import type { Keyv } from 'keyv';
-import { createAdapterStore } from '../../src/index.js';
+import { createRawStringStore } from '../../src/index.js';
 
 /**
  * A Keyv on Redis with the client options README recommends for production:
@@ -41,7 +41,7 @@ function connecting(url: string) {
   });
   // KeyvRedis listens to the client's error events (an unheard 'error' event would crash the process), so it wraps
   // the client before the first connection attempt. Errors reach the Keyv's error event; the promise is only drained.
-  const store = createAdapterStore(new KeyvRedis(client));
+  const store = createRawStringStore(new KeyvRedis(client));
   client.connect().catch(() => {});
   return { client, store };
 }

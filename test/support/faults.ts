@@ -1,4 +1,4 @@
-import type { RedisServer } from '../support/redis.js';
+import { type RedisServer, startRedis } from './redis.js';
 import { eventually } from './redis-store.js';
 
 /** The account the app's store logs in with, so that a fault can take its rights away and leave the test's own connection alone. */
@@ -87,3 +87,12 @@ export const killed: Fault = {
     await createAppUser(server);
   },
 };
+
+/**
+ * For the fault suites: a redis-server that keeps its data across a restart (AOF), with the app's account.
+ * `url` logs in as that account.
+ */
+export async function startAppRedis(): Promise<{ server: RedisServer; url: string }> {
+  const server = await startRedis({ appendonly: true });
+  return { server, url: await createAppUser(server) };
+}

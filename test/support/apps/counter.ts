@@ -1,12 +1,11 @@
-import { initTRPC, TRPCError } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import type { Keyv } from 'keyv';
-import superjson from 'superjson';
 import { z } from 'zod';
-import { type CachingError, type CachingMeta, type CachingOptions, createCaching } from '../../src/index.js';
+import type { CachingOptions } from '../../../src/index.js';
+import { type HarnessCtx, harness } from './harness.js';
 
-export interface CounterCtx {
-  user: { id: string } | null;
-}
+/** Context of the counter app: a signed-in user record, or null. */
+export type CounterCtx = HarnessCtx<{ id: string }>;
 
 /**
  * The data behind the counter app: one monotonic counter per user and name.
@@ -53,18 +52,11 @@ export class CounterDb {
  * Several apps may share one db and one store, like processes behind a load balancer.
  */
 export function createCounterApp(db: CounterDb, store: Keyv | undefined, options: Partial<CachingOptions<CounterCtx>> = {}) {
-  const errors: CachingError[] = [];
-  const t = initTRPC.context<CounterCtx>().meta<CachingMeta>().create({ transformer: superjson });
-  const authed = t.procedure.use(({ ctx, next }) => {
-    if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED' });
-    if (db.banned.has(ctx.user.id)) throw new TRPCError({ code: 'FORBIDDEN', message: 'session revoked' });
-    return next({ ctx: { user: ctx.user } });
-  });
-  const caching = createCaching<CounterCtx>({
-    user: (ctx) => ctx.user?.id,
-    onError: (error) => errors.push(error),
-    ...(store ? { store } : {}),
+  const { t, authed, caching, errors } = harness<{ id: string }>(store, {
     ...options,
+    authorize: (user) => {
+      if (db.banned.has(user.id)) throw new TRPCError({ code: 'FORBIDDEN', message: 'session revoked' });
+    },
   });
   const cachedQuery = caching.cachedQuery(authed);
   const invalidatingMutation = caching.invalidatingMutation(authed);

@@ -1,0 +1,283 @@
+import { CachingError, errorMessage } from '../errors.js';
+import type { GuardedStore } from '../stores/guard.js';
+import { Codec } from './codec.js';
+import { formatEntry, readEntry } from './entry.js';
+import { Flights, type SharedResult } from './flights.js';
+import { canonicalInput, type InputLimits, KeyFormat, md5, type Scope, scopeSegment, UncacheableInputError } from './keys.js';
+import { type EngineTargets, targetKeys } from './targets.js';
+import { VersionBook } from './versions.js';
+
+/** Why a read did not use the cache. */
+export type BypassReason = 'breaker-open' | 'store-error' | 'pending-invalidation';
+
+/** What a query asks of the cache: derived by the framework adapter from its request. */
+export interface QueryRequest {
+  /** The procedure path: part of the key, and what `paths` targets match. */
+  readonly path: string;
+  readonly scope: Scope;
+  /** The input as the procedure receives it (after the transformer, before validation). */
+  readonly input: unknown;
+  /** Tags the entry depends on, already checked. */
+  readonly tags: readonly string[] | undefined;
+  /** Entry lifetime in ms. */
+  readonly ttl: number;
+}
+
+/** Where a query's entry lives and which versions it depends on. */
+export interface QueryPlan {
+  readonly path: string;
+  readonly entryKey: string;
+  /** The entry key, then its version keys: read together in one store call. */
+  readonly keys: readonly string[];
+  readonly ttl: number;
+  readonly scope: Scope['kind'];
+}
+
+/** A read's outcome; `miss` carries what {@link CacheEngine.fill} needs. */
+export type ReadOutcome =
+  | { readonly kind: 'hit'; readonly value: unknown; readonly etag: string }
+  | { readonly kind: 'miss'; readonly tokens: ReadonlyArray<string | undefined> }
+  | { readonly kind: 'bypass'; readonly reason: BypassReason };
+
+/** What the resolver produced: the framework's own result, and whether it is a success worth caching. */
+export interface Computed<R> {
+  readonly result: R;
+  readonly ok: boolean;
+  /** The value to cache, when ok. */
+  readonly data: unknown;
+}
+
+/** A miss's outcome: the caller's own computed result, or a copy of an identical concurrent miss's success. */
+export type FillOutcome<R> =
+  | { readonly kind: 'computed'; readonly result: R; readonly cached: boolean; readonly etag: string | undefined }
+  | { readonly kind: 'shared'; readonly value: unknown; readonly etag: string };
+
+/** Everything the engine needs, resolved and validated by `createCaching`. */
+export interface EngineOptions {
+  readonly prefix: string;
+  readonly store: GuardedStore;
+  readonly versionTtl: number;
+  readonly invalidationTimeout: number;
+  readonly maxPendingInvalidations: number;
+  readonly retryDelay: number;
+  readonly retryMax: number;
+  readonly maxEntryBytes: number;
+  readonly inputLimits: InputLimits;
+  readonly report: (error: CachingError) => void;
+}
+
+const BREAKER_OPEN: ReadOutcome = { kind: 'bypass', reason: 'breaker-open' };
+const PENDING: ReadOutcome = { kind: 'bypass', reason: 'pending-invalidation' };
+const STORE_ERROR: ReadOutcome = { kind: 'bypass', reason: 'store-error' };
+
+/**
+ * The cache, free of any framework: plans keys, reads an entry with its
+ * versions in one store call, fills a miss once per identical concurrent
+ * request, and moves versions. Its behaviour is the consistency contract:
+ *
+ * - an entry is served only while every version it recorded is current, and
+ *   an absent version matches nothing;
+ * - a miss records tokens read (or seeded) before its resolver ran, so a move
+ *   after that read makes the entry unreachable;
+ * - a move is written before `invalidate` resolves, or stays pending and
+ *   covers its keys in this process until written.
+ */
+export class CacheEngine {
+  readonly keys: KeyFormat;
+  private readonly store: GuardedStore;
+  private readonly versions: VersionBook;
+  private readonly flights = new Flights();
+  private readonly codec = new Codec();
+  private readonly versionPrefix: string;
+
+  constructor(private readonly options: EngineOptions) {
+    this.keys = new KeyFormat(options.prefix);
+    this.versionPrefix = `${options.prefix}:v:`;
+    this.store = options.store;
+    this.versions = new VersionBook(options.store, {
+      versionTtl: options.versionTtl,
+      invalidationTimeout: options.invalidationTimeout,
+      maxPending: options.maxPendingInvalidations,
+      allKey: this.keys.allVersion(),
+      retryMin: options.retryDelay,
+      retryMax: options.retryMax,
+      report: options.report,
+    });
+  }
+
+  /** Whether a store key is one of this engine's version keys (`{prefix}:v:…`), for stores that keep versions apart. */
+  isVersionKey(key: string): boolean {
+    return key.startsWith(this.versionPrefix);
+  }
+
+  /** Version keys whose move is not written yet (0 when healthy). */
+  get pendingInvalidations(): number {
+    return this.versions.pendingCount;
+  }
+
+  /** Keys of a query. Throws a CachingError (`key`) for an input that cannot be keyed exactly. */
+  plan(request: QueryRequest): QueryPlan {
+    const { path, scope } = request;
+    let inputHash: string;
+    try {
+      inputHash = md5(canonicalInput(request.input, this.options.inputLimits));
+    } catch (cause) {
+      const reason = cause instanceof UncacheableInputError ? cause.message : errorMessage(cause);
+      throw new CachingError('key', `cannot derive a cache key for "${path}": ${reason}`, { path, cause });
+    }
+    const segment = scopeSegment(this.keys.prefix, scope);
+    const entryKey = this.keys.entry(path, segment, inputHash);
+    const keys = [entryKey, this.keys.allVersion()];
+    if (scope.kind !== 'public') keys.push(this.keys.scopeVersion(segment));
+    for (const key of this.keys.pathVersions(path)) keys.push(key);
+    if (request.tags !== undefined && request.tags.length > 0) {
+      // Sorted so that the order a callback lists tags in cannot split entries.
+      for (const tag of [...new Set(request.tags)].sort()) keys.push(this.keys.tagVersion(tag));
+    }
+    return { path, entryKey, keys, ttl: request.ttl, scope: scope.kind };
+  }
+
+  /** Reads the entry and its versions in one store call. */
+  async read(plan: QueryPlan): Promise<ReadOutcome> {
+    if (!this.store.available) return BREAKER_OPEN;
+    if (this.versions.covers(plan.keys)) return PENDING;
+    const rows = await this.store.getMany(plan.keys as string[], plan.path);
+    if (rows === undefined) return STORE_ERROR;
+    const tokens: Array<string | undefined> = new Array(rows.length - 1);
+    let complete = true;
+    for (let i = 1; i < rows.length; i++) {
+      const token = asToken(rows[i]);
+      tokens[i - 1] = token;
+      if (token === undefined) complete = false;
+    }
+    // An absent version matches no entry: an entry from before a lost key's last move must not revive.
+    const hit = complete ? readEntry(rows[0], tokens.join(' ')) : undefined;
+    if (hit !== undefined) {
+      try {
+        return { kind: 'hit', value: this.codec.decode(hit.payload, plan.entryKey), etag: hit.etag };
+      } catch (cause) {
+        const { path, entryKey: key } = plan;
+        this.options.report(new CachingError('read', `cannot decode the entry of "${path}"`, { path, key, cause }));
+      }
+    }
+    return { kind: 'miss', tokens };
+  }
+
+  /**
+   * Fills a miss: runs `compute` once per identical concurrent miss (same entry, same versions read),
+   * stores a successful result under the versions read, and hands followers a fresh copy of it. A
+   * follower whose leader failed runs its own `compute`; one whose `signal` aborts stops waiting.
+   */
+  async fill<R>(
+    plan: QueryPlan,
+    miss: Extract<ReadOutcome, { kind: 'miss' }>,
+    compute: () => Promise<Computed<R>>,
+    signal?: AbortSignal,
+  ): Promise<FillOutcome<R>> {
+    const flightKey = `${plan.entryKey}\n${miss.tokens.map((token) => token ?? '-').join(' ')}`;
+    for (;;) {
+      const flight = this.flights.joinable(flightKey);
+      if (flight === undefined) return this.flights.lead(flightKey, (alsoAs) => this.lead(plan, miss, compute, alsoAs));
+      const shared = await untilAborted(flight, signal);
+      if (shared !== undefined) return { kind: 'shared', value: this.codec.decode(shared.payload, plan.entryKey), etag: shared.etag };
+    }
+  }
+
+  /** Version keys that targets move. Throws a CachingError for an invalid target. */
+  targetKeys(targets: EngineTargets): string[] {
+    return targetKeys(this.keys, targets);
+  }
+
+  /** Moves versions; resolves to false when the move is left pending (retried in the background). */
+  invalidate(keys: readonly string[], path?: string): Promise<boolean> {
+    return this.versions.move(keys, path);
+  }
+
+  /** Waits until pending moves are written, up to a deadline. */
+  flush(deadlineMs?: number): Promise<boolean> {
+    return this.versions.flush(deadlineMs);
+  }
+
+  /** Stops background retries and drops the decoded templates. */
+  close(): void {
+    this.versions.close();
+    this.codec.clear();
+  }
+
+  private async lead<R>(
+    plan: QueryPlan,
+    miss: Extract<ReadOutcome, { kind: 'miss' }>,
+    compute: () => Promise<Computed<R>>,
+    alsoAs: (flightKey: string) => void,
+  ): Promise<{ own: FillOutcome<R>; shared: SharedResult | undefined }> {
+    const { tokens, written } = this.seedAbsent(plan, miss.tokens);
+    // Misses that read the versions being seeded are identical to this one: let them join.
+    if (tokens !== miss.tokens) alsoAs(`${plan.entryKey}\n${tokens.join(' ')}`);
+    const seeded = await written;
+    const computed = await compute();
+    if (!computed.ok) return { own: { kind: 'computed', result: computed.result, cached: false, etag: undefined }, shared: undefined };
+    let payload: string;
+    try {
+      payload = this.codec.encode(computed.data, this.options.maxEntryBytes);
+    } catch (cause) {
+      this.options.report(
+        new CachingError('encode', `the result of "${plan.path}" is not cached: ${errorMessage(cause)}`, {
+          path: plan.path,
+          key: plan.entryKey,
+          cause,
+        }),
+      );
+      return { own: { kind: 'computed', result: computed.result, cached: false, etag: undefined }, shared: undefined };
+    }
+    if (!seeded) {
+      // The versions could not be seeded: the result is fresh, so identical waiters may share it, but nothing is stored.
+      return {
+        own: { kind: 'computed', result: computed.result, cached: false, etag: undefined },
+        shared: { payload, etag: md5(payload) },
+      };
+    }
+    const entry = formatEntry(tokens.join(' '), payload);
+    // An invalidation this process could not write covers these keys: storing would only add an entry it must not serve.
+    const cached = !this.versions.covers(plan.keys) && (await this.store.set(plan.entryKey, entry.text, plan.ttl, plan.path));
+    return { own: { kind: 'computed', result: computed.result, cached, etag: entry.etag }, shared: { payload, etag: entry.etag } };
+  }
+
+  /** The tokens an entry records: those read, with absent versions seeded (written before the resolver runs). */
+  private seedAbsent(
+    plan: QueryPlan,
+    read: ReadonlyArray<string | undefined>,
+  ): { tokens: ReadonlyArray<string | undefined>; written: Promise<boolean> } {
+    const absent: string[] = [];
+    for (let i = 0; i < read.length; i++) if (read[i] === undefined) absent.push(plan.keys[i + 1] as string);
+    if (absent.length === 0) return { tokens: read, written: Promise.resolve(true) };
+    const seed = this.versions.seed(absent, plan.path);
+    let next = 0;
+    return { tokens: read.map((token) => token ?? seed.tokens[next++]), written: seed.written };
+  }
+}
+
+/** A version row as a token: a non-empty string that cannot be confused with the entry format's separators. */
+function asToken(row: unknown): string | undefined {
+  if (typeof row !== 'string' || row.length === 0 || row.length > 64) return undefined;
+  return row.includes(' ') || row.includes('\n') ? undefined : row;
+}
+
+/** The promise's value, unless the signal aborts first (then its reason is thrown). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,12 @@
+// `trpc-caching/http`: cache headers and 304 answers for tRPC's and trpc-to-openapi's HTTP adapters.
+export type { CacheLogEntry } from './cache-log.js';
+export { withCacheHeaders } from './context.js';
+export { withNotModifiedFetch } from './fetch.js';
+export {
+  type CacheHeadersOptions,
+  cacheResponseMeta,
+  type ResponseHeaders,
+  type ResponseMetaInput,
+  type ResponseMetaResult,
+} from './headers.js';
+export { withNotModified } from './node.js';

@@ -1,0 +1,104 @@
+/**
+ * Every use of tRPC's internals in one place. tRPC marks `_def`, `middlewareMarker`
+ * and `unstable-core-do-not-import` as internal: they may change in any 11.x
+ * release, so the rest of trpc-caching reads them only through these functions,
+ * and test/trpc/internals.test.ts checks each one against the lowest 11.x that
+ * the peer range allows (11.0.0) and the newest installed.
+ *
+ * Functions that read a router or procedure take `unknown` and check the shape
+ * they rely on: a shape they do not recognise is an error, never an empty answer,
+ * because an empty answer would let `validateRouter` pass a router it did not read.
+ */
+import type { inferProcedureBuilderResolverOptions } from '@trpc/server';
+import { type AnyProcedureBuilder, type MiddlewareResult, middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
+
+export type { AnyProcedureBuilder, MiddlewareResult };
+
+/** The kinds of procedure tRPC 11 builds. */
+export type ProcedureType = 'query' | 'mutation' | 'subscription';
+
+/**
+ * What a middleware in a procedure's chain is, as far as the cache cares:
+ * tRPC's own input parser, output parser or error formatter (tagged with `_type`
+ * by tRPC), or anything else (a user's middleware, which may change `ctx`).
+ */
+export type MiddlewareRole = 'input' | 'output' | 'errors' | 'other';
+
+type Def = Record<string, unknown>;
+
+function defOf(value: unknown, what: string): Def {
+  const def = typeof value === 'function' || (typeof value === 'object' && value !== null) ? (value as { _def?: unknown })._def : undefined;
+  if (typeof def !== 'object' || def === null) {
+    throw new TypeError(`trpc-caching: expected a tRPC v11 ${what}, got a value without _def`);
+  }
+  return def as Def;
+}
+
+/**
+ * The procedures of a router by full dotted path (`post.byId`), nested routers
+ * flattened, as tRPC's `router._def.procedures` holds them. Procedures of lazy
+ * routers that have not loaded yet are absent (see {@link lazyPrefixesOf}).
+ */
+export function proceduresOf(router: unknown): ReadonlyMap<string, object> {
+  const procedures = defOf(router, 'router').procedures;
+  if (typeof procedures !== 'object' || procedures === null) {
+    throw new TypeError('trpc-caching: expected a tRPC v11 router (its _def.procedures is missing)');
+  }
+  return new Map(Object.entries(procedures as Record<string, object>));
+}
+
+/** Dotted paths of the router's lazy sub-routers that have not loaded yet: their procedures are unknown until then. */
+export function lazyPrefixesOf(router: unknown): readonly string[] {
+  const lazy = defOf(router, 'router').lazy;
+  return typeof lazy === 'object' && lazy !== null ? Object.keys(lazy) : [];
+}
+
+/** `query`, `mutation` or `subscription` for a finished procedure; undefined for a builder that has no resolver yet. */
+export function procedureType(procedure: unknown): ProcedureType | undefined {
+  const type = defOf(procedure, 'procedure').type;
+  return type === 'query' || type === 'mutation' || type === 'subscription' ? type : undefined;
+}
+
+/** The procedure's (or builder's) meta, as `.meta()` calls merged it. */
+export function metaOf(procedure: unknown): unknown {
+  return defOf(procedure, 'procedure').meta;
+}
+
+/**
+ * The middlewares of a procedure or builder in the order they run, including
+ * the parsers that `.input()` and `.output()` add. For a finished procedure the
+ * last step, which tRPC appends to call the resolver, is left out: it is not a
+ * middleware the app added.
+ */
+export function middlewaresOf(procedure: unknown): readonly unknown[] {
+  const def = defOf(procedure, 'procedure');
+  if (!Array.isArray(def.middlewares)) throw new TypeError('trpc-caching: expected a tRPC v11 procedure (its _def.middlewares is missing)');
+  return typeof def.resolver === 'function' ? def.middlewares.slice(0, -1) : [...def.middlewares];
+}
+
+/** What a middleware of {@link middlewaresOf} is: tRPC tags its own parsers and error formatter with `_type`. */
+export function middlewareRole(middleware: unknown): MiddlewareRole {
+  const type = typeof middleware === 'function' ? (middleware as { _type?: unknown })._type : undefined;
+  return type === 'input' || type === 'output' || type === 'errors' ? type : 'other';
+}
+
+/** A middleware result that ends the chain with `data`, without running the rest (a cache hit). */
+export function endChain(data: unknown): MiddlewareResult<object> {
+  return { ok: true, data, marker: middlewareMarker };
+}
+
+/**
+ * The context a builder's resolver sees: the root context with every override
+ * its middlewares made. Read through tRPC's public `inferProcedureBuilderResolverOptions`,
+ * which exists with the same meaning from 11.0.0 on.
+ */
+export type BuilderContext<TBuilder extends AnyProcedureBuilder> = inferProcedureBuilderResolverOptions<TBuilder>['ctx'];
+
+/**
+ * No constraint (`unknown`) when a builder's context can be handed to `createCaching<Ctx>`'s `user`; otherwise an
+ * object type whose one property says what is wrong. Intersected with a `base` parameter, it turns a mismatch into
+ * a compile error at `cachedQuery(base)` while the builder's own type is still the one inferred and returned.
+ */
+export type ContextCheck<TBuilder extends AnyProcedureBuilder, TCtx> = [BuilderContext<TBuilder>] extends [TCtx]
+  ? unknown
+  : { readonly 'trpc-caching: the context of this base procedure does not satisfy the Ctx given to createCaching<Ctx>': TCtx };

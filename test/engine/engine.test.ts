@@ -1,0 +1,259 @@
+import type { Keyv } from 'keyv';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CacheEngine, type Computed, type EngineOptions, type QueryPlan } from '../../src/engine/engine.js';
+import type { CachingError } from '../../src/errors.js';
+import { GuardedStore } from '../../src/stores/guard.js';
+import { fileRedis } from '../support/redis-file.js';
+import { destroyStore, readyRedisStore } from '../support/redis-store.js';
+import { storeKinds } from '../support/stores.js';
+
+/** An engine on a store, as createCaching builds one, with test-sized bounds. */
+function engineOn(keyv: Keyv, overrides: Partial<EngineOptions> & { timeout?: number; breakerThreshold?: number } = {}) {
+  const errors: CachingError[] = [];
+  const report = (error: CachingError) => errors.push(error);
+  const { timeout = 2_000, breakerThreshold = 5, ...rest } = overrides;
+  const engine = new CacheEngine({
+    prefix: 'engine',
+    store: new GuardedStore(keyv, { timeout, breakerThreshold, breakerCooldown: 5_000, report }),
+    versionTtl: 60_000,
+    invalidationTimeout: 1_000,
+    maxPendingInvalidations: 1_000,
+    retryDelay: 60_000,
+    retryMax: 60_000,
+    maxEntryBytes: 1024 * 1024,
+    inputLimits: { maxInputBytes: 64 * 1024, maxInputDepth: 32 },
+    report,
+    ...rest,
+  });
+  engines.push(engine);
+  return { engine, errors };
+}
+
+const engines: CacheEngine[] = [];
+afterEach(() => {
+  for (const engine of engines.splice(0)) engine.close();
+});
+
+const alice = { kind: 'user', id: 'alice' } as const;
+
+function planFor(engine: CacheEngine, input: unknown = { page: 1 }, tags: readonly string[] = ['post:1']): QueryPlan {
+  return engine.plan({ path: 'post.list', scope: alice, input, tags, ttl: 60_000 });
+}
+
+/** Reads through the engine the way a framework adapter does: a hit, or the fill of a miss with `compute`. */
+async function query<T>(
+  engine: CacheEngine,
+  plan: QueryPlan,
+  compute: () => Promise<Computed<T>>,
+  signal?: AbortSignal,
+  onRead?: () => void,
+) {
+  const read = await engine.read(plan);
+  onRead?.();
+  if (read.kind === 'hit') return { how: 'hit' as const, value: read.value };
+  if (read.kind === 'bypass') return { how: 'bypass' as const, value: (await compute()).data };
+  const outcome = await engine.fill(plan, read, compute, signal);
+  return outcome.kind === 'shared' ? { how: 'shared' as const, value: outcome.value } : { how: 'computed' as const, value: outcome.result };
+}
+
+/** Waits until `condition` holds (the machine may be loaded: no fixed sleep decides an order). */
+async function until(condition: () => boolean): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error('condition not reached in 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const ok = <T>(data: T): Computed<T> => ({ result: data, ok: true, data });
+const failed = (message: string): Computed<string> => ({ result: message, ok: false, data: undefined });
+
+describe.each(storeKinds())('the engine on $name', (kind) => {
+  it('serves an entry only while every version it recorded is current', async () => {
+    const { engine } = engineOn(await kind.fresh());
+    const plan = planFor(engine);
+    expect(await query(engine, plan, async () => ok('v1'))).toEqual({ how: 'computed', value: 'v1' });
+    expect(await query(engine, plan, async () => ok('unused'))).toEqual({ how: 'hit', value: 'v1' });
+    expect(await engine.invalidate(engine.targetKeys({ tags: ['post:1'] }))).toBe(true);
+    expect(await query(engine, plan, async () => ok('v2'))).toEqual({ how: 'computed', value: 'v2' });
+    // Another tag, user or path leaves it alone.
+    await engine.invalidate(engine.targetKeys({ tags: ['post:2'], users: ['bob'], paths: ['user'] }));
+    expect(await query(engine, plan, async () => ok('unused'))).toEqual({ how: 'hit', value: 'v2' });
+  });
+
+  it('never serves an entry again once one of its version keys was lost, and seeds a fresh version instead', async () => {
+    const keyv = await kind.fresh();
+    const { engine } = engineOn(keyv);
+    const plan = planFor(engine);
+    await query(engine, plan, async () => ok('before'));
+    expect(await query(engine, plan, async () => ok('unused'))).toMatchObject({ how: 'hit' });
+    for (const versionKey of plan.keys.slice(1)) {
+      // Eviction, FLUSH, expiry or a clock-skewed Keyv deleting it: the key is simply gone.
+      await keyv.delete(versionKey);
+      expect(await query(engine, plan, async () => ok(`after ${versionKey}`))).toEqual({ how: 'computed', value: `after ${versionKey}` });
+      expect(await keyv.get(versionKey)).toEqual(expect.any(String));
+      expect(await query(engine, plan, async () => ok('unused'))).toEqual({ how: 'hit', value: `after ${versionKey}` });
+    }
+  });
+
+  it('writes the versions a miss found absent before the resolver runs', async () => {
+    const keyv = await kind.fresh();
+    const { engine } = engineOn(keyv);
+    const plan = planFor(engine);
+    const seen: unknown[] = [];
+    await query(engine, plan, async () => {
+      for (const key of plan.keys.slice(1)) seen.push(await keyv.get(key));
+      return ok('v');
+    });
+    expect(seen).toHaveLength(plan.keys.length - 1);
+    for (const token of seen) expect(token).toEqual(expect.any(String));
+  });
+
+  it('gives followers of a failed leader their own resolver run, one at a time, and never the failure', async () => {
+    const { engine } = engineOn(await kind.fresh());
+    const plan = planFor(engine, { page: 9 });
+    let runs = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const compute = async (): Promise<Computed<string>> => {
+      runs++;
+      const mine = runs;
+      if (mine === 1) {
+        await gate;
+        return failed("alice's secret error");
+      }
+      return ok(`run ${mine}`);
+    };
+    const leader = query(engine, plan, compute);
+    await until(() => runs === 1);
+    const followers = Array.from({ length: 8 }, () => query(engine, plan, compute));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release();
+    expect(await leader).toEqual({ how: 'computed', value: "alice's secret error" });
+    const answers = await Promise.all(followers);
+    expect(answers.map((answer) => answer.value)).not.toContain("alice's secret error");
+    // One follower ran its own resolver after the failure; the rest shared its success.
+    expect(runs).toBe(2);
+    expect(answers.filter((answer) => answer.how === 'computed')).toHaveLength(1);
+    expect(new Set(answers.map((answer) => answer.value))).toEqual(new Set(['run 2']));
+  });
+
+  it("lets a follower stop waiting when its own caller aborts, without touching the leader's run", async () => {
+    const { engine } = engineOn(await kind.fresh());
+    const plan = planFor(engine, { page: 10 });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = false;
+    const leader = query(engine, plan, async () => {
+      started = true;
+      await gate;
+      return ok('done');
+    });
+    await until(() => started);
+    const controller = new AbortController();
+    const follower = query(engine, plan, async () => ok('follower ran'), controller.signal);
+    controller.abort(new Error('client went away'));
+    await expect(follower).rejects.toThrow('client went away');
+    release();
+    expect(await leader).toEqual({ how: 'computed', value: 'done' });
+  });
+
+  it('shares a successful result as a fresh copy that no follower can change for another', async () => {
+    const { engine } = engineOn(await kind.fresh());
+    const plan = planFor(engine, { page: 11 });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let runs = 0;
+    const compute = async () => {
+      runs++;
+      await gate;
+      return ok({ items: [1, 2, 3] });
+    };
+    const leader = query(engine, plan, compute);
+    await until(() => runs === 1);
+    let read = 0;
+    const followers = [1, 2].map(() => query(engine, plan, compute, undefined, () => read++));
+    // Both followers have read (and so joined the flight: fill runs in the same turn) before the leader finishes.
+    await until(() => read === 2);
+    release();
+    await leader;
+    const [first, second] = await Promise.all(followers);
+    expect(first?.how).toBe('shared');
+    (first?.value as { items: number[] }).items.push(4);
+    expect(second?.value).toEqual({ items: [1, 2, 3] });
+  });
+});
+
+describe('the engine on Redis under faults', () => {
+  const redis = fileRedis();
+  const opened: Keyv[] = [];
+  afterEach(async () => {
+    await redis.server.command('CLIENT', 'UNPAUSE').catch(() => {});
+    for (const keyv of opened.splice(0)) await destroyStore(keyv);
+  });
+  async function store(): Promise<Keyv> {
+    const keyv = await readyRedisStore(redis.url);
+    opened.push(keyv);
+    return keyv;
+  }
+
+  it('writes an invalidation while the circuit breaker is open, so other processes see it', async () => {
+    await redis.server.command('FLUSHALL');
+    const writer = engineOn(await store(), { timeout: 50, breakerThreshold: 1 });
+    const reader = engineOn(await store());
+    const plan = planFor(reader.engine);
+    await query(reader.engine, plan, async () => ok('before'));
+    expect(await query(reader.engine, plan, async () => ok('unused'))).toEqual({ how: 'hit', value: 'before' });
+    // Reads time out while Redis is paused: the writer's breaker opens.
+    await redis.server.command('CLIENT', 'PAUSE', '300', 'ALL');
+    expect(await writer.engine.read(planFor(writer.engine))).toEqual({ kind: 'bypass', reason: 'store-error' });
+    expect(await writer.engine.read(planFor(writer.engine))).toEqual({ kind: 'bypass', reason: 'breaker-open' });
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    // The breaker is still open for reads, but a move is never skipped by it.
+    expect(await writer.engine.invalidate(writer.engine.targetKeys({ tags: ['post:1'] }))).toBe(true);
+    expect(writer.engine.pendingInvalidations).toBe(0);
+    expect(await query(reader.engine, plan, async () => ok('after'))).toEqual({ how: 'computed', value: 'after' });
+  });
+
+  it('does not open the breaker when its own event loop stalls with reads in flight', async () => {
+    await redis.server.command('FLUSHALL');
+    const { engine, errors } = engineOn(await store(), { timeout: 100, breakerThreshold: 5 });
+    const plans = Array.from({ length: 8 }, (_, page) => planFor(engine, { page }));
+    const reads = plans.map((plan) => engine.read(plan));
+    const until = Date.now() + 150;
+    while (Date.now() < until) {
+      // A synchronous stall, as a big JSON.parse or a CPU-bound request would cause.
+    }
+    const outcomes = await Promise.all(reads);
+    expect(outcomes.map((outcome) => outcome.kind)).toEqual(Array(8).fill('miss'));
+    expect(errors).toEqual([]);
+    expect(await engine.read(plans[0] as QueryPlan)).toMatchObject({ kind: 'miss' });
+  });
+
+  it('collapses an oversized backlog into one move of everything, and writes it once the store answers', async () => {
+    await redis.server.command('FLUSHALL');
+    const reader = engineOn(await store());
+    const plan = planFor(reader.engine);
+    await query(reader.engine, plan, async () => ok('before'));
+    const writer = engineOn(await store(), { maxPendingInvalidations: 50, invalidationTimeout: 100 });
+    await redis.server.command('CLIENT', 'PAUSE', '1500', 'WRITE');
+    const moves = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => writer.engine.invalidate(writer.engine.targetKeys({ tags: [`other:${i}`] }))),
+    );
+    expect(moves.every((written) => written === false)).toBe(true);
+    // 200 distinct keys became one move of the global version: bounded, and it covers everything here.
+    expect(writer.engine.pendingInvalidations).toBe(1);
+    expect(await writer.engine.read(planFor(writer.engine))).toEqual({ kind: 'bypass', reason: 'pending-invalidation' });
+    expect(writer.errors.some((error) => /maxPendingInvalidations/.test(error.message))).toBe(true);
+    await redis.server.command('CLIENT', 'UNPAUSE');
+    expect(await writer.engine.flush(5_000)).toBe(true);
+    // Coarse but correct: the reader's entry, which no named tag touched, is invalidated too.
+    expect(await query(reader.engine, plan, async () => ok('after'))).toEqual({ how: 'computed', value: 'after' });
+  });
+});

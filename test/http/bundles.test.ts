@@ -1,0 +1,81 @@
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Options } from 'tsup';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import config from '../../tsup.config.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The published CommonJS build: `trpc-caching` and `trpc-caching/http` are separate bundles, each with its
+ * own copy of the cache log module. Built here from tsup.config.ts (without types) so that the test does not
+ * depend on a prior `npm run build`; under node_modules so that the bundles resolve their peers.
+ */
+describe('the CommonJS build, root and subpaths as separate bundles', () => {
+  let outDir = '';
+  let load: NodeJS.Require;
+  beforeAll(async () => {
+    await mkdir(join(root, 'node_modules/.cache'), { recursive: true });
+    outDir = await mkdtemp(join(root, 'node_modules/.cache/trpc-caching-cjs-'));
+    const cjs = (config as Options[]).find(
+      (options) => options.format === 'cjs' || (Array.isArray(options.format) && options.format.includes('cjs')),
+    );
+    if (cjs === undefined) throw new Error('tsup.config.ts has no CommonJS build');
+    await build({ ...cjs, outDir, dts: false, sourcemap: false, clean: false, silent: true, config: false });
+    load = createRequire(join(outDir, 'index.cjs'));
+  }, 120_000);
+  afterAll(async () => {
+    if (outDir !== '') await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('builds one CommonJS file per subpath export', async () => {
+    expect((await readdir(outDir)).filter((name) => name.endsWith('.cjs')).sort()).toEqual(['http.cjs', 'index.cjs', 'openapi.cjs']);
+  });
+
+  it('keeps the HTTP and OpenAPI names out of the root entry', () => {
+    const main = load(join(outDir, 'index.cjs')) as Record<string, unknown>;
+    expect(main.createCaching).toBeTypeOf('function');
+    for (const name of ['withCacheHeaders', 'cacheResponseMeta', 'withNotModified', 'withNotModifiedFetch', 'documentCaching']) {
+      expect(main[name], name).toBeUndefined();
+    }
+  });
+
+  it('sends cache headers when the procedures come from the root bundle and the headers from trpc-caching/http', async () => {
+    const main = load(join(outDir, 'index.cjs')) as typeof import('../../src/index.js');
+    const http = load(join(outDir, 'http.cjs')) as typeof import('../../src/http/index.js');
+    const openapi = load(join(outDir, 'openapi.cjs')) as typeof import('../../src/openapi/index.js');
+    const { initTRPC } = load('@trpc/server') as typeof import('@trpc/server');
+    const { fetchRequestHandler } = load('@trpc/server/adapters/fetch') as typeof import('@trpc/server/adapters/fetch');
+
+    type Ctx = { user: string | null };
+    const t = initTRPC.context<Ctx>().meta<import('../../src/index.js').CachingMeta>().create();
+    const caching = main.createCaching<Ctx>({ user: (ctx) => ctx.user, timeout: 2_000 });
+    const router = t.router({ greeting: caching.cachedQuery(t.procedure).query(({ ctx }) => `hello ${ctx.user ?? 'stranger'}`) });
+    const handle = http.withNotModifiedFetch((req: Request) =>
+      fetchRequestHandler({
+        endpoint: '/trpc',
+        req,
+        router,
+        createContext: http.withCacheHeaders(({ req }: { req: Request }): Ctx => ({ user: req.headers.get('x-user') })),
+        responseMeta: http.cacheResponseMeta(),
+      }),
+    );
+    try {
+      const first = await handle(new Request('http://local/trpc/greeting', { headers: { 'x-user': 'ann' } }));
+      expect(await first.json()).toEqual({ result: { data: 'hello ann' } });
+      // The root bundle recorded the call in the log the http bundle attached: the slot is shared.
+      expect(first.headers.get('x-cache')).toBe('MISS');
+      expect(first.headers.get('cache-control')).toBe('private, max-age=0');
+      const etag = first.headers.get('etag') ?? '';
+      const second = await handle(new Request('http://local/trpc/greeting', { headers: { 'x-user': 'ann', 'if-none-match': etag } }));
+      expect(second.status).toBe(304);
+      expect(second.headers.get('x-cache')).toBe('HIT');
+      // The OpenAPI bundle reads a caching instance made by the root bundle.
+      expect(() => openapi.documentCaching({ paths: {} }, { router, caching })).not.toThrow();
+    } finally {
+      caching.close();
+    }
+  });
+});

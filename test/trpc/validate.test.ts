@@ -1,0 +1,237 @@
+import { initTRPC, lazy, TRPCError } from '@trpc/server';
+import type { Keyv } from 'keyv';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { CachingConfigError, type CachingMeta, createCaching } from '../../src/index.js';
+import { storeKinds } from '../support/stores.js';
+
+interface Ctx {
+  user: { id: string } | null;
+}
+
+const t = initTRPC.context<Ctx>().meta<CachingMeta>().create();
+const isAuthed = t.middleware(function isAuthed({ ctx, next }) {
+  if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED' });
+  return next({ ctx: { user: ctx.user } });
+});
+const authed = t.procedure.use(isAuthed);
+
+function setup(store?: Keyv) {
+  const caching = createCaching<Ctx>({ user: (ctx) => ctx.user?.id, onError: () => {}, ...(store ? { store } : {}) });
+  return { caching, cachedQuery: caching.cachedQuery(authed), invalidatingMutation: caching.invalidatingMutation(authed) };
+}
+
+/** The CachingConfigError that validateRouter throws for this router. */
+function refusal(run: () => void): CachingConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof CachingConfigError) return error;
+    throw error;
+  }
+  throw new Error('validateRouter accepted the router');
+}
+
+describe('validateRouter refuses middleware after the cache', () => {
+  it("refuses cachedQuery(base).use(isAuthed), which served alice's entry to bob, naming the procedure and what to do", () => {
+    const { caching } = setup();
+    const router = t.router({
+      me: caching
+        .cachedQuery(t.procedure)
+        .use(isAuthed)
+        .query(({ ctx }) => ctx.user.id),
+    });
+    const error = refusal(() => caching.validateRouter(router));
+    expect(error.option).toBe('procedure "me"');
+    expect(error.message).toContain('middleware "isAuthed" after cachedQuery');
+    expect(error.message).toContain('Add it to the base procedure');
+  });
+
+  it('refuses a middleware after invalidatingMutation, whose user would not be the one the mutation invalidates for', () => {
+    const { caching } = setup();
+    const router = t.router({
+      me: caching.cachedQuery(authed).query(({ ctx }) => ctx.user.id),
+      rename: caching
+        .invalidatingMutation(t.procedure)
+        .use(({ next }) => next())
+        .mutation(() => true),
+    });
+    const error = refusal(() => caching.validateRouter(router));
+    expect(error.option).toBe('procedure "rename"');
+    expect(error.message).toContain('after invalidatingMutation');
+  });
+
+  it("accepts tRPC's input and output parsers after the cache: they set no context", () => {
+    const { caching, cachedQuery, invalidatingMutation } = setup();
+    const router = t.router({
+      byId: cachedQuery
+        .input(z.object({ id: z.number() }))
+        .output(z.object({ id: z.number() }))
+        .query(({ input }) => input),
+      touch: invalidatingMutation
+        .input(z.object({ id: z.number() }))
+        .output(z.boolean())
+        .mutation(() => true),
+    });
+    expect(() => caching.validateRouter(router)).not.toThrow();
+  });
+
+  it('refuses a procedure built with cachedQuery twice, or with both builders', () => {
+    const { caching, cachedQuery } = setup();
+    const twice = t.router({ q: caching.cachedQuery(cachedQuery).query(() => 1) });
+    expect(refusal(() => caching.validateRouter(twice)).message).toContain('cachedQuery and then cachedQuery');
+    const both = t.router({ m: caching.invalidatingMutation(caching.cachedQuery(authed)).mutation(() => 1) });
+    expect(refusal(() => caching.validateRouter(both)).option).toBe('procedure "m"');
+  });
+});
+
+describe.each(storeKinds())('the fix validateRouter asks for, on $name', (kind) => {
+  it("keeps bob from getting alice's entry once isAuthed moves into the base procedure", async () => {
+    const { caching } = setup(await kind.fresh());
+    const router = t.router({ me: caching.cachedQuery(authed).query(({ ctx }) => `${ctx.user.id}'s data`) });
+    caching.validateRouter(router);
+    const call = t.createCallerFactory(router);
+    expect(await call({ user: { id: 'alice' } }).me()).toBe("alice's data");
+    expect(await call({ user: { id: 'bob' } }).me()).toBe("bob's data");
+    expect(await call({ user: { id: 'alice' } }).me()).toBe("alice's data");
+  });
+});
+
+describe('validateRouter refuses a builder used for the wrong kind of procedure', () => {
+  it.each([
+    ['a mutation built with cachedQuery', 'cachedQuery', 'mutation', /is a mutation built with cachedQuery.*invalidatingMutation\(base\)/],
+    ['a subscription built with cachedQuery', 'cachedQuery', 'subscription', /subscriptions are not cached/],
+    [
+      'a query built with invalidatingMutation',
+      'invalidatingMutation',
+      'query',
+      /is a query built with invalidatingMutation.*cachedQuery\(base\)/,
+    ],
+    ['a subscription built with invalidatingMutation', 'invalidatingMutation', 'subscription', /subscriptions are not cached/],
+  ] as const)('refuses %s, naming the procedure', (_label, builder, type, message) => {
+    const parts = setup();
+    const base = parts[builder];
+    const procedure =
+      type === 'mutation'
+        ? base.mutation(() => 1)
+        : type === 'query'
+          ? base.query(() => 1)
+          : base.subscription(async function* () {
+              yield 1;
+            });
+    const error = refusal(() => parts.caching.validateRouter(t.router({ post: t.router({ wrong: procedure }) })));
+    expect(error).toBeInstanceOf(CachingConfigError);
+    expect(error.option).toBe('procedure "post.wrong"');
+    expect(error.message).toMatch(message);
+  });
+});
+
+describe('validateRouter refuses invalidate.paths that reach no cached query', () => {
+  function router(paths: string[]) {
+    const { caching, cachedQuery, invalidatingMutation } = setup();
+    return {
+      caching,
+      router: t.router({
+        post: t.router({
+          list: cachedQuery.query(() => []),
+          create: invalidatingMutation.meta({ invalidate: { paths } }).mutation(() => 1),
+        }),
+        plain: t.router({ hello: t.procedure.query(() => 'hi') }),
+        slow: lazy(async () => t.router({ list: cachedQuery.query(() => []) })),
+      }),
+    };
+  }
+
+  it('refuses a misspelt path, saying which one was meant', () => {
+    const app = router(['post.lst']);
+    const error = refusal(() => app.caching.validateRouter(app.router));
+    expect(error.option).toBe('meta.invalidate of "post.create".paths');
+    expect(error.message).toContain('"post.lst" names no procedure or router prefix');
+    expect(error.message).toContain('did you mean "post.list"?');
+  });
+
+  it('refuses a path that names only procedures the cache does not hold', () => {
+    for (const paths of [['post.create'], ['plain'], ['plain.hello']]) {
+      const app = router(paths);
+      expect(refusal(() => app.caching.validateRouter(app.router)).message).toContain('reaches no procedure built with');
+    }
+  });
+
+  it('accepts a cached procedure, a router prefix of one, and a path into a lazy router it cannot see yet', () => {
+    for (const paths of [['post.list'], ['post'], ['slow.list'], ['slow']]) {
+      const app = router(paths);
+      expect(() => app.caching.validateRouter(app.router)).not.toThrow();
+    }
+  });
+});
+
+describe('validateRouter refuses meta that its procedure would ignore', () => {
+  it('refuses meta.invalidate on a cached query and meta.cache on an invalidating mutation', () => {
+    const { caching, cachedQuery, invalidatingMutation } = setup();
+    const onQuery = t.router({ list: cachedQuery.meta({ invalidate: { all: true } }).query(() => []) });
+    const error = refusal(() => caching.validateRouter(onQuery));
+    expect(error.option).toBe('meta.invalidate of "list"');
+    expect(error.message).toContain('is not built with invalidatingMutation');
+    const onMutation = t.router({ touch: invalidatingMutation.meta({ cache: { ttl: 1_000 } }).mutation(() => 1) });
+    expect(refusal(() => caching.validateRouter(onMutation)).option).toBe('meta.cache of "touch"');
+  });
+
+  it('refuses meta.cache on a procedure built without cachedQuery, but accepts cache: false anywhere', () => {
+    const { caching } = setup();
+    const plain = t.router({ list: authed.meta({ cache: { scope: 'public' } }).query(() => []) });
+    expect(refusal(() => caching.validateRouter(plain)).message).toContain('Build it with caching.cachedQuery(base)');
+    const off = t.router({ list: authed.meta({ cache: false, invalidate: false }).query(() => []) });
+    expect(() => caching.validateRouter(off)).not.toThrow();
+  });
+
+  it("accepts meta on procedures another caching instance built, without judging it by this instance's options", () => {
+    const short = createCaching<Ctx>({ user: (ctx) => ctx.user?.id, ttl: 1_000, versionTtl: 10_000 });
+    const long = createCaching<Ctx>({ user: (ctx) => ctx.user?.id, ttl: 1_000, versionTtl: 100_000 });
+    const router = t.router({
+      report: long
+        .cachedQuery(authed)
+        .meta({ cache: { ttl: 50_000 } })
+        .query(() => 1),
+      list: short.cachedQuery(authed).query(() => []),
+    });
+    expect(() => short.validateRouter(router)).not.toThrow();
+    expect(() => long.validateRouter(router)).not.toThrow();
+    expect([...short.describe(router).keys()]).toEqual(['list']);
+  });
+
+  it('refuses static tags that carry a missing value', () => {
+    const { caching, cachedQuery } = setup();
+    const router = t.router({ byId: cachedQuery.meta({ cache: { tags: [`post:${String(undefined)}`] } }).query(() => 1) });
+    const error = refusal(() => caching.validateRouter(router));
+    expect(error.option).toBe('meta.cache of "byId".tags');
+    expect(error.message).toContain('"post:undefined"');
+  });
+});
+
+describe('validateRouter on a correct router', () => {
+  it('passes, and describe reports each procedure this instance caches or invalidates for', () => {
+    const { caching, cachedQuery, invalidatingMutation } = setup();
+    const router = t.router({
+      post: t.router({
+        list: cachedQuery.input(z.object({ page: z.number() }).optional()).query(() => []),
+        byId: cachedQuery
+          .meta({ cache: { ttl: 60_000, tags: ({ input }) => [`post:${String(input.id)}`] } })
+          .input(z.object({ id: z.number() }))
+          .query(({ input }) => input.id),
+        update: invalidatingMutation
+          .meta({ invalidate: { paths: ['post.list'], tags: ({ input }) => [`post:${String(input.id)}`] } })
+          .input(z.object({ id: z.number() }))
+          .mutation(() => true),
+      }),
+      health: t.procedure.query(() => 'ok'),
+      feed: caching
+        .cachedQuery(t.procedure)
+        .meta({ cache: { scope: 'public', tags: ['feed'] } })
+        .query(() => []),
+    });
+    expect(() => caching.validateRouter(router)).not.toThrow();
+    const described = caching.describe(router);
+    expect([...described.keys()].sort()).toEqual(['feed', 'post.byId', 'post.list', 'post.update']);
+    expect(described.get('post.update')).toMatchObject({ kind: 'mutation', invalidate: { paths: ['post.list'] } });
+  });
+});
