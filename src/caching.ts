@@ -212,7 +212,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   };
   const engine = new CacheEngine({
     prefix,
-    store: new GuardedStore(keyv, { timeout, breakerThreshold, breakerCooldown, report }),
+    store: new GuardedStore(keyv, { timeout, breakerThreshold, breakerCooldown, report, events: undefined }),
     versionTtl,
     invalidationTimeout,
     maxPendingInvalidations,

@@ -1,14 +1,15 @@
 import { CachingError, errorMessage } from '../errors.js';
 import type { GuardedStore } from '../stores/guard.js';
+import { type InputLimits, UncacheableInputError } from './canonical.js';
+import { monotonicNow } from './clock.js';
 import { Codec } from './codec.js';
 import { formatEntry, readEntry } from './entry.js';
+import type { BypassReason, EngineEvents } from './events.js';
 import { Flights, type SharedResult } from './flights.js';
-import { canonicalInput, type InputLimits, KeyFormat, md5, type Scope, scopeSegment, UncacheableInputError } from './keys.js';
+import { md5 } from './hash.js';
+import { KeyFormat, type Scope } from './keys.js';
 import { type EngineTargets, targetKeys } from './targets.js';
 import { VersionBook } from './versions.js';
-
-/** Why a read did not use the cache. */
-export type BypassReason = 'breaker-open' | 'store-error' | 'pending-invalidation';
 
 /** What a query asks of the cache: derived by the framework adapter from its request. */
 export interface QueryRequest {
@@ -36,8 +37,8 @@ export interface QueryPlan {
 /** A read's outcome; `miss` carries what {@link CacheEngine.fill} needs. */
 export type ReadOutcome =
   | { readonly kind: 'hit'; readonly value: unknown; readonly etag: string }
-  | { readonly kind: 'miss'; readonly tokens: ReadonlyArray<string | undefined> }
-  | { readonly kind: 'bypass'; readonly reason: BypassReason };
+  | { readonly kind: 'miss'; readonly tokens: ReadonlyArray<string | undefined>; readonly readAt: number }
+  | { readonly kind: 'bypass'; readonly reason: Exclude<BypassReason, 'disabled' | 'input'> };
 
 /** What the resolver produced: the framework's own result, and whether it is a success worth caching. */
 export interface Computed<R> {
@@ -64,6 +65,8 @@ export interface EngineOptions {
   readonly maxEntryBytes: number;
   readonly inputLimits: InputLimits;
   readonly report: (error: CachingError) => void;
+  /** Observers of every read, move and store call (stats, diagnostics channels). */
+  readonly events?: EngineEvents | undefined;
 }
 
 const BREAKER_OPEN: ReadOutcome = { kind: 'bypass', reason: 'breaker-open' };
@@ -88,11 +91,12 @@ export class CacheEngine {
   private readonly versions: VersionBook;
   private readonly flights = new Flights();
   private readonly codec = new Codec();
-  private readonly versionPrefix: string;
+
+  private readonly events: EngineEvents | undefined;
 
   constructor(private readonly options: EngineOptions) {
+    this.events = options.events;
     this.keys = new KeyFormat(options.prefix);
-    this.versionPrefix = `${options.prefix}:v:`;
     this.store = options.store;
     this.versions = new VersionBook(options.store, {
       versionTtl: options.versionTtl,
@@ -102,12 +106,13 @@ export class CacheEngine {
       retryMin: options.retryDelay,
       retryMax: options.retryMax,
       report: options.report,
+      events: options.events,
     });
   }
 
   /** Whether a store key is one of this engine's version keys (`{prefix}:v:…`), for stores that keep versions apart. */
   isVersionKey(key: string): boolean {
-    return key.startsWith(this.versionPrefix);
+    return this.keys.isVersionKey(key);
   }
 
   /** Version keys whose move is not written yet (0 when healthy). */
@@ -120,12 +125,12 @@ export class CacheEngine {
     const { path, scope } = request;
     let inputHash: string;
     try {
-      inputHash = md5(canonicalInput(request.input, this.options.inputLimits));
+      inputHash = this.keys.inputHash(request.input, this.options.inputLimits);
     } catch (cause) {
       const reason = cause instanceof UncacheableInputError ? cause.message : errorMessage(cause);
       throw new CachingError('key', `cannot derive a cache key for "${path}": ${reason}`, { path, cause });
     }
-    const segment = scopeSegment(this.keys.prefix, scope);
+    const segment = this.keys.scopeSegment(scope);
     const entryKey = this.keys.entry(path, segment, inputHash);
     const keys = [entryKey, this.keys.allVersion()];
     if (scope.kind !== 'public') keys.push(this.keys.scopeVersion(segment));
@@ -139,6 +144,23 @@ export class CacheEngine {
 
   /** Reads the entry and its versions in one store call. */
   async read(plan: QueryPlan): Promise<ReadOutcome> {
+    const startedAt = monotonicNow();
+    const outcome = await this.readRows(plan, startedAt);
+    if (outcome.kind !== 'miss')
+      this.told(plan, outcome.kind === 'hit' ? 'hit' : 'bypass', startedAt, outcome.kind === 'bypass' ? outcome.reason : undefined);
+    return outcome;
+  }
+
+  /** Tells observers that the adapter bypassed the cache for a call (caching disabled, input not keyable). */
+  bypassed(path: string, scope: Scope['kind'], reason: 'disabled' | 'input'): void {
+    this.events?.onRead?.({ path, scope, status: 'bypass', reason, durationMs: 0 });
+  }
+
+  private told(plan: QueryPlan, status: 'hit' | 'miss' | 'bypass' | 'coalesced', startedAt: number, reason?: BypassReason): void {
+    this.events?.onRead?.({ path: plan.path, scope: plan.scope, status, reason, durationMs: monotonicNow() - startedAt });
+  }
+
+  private async readRows(plan: QueryPlan, readAt: number): Promise<ReadOutcome> {
     if (!this.store.available) return BREAKER_OPEN;
     if (this.versions.covers(plan.keys)) return PENDING;
     const rows = await this.store.getMany(plan.keys as string[], plan.path);
@@ -160,7 +182,7 @@ export class CacheEngine {
         this.options.report(new CachingError('read', `cannot decode the entry of "${path}"`, { path, key, cause }));
       }
     }
-    return { kind: 'miss', tokens };
+    return { kind: 'miss', tokens, readAt };
   }
 
   /**
@@ -178,8 +200,14 @@ export class CacheEngine {
     for (;;) {
       const flight = this.flights.joinable(flightKey);
       if (flight === undefined) return this.flights.lead(flightKey, (alsoAs) => this.lead(plan, miss, compute, alsoAs));
+      const waitedFrom = monotonicNow();
       const shared = await untilAborted(flight, signal);
-      if (shared !== undefined) return { kind: 'shared', value: this.codec.decode(shared.payload, plan.entryKey), etag: shared.etag };
+      if (shared !== undefined) {
+        const value = this.codec.decode(shared.payload, plan.entryKey);
+        // The wait is the leader's resolver time, not the cache's: only the read counts.
+        this.told(plan, 'coalesced', miss.readAt + (monotonicNow() - waitedFrom));
+        return { kind: 'shared', value, etag: shared.etag };
+      }
     }
   }
 
@@ -202,6 +230,7 @@ export class CacheEngine {
   close(): void {
     this.versions.close();
     this.codec.clear();
+    this.keys.clear();
   }
 
   private async lead<R>(
@@ -210,11 +239,14 @@ export class CacheEngine {
     compute: () => Promise<Computed<R>>,
     alsoAs: (flightKey: string) => void,
   ): Promise<{ own: FillOutcome<R>; shared: SharedResult | undefined }> {
-    const { tokens, written } = this.seedAbsent(plan, miss.tokens);
+    const { tokens, written } = this.seedAbsent(plan, miss);
     // Misses that read the versions being seeded are identical to this one: let them join.
     if (tokens !== miss.tokens) alsoAs(`${plan.entryKey}\n${tokens.join(' ')}`);
     const seeded = await written;
+    const computeFrom = monotonicNow();
     const computed = await compute();
+    const computeTime = monotonicNow() - computeFrom;
+    this.told(plan, 'miss', miss.readAt + computeTime);
     if (!computed.ok) return { own: { kind: 'computed', result: computed.result, cached: false, etag: undefined }, shared: undefined };
     let payload: string;
     try {
@@ -245,12 +277,13 @@ export class CacheEngine {
   /** The tokens an entry records: those read, with absent versions seeded (written before the resolver runs). */
   private seedAbsent(
     plan: QueryPlan,
-    read: ReadonlyArray<string | undefined>,
+    miss: Extract<ReadOutcome, { kind: 'miss' }>,
   ): { tokens: ReadonlyArray<string | undefined>; written: Promise<boolean> } {
+    const read = miss.tokens;
     const absent: string[] = [];
     for (let i = 0; i < read.length; i++) if (read[i] === undefined) absent.push(plan.keys[i + 1] as string);
     if (absent.length === 0) return { tokens: read, written: Promise.resolve(true) };
-    const seed = this.versions.seed(absent, plan.path);
+    const seed = this.versions.seed(absent, plan.path, miss.readAt);
     let next = 0;
     return { tokens: read.map((token) => token ?? seed.tokens[next++]), written: seed.written };
   }

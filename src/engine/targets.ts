@@ -1,5 +1,5 @@
 import { CachingError } from '../errors.js';
-import { type KeyFormat, type Scope, scopeSegment, userScope } from './keys.js';
+import { type KeyFormat, type Scope, userScope } from './keys.js';
 
 /**
  * What to invalidate, for `caching.invalidate()` in jobs and webhooks. Targets
@@ -34,10 +34,10 @@ export function targetKeys(keys: KeyFormat, targets: EngineTargets): string[] {
     if (!((typeof id === 'string' && id.length > 0) || (typeof id === 'number' && Number.isFinite(id)))) {
       throw new CachingError('config', `a user to invalidate must be a non-empty string or a finite number; got ${typeof id}`);
     }
-    moved.push(keys.scopeVersion(scopeSegment(keys.prefix, userScope(id))));
+    moved.push(keys.scopeVersion(keys.scopeSegment(userScope(id))));
   }
   for (const scope of targets.scopes ?? []) {
-    if (scope.kind !== 'public') moved.push(keys.scopeVersion(scopeSegment(keys.prefix, scope)));
+    if (scope.kind !== 'public') moved.push(keys.scopeVersion(keys.scopeSegment(scope)));
   }
   for (const path of targets.paths ?? []) {
     if (typeof path !== 'string' || path.length === 0) throw new CachingError('config', 'a path to invalidate must be a non-empty string');

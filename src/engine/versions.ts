@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CachingError } from '../errors.js';
 import type { GuardedStore } from '../stores/guard.js';
 import { afterPendingIo, monotonicNow } from './clock.js';
+import type { EngineEvents } from './events.js';
 
 /** How the version book writes and bounds its moves. */
 export interface VersionBookOptions {
@@ -16,7 +17,19 @@ export interface VersionBookOptions {
   readonly retryMin: number;
   readonly retryMax: number;
   readonly report: (error: CachingError) => void;
+  readonly events?: EngineEvents | undefined;
 }
+
+/** A fresh token for an absent version key: offered to identical misses while in flight, and to misses that read before it landed. */
+interface Seed {
+  readonly token: string;
+  readonly written: Promise<boolean>;
+  /** When the write was answered (infinity while in flight). */
+  landedAt: number;
+}
+
+/** How long a seeded token is offered to other misses of the same version after it landed, in ms. */
+const SEED_REUSE_MS = 1_000;
 
 /** Version keys written in one store call: small enough to fit the write timeout, large enough to drain fast. */
 const CHUNK = 200;
@@ -44,7 +57,7 @@ export class VersionBook {
   /** Version key → the generation of its latest unwritten move. */
   private readonly pending = new Map<string, number>();
   /** Seeds in flight, so that concurrent misses on one absent key share one token. */
-  private readonly seeding = new Map<string, { readonly token: string; readonly written: Promise<boolean> }>();
+  private readonly seeding = new Map<string, Seed>();
   private generation = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay: number;
@@ -83,12 +96,19 @@ export class VersionBook {
     // While a move of everything waits, it subsumes any other: moving it again (after this change) is enough.
     const moved = this.pending.has(this.options.allKey) ? [this.options.allKey] : new Set(keys);
     for (const key of moved) {
+      this.seeding.delete(key);
       this.pending.set(key, generation);
       batch.push([key, generation]);
     }
     this.bound();
-    const written = await this.write(batch, path, monotonicNow() + this.options.invalidationTimeout);
+    const startedAt = monotonicNow();
+    const written = await this.write(batch, path, startedAt + this.options.invalidationTimeout);
     if (!written) this.scheduleRetry();
+    const events = this.options.events;
+    if (events !== undefined) {
+      events.onInvalidate?.({ path, keys: batch.length, written, durationMs: monotonicNow() - startedAt });
+      events.onPending?.(this.pending.size);
+    }
     return written;
   }
 
@@ -98,10 +118,14 @@ export class VersionBook {
    * to expect); `written` resolves to whether they all reached the store (if not, nothing may
    * be stored under them). Concurrent seeds of one key share one token and one write.
    */
-  seed(keys: readonly string[], path: string): { readonly tokens: readonly string[]; readonly written: Promise<boolean> } {
-    const fresh = keys.filter((key) => !this.seeding.has(key));
+  seed(keys: readonly string[], path: string, readAt: number): { readonly tokens: readonly string[]; readonly written: Promise<boolean> } {
+    // A seed that landed before this miss read the store is not for it: that read found the key gone again.
+    const fresh = keys.filter((key) => {
+      const seed = this.seeding.get(key);
+      return seed === undefined || seed.landedAt <= readAt;
+    });
     if (fresh.length > 0) this.startSeed(fresh, path);
-    const seeds = keys.map((key) => this.seeding.get(key) as { token: string; written: Promise<boolean> });
+    const seeds = keys.map((key) => this.seeding.get(key) as Seed);
     return {
       tokens: seeds.map((seed) => seed.token),
       written: Promise.all(seeds.map((seed) => seed.written)).then((all) => all.every(Boolean)),
@@ -127,7 +151,12 @@ export class VersionBook {
     clearTimeout(this.retryTimer);
   }
 
-  /** Writes fresh tokens for absent keys in one store call, and remembers them until the write settles. */
+  /**
+   * Writes fresh tokens for absent keys in one store call. A token stays on offer for a moment after it
+   * landed, so that misses which read the key as absent just before (other entries depending on the same
+   * version) record it instead of overwriting it with yet another token and invalidating each other.
+   * Reusing a landed token is safe: those misses run their resolvers after it was written.
+   */
   private startSeed(keys: readonly string[], path: string): void {
     const tokens = keys.map(() => randomUUID());
     const ttl = this.options.versionTtl;
@@ -137,10 +166,15 @@ export class VersionBook {
       path,
     );
     keys.forEach((key, i) => {
-      const seed = { token: tokens[i] as string, written };
+      const seed: Seed = { token: tokens[i] as string, written, landedAt: Number.POSITIVE_INFINITY };
       this.seeding.set(key, seed);
-      void written.finally(() => {
-        if (this.seeding.get(key) === seed) this.seeding.delete(key);
+      void written.then((ok) => {
+        seed.landedAt = monotonicNow();
+        const forget = () => {
+          if (this.seeding.get(key) === seed) this.seeding.delete(key);
+        };
+        if (ok && !this.closed) setTimeout(forget, SEED_REUSE_MS).unref();
+        else forget();
       });
     });
   }
@@ -205,6 +239,7 @@ export class VersionBook {
     } finally {
       this.retrying = false;
     }
+    this.options.events?.onPending?.(this.pending.size);
     if (this.pending.size === 0) {
       this.retryDelay = this.options.retryMin;
       return;

@@ -1,4 +1,4 @@
-import { md5 } from '../engine/keys.js';
+import { md5 } from '../engine/hash.js';
 import { errorMessage } from '../errors.js';
 import { type CacheLog, type CacheLogEntry, cacheLogOf } from './cache-log.js';
 

@@ -1,5 +1,6 @@
 import type { Keyv } from 'keyv';
 import { afterPendingIo, monotonicNow } from '../engine/clock.js';
+import type { EngineEvents } from '../engine/events.js';
 import { CachingError, type CachingOperation, errorMessage } from '../errors.js';
 import { type KeyvAccess, keyvAccess } from './keyv-access.js';
 
@@ -12,6 +13,12 @@ export interface StoreGuardOptions {
   /** How long an open circuit skips the store, in ms. */
   readonly breakerCooldown: number;
   readonly report: (error: CachingError) => void;
+  /** Told of every store call and breaker change. */
+  readonly events?: EngineEvents | undefined;
+}
+
+function kindOf(operation: CachingOperation): 'read' | 'write' | 'invalidate' {
+  return operation === 'read' || operation === 'invalidate' ? operation : 'write';
 }
 
 class StoreTimeoutError extends Error {
@@ -144,10 +151,15 @@ export class GuardedStore {
       if (this.errorEpoch !== epoch) throw this.lastStoreError;
       if (unguarded === undefined) {
         this.consecutiveFailures = 0;
-        this.openUntil = 0;
+        if (this.openUntil !== 0) {
+          this.openUntil = 0;
+          this.options.events?.onBreaker?.('closed');
+        }
       }
+      this.options.events?.onStoreCall?.({ operation: kindOf(operation), ok: true, durationMs: monotonicNow() - startedAt });
       return { value: result as T };
     } catch (cause) {
+      this.options.events?.onStoreCall?.({ operation: kindOf(operation), ok: false, durationMs: monotonicNow() - startedAt });
       this.fail(operation, key, path, cause, timeout, unguarded !== undefined);
       return undefined;
     } finally {
@@ -171,7 +183,10 @@ export class GuardedStore {
     const counted = !unguarded && !localStall;
     if (counted) this.consecutiveFailures++;
     const opened = counted && this.consecutiveFailures >= this.options.breakerThreshold;
-    if (opened) this.openUntil = monotonicNow() + this.options.breakerCooldown;
+    if (opened) {
+      this.openUntil = monotonicNow() + this.options.breakerCooldown;
+      this.options.events?.onBreaker?.('open');
+    }
     const reason = `${errorMessage(cause)}${localStall ? ' (the event loop was blocked meanwhile)' : ''}`;
     this.options.report(
       new CachingError(

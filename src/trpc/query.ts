@@ -66,6 +66,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     }
     const scopeKind = settings.scope === 'public' ? 'public' : 'user';
     if (!settings.enabled) {
+      rt.engine.bypassed(path, scopeKind, 'disabled');
       recordCacheStatus(ctx, { path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
       return opts.next();
     }
@@ -76,6 +77,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       plan = await planOf(rt, opts, settings);
     } catch (error) {
       rt.report(planFault(path, error));
+      rt.engine.bypassed(path, scopeKind, 'input');
       recordCacheStatus(ctx, { path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
       return opts.next();
     }

@@ -32,7 +32,9 @@ function searchApp(keyv: Keyv) {
         started.push(who);
         const how = behaviour.get(who) ?? 'answer';
         if (how === 'hang') {
-          await new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(new Error(`${who}'s request was aborted`))));
+          await new Promise<void>((_, reject) =>
+            signal?.addEventListener('abort', () => reject(new Error(`${who}'s request was aborted`))),
+          );
         }
         await gate;
         if (how === 'fail') throw new TRPCError({ code: 'FORBIDDEN', message: `${who}'s private reason` });

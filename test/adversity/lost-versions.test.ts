@@ -61,6 +61,7 @@ describe.each([
     const entries = (await keys(cluster.cache, `${PREFIX}:q:*`)).length;
     const deleted = await deleteKeys(cluster.cache, pattern);
     expect(deleted).toBeGreaterThan(0);
+    expect(entries).toBeGreaterThan(0);
 
     await readEach(ledger, B, specs);
     await readEach(ledger, C, specs);

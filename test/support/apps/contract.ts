@@ -78,7 +78,7 @@ export function createContractApp(store: Keyv | undefined, options: Partial<Cach
   };
 
   // The contract is about semantics, not about a loaded CI box: a slow store call must not turn a hit into a bypass.
-  const { t, caching, errors } = harness<string | number>(store, { timeout: 5_000, ...options });
+  const { t, caching, errors } = harness<ContractCtx>(store, { timeout: 5_000, ...options });
   const cachedQuery = caching.cachedQuery(t.procedure);
   const invalidatingMutation = caching.invalidatingMutation(t.procedure);
   const bump = () => {

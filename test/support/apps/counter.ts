@@ -52,7 +52,7 @@ export class CounterDb {
  * Several apps may share one db and one store, like processes behind a load balancer.
  */
 export function createCounterApp(db: CounterDb, store: Keyv | undefined, options: Partial<CachingOptions<CounterCtx>> = {}) {
-  const { t, authed, caching, errors } = harness<{ id: string }>(store, {
+  const { t, authed, caching, errors } = harness<CounterCtx>(store, {
     ...options,
     authorize: (user) => {
       if (db.banned.has(user.id)) throw new TRPCError({ code: 'FORBIDDEN', message: 'session revoked' });

@@ -8,47 +8,51 @@ import { type CachingError, type CachingMeta, type CachingOptions, createCaching
 /** Who calls a test app: a bare id, or a user record with one. */
 export type TestUser = string | number | { readonly id: string | number };
 
-/** The context of every test app: who is calling, null for an anonymous caller. */
+/** What every test app's context holds: who is calling, null for an anonymous caller. An app may add fields. */
 export interface HarnessCtx<TUser extends TestUser = TestUser> {
   user: TUser | null;
 }
 
 /** Options of {@link harness}: caching options over the harness defaults, and the app's own auth rule. */
-export interface HarnessOptions<TUser extends TestUser> extends Partial<CachingOptions<HarnessCtx<TUser>>> {
+export interface HarnessOptions<TCtx extends HarnessCtx> extends Partial<CachingOptions<TCtx>> {
   /**
    * Runs in the `authed` middleware once a user is known; throws to refuse the call (a revoked session).
    * @default none: every signed-in user passes
    */
-  authorize?: (user: TUser) => void;
+  authorize?: (user: NonNullable<TCtx['user']>) => void;
 }
 
 /**
  * What the test apps share, so that each app file holds only the router that
- * its tests need: tRPC with superjson and the app's meta, an `authed` base that
- * refuses anonymous callers (and whoever `authorize` refuses) before any cache
- * read, and a caching instance that scopes entries by `ctx.user` (its `id` for
- * a user record) and collects every fault in `errors` instead of logging it.
+ * its tests need: tRPC for the app's context and meta with superjson, an
+ * `authed` base that refuses anonymous callers (and whoever `authorize`
+ * refuses) before any cache read and narrows `ctx.user` to the signed-in user,
+ * and a caching instance that scopes entries by `ctx.user` (its `id` for a user
+ * record) and collects every fault in `errors` instead of logging it.
+ * `options` are createCaching's, over those defaults.
  *
  * @example
  * ```ts
- * const { t, authed, caching, errors } = harness<{ id: string }>(await kind.fresh(), { timeout: 2_000 });
+ * const { t, authed, caching, errors } = harness<HarnessCtx<{ id: string }>>(await kind.fresh(), { timeout: 2_000 });
  * const router = t.router({ me: caching.cachedQuery(authed).query(({ ctx }) => ctx.user.id) });
  * ```
  */
-export function harness<TUser extends TestUser, TMeta extends CachingMeta = CachingMeta>(
+export function harness<TCtx extends HarnessCtx, TMeta extends CachingMeta = CachingMeta>(
   store: Keyv | undefined,
-  options: HarnessOptions<TUser> = {},
+  options: HarnessOptions<TCtx> = {},
 ) {
   const { authorize, ...cachingOptions } = options;
   const errors: CachingError[] = [];
   // superjson as the transformer, so that the same app serves typed values over HTTP too.
-  const t = initTRPC.context<HarnessCtx<TUser>>().meta<TMeta>().create({ transformer: superjson });
+  const t = initTRPC.context<TCtx>().meta<TMeta>().create({ transformer: superjson });
   const authed = t.procedure.use(({ ctx, next }) => {
-    if (ctx.user === null) throw new TRPCError({ code: 'UNAUTHORIZED' });
-    authorize?.(ctx.user);
-    return next({ ctx: { user: ctx.user } });
+    // Read into a local: TypeScript narrows a generic property only through one.
+    const user: TCtx['user'] = ctx.user;
+    if (user === null) throw new TRPCError({ code: 'UNAUTHORIZED' });
+    authorize?.(user);
+    return next({ ctx: { user } });
   });
-  const caching = createCaching<HarnessCtx<TUser>>({
+  const caching = createCaching<TCtx>({
     user: (ctx) => idOf(ctx.user),
     onError: (error) => errors.push(error),
     ...(store ? { store } : {}),

@@ -48,7 +48,7 @@ export class Db {
  */
 export function createTestApp(store: Keyv | undefined, options: Partial<CachingOptions<TestCtx>> = {}) {
   const db = new Db().seed();
-  const { t, authed, caching, errors } = harness<{ id: string | number }>(store, options);
+  const { t, authed, caching, errors } = harness<TestCtx>(store, options);
   const cachedQuery = caching.cachedQuery(authed);
   const invalidatingMutation = caching.invalidatingMutation(authed);
   const publicQuery = caching.cachedQuery(t.procedure);

@@ -29,7 +29,7 @@ export function userOf(req: IncomingMessage | Request | undefined): RestCtx['use
  */
 export function createRestApp(store: Keyv | undefined) {
   const db = new Db().seed();
-  const { t, authed, caching, errors } = harness<{ id: string }, OpenApiMeta & CachingMeta>(store, {
+  const { t, authed, caching, errors } = harness<RestCtx, OpenApiMeta & CachingMeta>(store, {
     // Client and server share one event loop here, on a machine running other suites: the default 100 ms
     // bound can be overrun (the first Redis call also opens the connection), which would make X-Cache
     // BYPASS. These tests are about headers and invalidation; the time bound has its own tests.
