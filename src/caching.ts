@@ -171,7 +171,9 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   }
   const prefix = given(options.prefix, DEFAULTS.prefix);
   if (typeof prefix !== 'string' || prefix.length === 0) throw new CachingConfigError('prefix', 'expected a non-empty string');
-  if (/[:\s]/.test(prefix)) throw new CachingConfigError('prefix', 'must not contain ":" or white space (":" separates key segments)');
+  if (/[:\s\p{Cc}]/u.test(prefix)) {
+    throw new CachingConfigError('prefix', 'must not contain ":", white space or control characters (":" separates key segments)');
+  }
   const ttl = checkDuration('ttl', given(options.ttl, DEFAULTS.ttl), { min: 1 });
   const versionTtl = checkDuration('versionTtl', given(options.versionTtl, DEFAULTS.versionTtl), { min: 1 });
   if (versionTtl < ttl) {

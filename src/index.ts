@@ -1,4 +1,5 @@
 export { type Caching, type CachingOptions, createCaching, type ProcedureCaching } from './caching.js';
+export type { InvalidationTargets } from './engine/targets.js';
 export { CachingConfigError, CachingError, type CachingOperation } from './errors.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { createRawStringStore } from './stores/raw-string.js';
@@ -12,4 +13,3 @@ export type {
   ResolvedCacheMeta,
   ResolvedInvalidateMeta,
 } from './trpc/meta.js';
-export type { InvalidationTargets } from './engine/targets.js';

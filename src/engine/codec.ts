@@ -43,10 +43,21 @@ function assertEncodable(value: unknown): boolean {
       plain = false;
       for (const v of node) stack.push(v);
     } else if (node instanceof Date || ArrayBuffer.isView(node)) {
+      // superjson writes an invalid Date as plain null: a hit would return null where the miss returned the Date.
+      if (node instanceof Date && Number.isNaN(node.getTime())) {
+        throw new UnencodableResultError('the result holds an invalid Date, which a cached copy would turn into null');
+      }
       plain = false;
     } else {
       const keys = Object.keys(node as object);
       const proto = Object.getPrototypeOf(node);
+      if (proto === Array.prototype && keys.length !== (node as unknown[]).length) {
+        // Likewise an array hole comes back as null.
+        for (let i = 0; i < (node as unknown[]).length; i++) {
+          if (!(i in (node as unknown[])))
+            throw new UnencodableResultError('the result holds a sparse array, whose holes a cached copy would turn into null');
+        }
+      }
       if (proto === Array.prototype ? keys.length !== (node as unknown[]).length : proto !== Object.prototype) plain = false;
       for (const key of keys) {
         if (key === '__proto__' || key === 'constructor' || key === 'prototype') plain = false;

@@ -1,6 +1,7 @@
 import type { AnyRouter } from '@trpc/server';
 import type { Caching } from '../caching.js';
 import { type CacheHeadersOptions, maxAgeOf } from '../http/headers.js';
+import { metaOf, proceduresOf } from '../trpc/internals.js';
 import type { ResolvedCacheMeta, ResolvedInvalidateMeta } from '../trpc/meta.js';
 
 /**
@@ -173,13 +174,13 @@ function successResponse(operation: Operation): { description?: string; headers?
 export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc, options: DocumentCachingOptions): TDoc {
   const doc = structuredClone(document);
   const paths = (doc.paths ?? {}) as Record<string, Record<string, Operation | undefined> | undefined>;
-  const procedures = options.router._def.procedures as Record<string, { _def: { meta?: unknown } }>;
+  const procedures = proceduresOf(options.router);
   const described = (options.caching as Caching<unknown>).describe(options.router);
 
   // Which REST operation each cached procedure is, so that `paths` targets can name them.
   const cachedOperations: { path: string; operationId: string }[] = [];
-  for (const [path, procedure] of Object.entries(procedures)) {
-    const route = routeOf(procedure._def.meta);
+  for (const [path, procedure] of procedures) {
+    const route = routeOf(metaOf(procedure));
     const operation = route && paths[route.path]?.[route.method];
     const info = described.get(path);
     if (operation && info?.kind === 'query' && info.cache.enabled) {
@@ -187,8 +188,8 @@ export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc
     }
   }
 
-  for (const [path, procedure] of Object.entries(procedures)) {
-    const route = routeOf(procedure._def.meta);
+  for (const [path, procedure] of procedures) {
+    const route = routeOf(metaOf(procedure));
     const operation = route && paths[route.path]?.[route.method];
     if (!operation) continue;
     const info = described.get(path);

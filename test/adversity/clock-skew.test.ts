@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useCluster } from '../support/procs/cluster.js';
+import { workerCluster } from '../support/procs/cluster.js';
 import { everyRead, type Ledger, READ_PAUSE_MS, seeded, sleep, staleReport, summary, type Worker } from '../support/procs/driver.js';
 import type { ReadSpec } from '../support/procs/protocol.js';
 
@@ -12,7 +12,7 @@ import type { ReadSpec } from '../support/procs/protocol.js';
  * vanish. The other processes must still never serve data from before a mutation.
  */
 const DAY_AND_AN_HOUR = 25 * 60 * 60_000;
-const cluster = useCluster(['ahead', 'behind', 'B', 'C'], { clockSkewMs: { ahead: DAY_AND_AN_HOUR, behind: -DAY_AND_AN_HOUR } });
+const cluster = workerCluster(['ahead', 'behind', 'B', 'C'], { clockSkewMs: { ahead: DAY_AND_AN_HOUR, behind: -DAY_AND_AN_HOUR } });
 
 const USERS = ['alice', 'bob', 'carol'];
 const IDS = [1, 2, 3];

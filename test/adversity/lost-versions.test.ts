@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { noteTag } from '../support/procs/app.js';
-import { useCluster } from '../support/procs/cluster.js';
+import { workerCluster } from '../support/procs/cluster.js';
 import { everyRead, type Ledger, lanesOf, readLoop, seeded, sleep, staleReport, summary, type Worker } from '../support/procs/driver.js';
 import type { ReadSpec } from '../support/procs/protocol.js';
 import type { RedisServer } from '../support/redis.js';
@@ -11,7 +11,7 @@ import type { RedisServer } from '../support/redis.js';
  * before a mutation: an entry computed before a key's first move must not match
  * again once the key is gone.
  */
-const cluster = useCluster(['A', 'B', 'C']);
+const cluster = workerCluster(['A', 'B', 'C']);
 const PREFIX = 'trpc-caching';
 
 async function keys(server: RedisServer, pattern: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { useCluster } from '../support/procs/cluster.js';
+import { workerCluster } from '../support/procs/cluster.js';
 import { eventually, everyRead, type Ledger, sleep, staleReport, summary, type Worker } from '../support/procs/driver.js';
 import type { LoopDelay, ReadSpec, WorkerStatus } from '../support/procs/protocol.js';
 
@@ -11,7 +11,7 @@ import type { LoopDelay, ReadSpec, WorkerStatus } from '../support/procs/protoco
  * Both must drain within seconds of Redis's return without stalling their event
  * loop, and no process may serve data from before their mutations afterwards.
  */
-const cluster = useCluster(['collapsing', 'chunked', 'B'], { appendonly: true });
+const cluster = workerCluster(['collapsing', 'chunked', 'B'], { appendonly: true });
 
 const OUTAGE_MS = 30_000;
 const DISTINCT_TAGS = 30_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useCluster } from '../support/procs/cluster.js';
+import { workerCluster } from '../support/procs/cluster.js';
 import { everyRead, type Ledger, lanesOf, readLoop, seeded, sleep, staleReport, summary, type Worker } from '../support/procs/driver.js';
 import type { ReadSpec } from '../support/procs/protocol.js';
 
@@ -10,7 +10,7 @@ import type { ReadSpec } from '../support/procs/protocol.js';
  * served another user's data; including while A's event loop stalls and while
  * Redis holds commands for less than the invalidation bound.
  */
-const cluster = useCluster(['A', 'B', 'C']);
+const cluster = workerCluster(['A', 'B', 'C']);
 
 const USERS = ['alice', 'bob', 'carol'];
 const IDS = [1, 2, 3, 4];

@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createCaching } from '../../src/index.js';
-import { createTestApp, type TestCtx } from '../support/app.js';
+import { createTestApp, type TestCtx } from '../support/apps/posts.js';
 import { storeKinds } from '../support/stores.js';
 
 describe.each(storeKinds())('procedure builders on $name', (kind) => {

@@ -184,9 +184,10 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     release();
     await leader;
     const [first, second] = await Promise.all(followers);
-    expect(first?.how).toBe('shared');
-    (first?.value as { items: number[] }).items.push(4);
-    expect(second?.value).toEqual({ items: [1, 2, 3] });
+    if (first === undefined || second === undefined) throw new Error('two followers expected');
+    expect(first.how).toBe('shared');
+    (first.value as { items: number[] }).items.push(4);
+    expect(second.value).toEqual({ items: [1, 2, 3] });
   });
 });
 

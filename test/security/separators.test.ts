@@ -30,7 +30,7 @@ function createApp(store: Keyv) {
         return input.tag;
       }),
     touchTag: invalidatingMutation
-      .meta({ invalidate: { self: false, tags: ({ input }) => [input.tag] } })
+      .meta({ invalidate: { self: false, tags: ({ input }) => [String(input.tag)] } })
       .input(z.object({ tag: z.string() }))
       .mutation(() => true),
     // Procedure paths that differ only by a separator: 'a:b', 'a.b', 'a%3Ab' and 'v:all'.

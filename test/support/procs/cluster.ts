@@ -3,7 +3,7 @@ import { type RedisServer, startRedis } from '../redis.js';
 import { Ledger, Worker } from './driver.js';
 import type { StoreForm, WorkerCachingOptions } from './protocol.js';
 
-/** Options of {@link useCluster}. */
+/** Options of {@link workerCluster}. */
 export interface ClusterOptions<N extends string> {
   /** Keep the cache Redis's data across a restart (AOF). Default false. */
   readonly appendonly?: boolean;
@@ -17,7 +17,7 @@ export interface Cluster<N extends string> {
   readonly cache: RedisServer;
   /** The Redis holding the app's data: never faulted, so every process always sees the truth. */
   readonly db: RedisServer;
-  /** The workers, by the names given to {@link useCluster}. */
+  /** The workers, by the names given to {@link workerCluster}. */
   readonly workers: Readonly<Record<N, Worker>>;
   /**
    * Gives every worker (or `only` these) a fresh caching instance and store connection, empties
@@ -30,7 +30,7 @@ export interface Cluster<N extends string> {
  * Starts, for one test file, a cache Redis, a database Redis and one worker
  * process per name, and stops them all afterwards. Call at the top level of a test file.
  */
-export function useCluster<const N extends string>(names: readonly N[], options: ClusterOptions<N> = {}): Cluster<N> {
+export function workerCluster<const N extends string>(names: readonly N[], options: ClusterOptions<N> = {}): Cluster<N> {
   let cache: RedisServer | undefined;
   let db: RedisServer | undefined;
   // Filled in beforeAll, before any test reads it.

@@ -1,2 +1,0 @@
-// Moved to ./apps/posts.ts; this re-export serves files other helpers were editing during the move. Delete once nothing imports it.
-export * from './apps/posts.js';
