@@ -5,7 +5,7 @@ import { createCaching, createRawStringStore } from 'trpc-caching';
 type Ctx = { user: { id: string } | null };
 
 const redis = createClient({
-  url: process.env.REDIS_URL,
+  url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   // While disconnected, fail commands at once instead of queueing them to land late, in a burst, when Redis is back.
   disableOfflineQueue: true,
   // Reconnect in the background for ever, backing off up to 2 s; give up a connection attempt after 1 s.

@@ -1,4 +1,4 @@
-import { Keyv, type KeyvStoreAdapter, type StoredData } from 'keyv';
+import { Keyv, type KeyvOptions, type KeyvStoreAdapter, type StoredData } from 'keyv';
 import { LRUCache } from 'lru-cache';
 import { positiveInteger } from '../options.js';
 
@@ -149,12 +149,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Keyv {
   const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? DEFAULT_MAX_ENTRIES);
   const maxVersions = positiveInteger('maxVersions', options.maxVersions ?? maxEntries);
   // Values stay objects in memory (no JSON round trip); entries are immutable strings, so nothing is shared.
-  return new Keyv({
+  // `serialize: undefined` is how Keyv 5 is told not to serialize; its option types do not spell that out.
+  const keyvOptions = {
     store: new BoundedMemoryAdapter(maxEntries, maxVersions),
     serialize: undefined,
     deserialize: undefined,
     namespace: '',
-  });
+  };
+  return new Keyv(keyvOptions as unknown as KeyvOptions);
 }
 
 /**

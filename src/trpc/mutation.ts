@@ -21,9 +21,9 @@ function mutationTargets(
   const tags = typeof settings.tags === 'function' ? checkTags('meta.invalidate.tags', opts.path, settings.tags(args)) : settings.tags;
   return rt.engine.targetKeys({
     all: settings.all,
-    users: users as (string | number)[] | undefined,
+    users: (users ?? []) as (string | number)[],
     paths: settings.paths,
-    tags,
+    tags: tags ?? [],
     scopes: settings.self ? [userScope(rt.user(opts.ctx))] : [],
   });
 }
