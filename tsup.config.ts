@@ -1,8 +1,8 @@
 import { defineConfig } from 'tsup';
 
-// One entry per subpath export: the root stays small, and `trpc-caching/http` and `trpc-caching/openapi`
-// load only when asked for (like `@trpc/server/http`).
-const entry = { index: 'src/index.ts', http: 'src/http/index.ts', openapi: 'src/openapi/index.ts' };
+// One entry per subpath export: the root stays small, and `trpc-caching/http`, `trpc-caching/openapi` and
+// `trpc-caching/otel` load only when asked for (like `@trpc/server/http`).
+const entry = { index: 'src/index.ts', http: 'src/http/index.ts', openapi: 'src/openapi/index.ts', otel: 'src/otel/index.ts' };
 
 // superjson 2 ships ESM only: the CommonJS build carries its own copy so that
 // `require('trpc-caching')` works on every Node 20, not only where require(esm) does.

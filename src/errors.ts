@@ -2,9 +2,11 @@
  * What a cache operation was doing when it failed. `read` and `write` are store
  * calls for entries, `invalidate` a version move, `encode` turning a result into
  * an entry, `key` deriving a key from the input, `config` a misconfiguration
- * found at call time.
+ * found at call time, `refresh` a background refresh of an entry served stale
+ * (`meta.cache.staleWhileRevalidate`) whose resolver failed: its `cause` is the
+ * resolver's error, which no caller saw.
  */
-export type CachingOperation = 'read' | 'write' | 'invalidate' | 'encode' | 'key' | 'config';
+export type CachingOperation = 'read' | 'write' | 'invalidate' | 'encode' | 'key' | 'config' | 'refresh';
 
 /**
  * A cache fault reported to `onError`. It is never thrown from a cached

@@ -22,6 +22,10 @@ export interface QueryRequest {
   readonly tags: readonly string[] | undefined;
   /** Entry lifetime in ms. */
   readonly ttl: number;
+  /** Stale-while-revalidate window in ms past `ttl`, during which an expired entry is served and refreshed; 0 or absent: none. */
+  readonly staleWhileRevalidate?: number | undefined;
+  /** Serve an expired entry within the window even after its refresh failed in this process. */
+  readonly staleIfError?: boolean | undefined;
 }
 
 /** Where a query's entry lives and which versions it depends on. */
@@ -32,12 +36,33 @@ export interface QueryPlan {
   readonly keys: readonly string[];
   readonly ttl: number;
   readonly scope: Scope['kind'];
+  /** The tags the entry depends on, sorted and unique (what a client is told it was cached under). */
+  readonly tags: readonly string[];
+  /** Stale-while-revalidate window in ms (0: none): the entry is stored for `ttl` + this. */
+  readonly staleWhileRevalidate: number;
+  readonly staleIfError: boolean;
+}
+
+/** The versions a read found (absent ones undefined), and when it started: what a fill stores its result under. */
+export interface VersionsRead {
+  readonly tokens: ReadonlyArray<string | undefined>;
+  readonly readAt: number;
 }
 
 /** A read's outcome; `miss` carries what {@link CacheEngine.fill} needs. */
 export type ReadOutcome =
   | { readonly kind: 'hit'; readonly value: unknown; readonly etag: string }
   | { readonly kind: 'miss'; readonly tokens: ReadonlyArray<string | undefined>; readonly readAt: number }
+  /** An expired entry within the plan's stale-while-revalidate window, its versions all current: serve it, then {@link CacheEngine.refresh}. */
+  | {
+      readonly kind: 'stale';
+      readonly value: unknown;
+      readonly etag: string;
+      readonly tokens: ReadonlyArray<string | undefined>;
+      readonly readAt: number;
+      /** When the entry's TTL ended (wall clock, ms). */
+      readonly freshUntil: number;
+    }
   | { readonly kind: 'bypass'; readonly reason: Exclude<BypassReason, 'disabled' | 'input'> };
 
 /** What the resolver produced: the framework's own result, and whether it is a success worth caching. */
@@ -46,6 +71,8 @@ export interface Computed<R> {
   readonly ok: boolean;
   /** The value to cache, when ok. */
   readonly data: unknown;
+  /** What failed, when not ok: a background refresh reports it, since no caller sees it. */
+  readonly error?: unknown;
 }
 
 /** A miss's outcome: the caller's own computed result, or a copy of an identical concurrent miss's success. */
@@ -69,9 +96,12 @@ export interface EngineOptions {
   readonly events?: EngineEvents | undefined;
 }
 
+const NO_TAGS: readonly string[] = [];
 const BREAKER_OPEN: ReadOutcome = { kind: 'bypass', reason: 'breaker-open' };
 const PENDING: ReadOutcome = { kind: 'bypass', reason: 'pending-invalidation' };
 const STORE_ERROR: ReadOutcome = { kind: 'bypass', reason: 'store-error' };
+/** Failed refreshes remembered per process; beyond this the oldest is forgotten (its entry may then be served stale once more). */
+const MAX_FAILED_REFRESHES = 1_000;
 
 /**
  * The cache, free of any framework: plans keys, reads an entry with its
@@ -91,6 +121,10 @@ export class CacheEngine {
   private readonly versions: VersionBook;
   private readonly flights = new Flights();
   private readonly codec = new Codec();
+  /** Entry key → `freshUntil` of the expired entry whose refresh failed here: not served stale again without staleIfError. */
+  private readonly failedRefreshes = new Map<string, number>();
+  /** Background refreshes running, so that none throws into nowhere and {@link idle} can wait for them. */
+  private readonly refreshing = new Set<Promise<void>>();
 
   private readonly events: EngineEvents | undefined;
 
@@ -135,11 +169,19 @@ export class CacheEngine {
     const keys = [entryKey, this.keys.allVersion()];
     if (scope.kind !== 'public') keys.push(this.keys.scopeVersion(segment));
     for (const key of this.keys.pathVersions(path)) keys.push(key);
-    if (request.tags !== undefined && request.tags.length > 0) {
-      // Sorted so that the order a callback lists tags in cannot split entries.
-      for (const tag of [...new Set(request.tags)].sort()) keys.push(this.keys.tagVersion(tag));
-    }
-    return { path, entryKey, keys, ttl: request.ttl, scope: scope.kind };
+    // Sorted so that the order a callback lists tags in cannot split entries.
+    const tags = request.tags !== undefined && request.tags.length > 0 ? [...new Set(request.tags)].sort() : NO_TAGS;
+    for (const tag of tags) keys.push(this.keys.tagVersion(tag));
+    return {
+      path,
+      entryKey,
+      keys,
+      ttl: request.ttl,
+      scope: scope.kind,
+      tags,
+      staleWhileRevalidate: request.staleWhileRevalidate ?? 0,
+      staleIfError: request.staleIfError ?? false,
+    };
   }
 
   /** Reads the entry and its versions in one store call. */
@@ -147,7 +189,12 @@ export class CacheEngine {
     const startedAt = monotonicNow();
     const outcome = await this.readRows(plan, startedAt);
     if (outcome.kind !== 'miss')
-      this.told(plan, outcome.kind === 'hit' ? 'hit' : 'bypass', startedAt, outcome.kind === 'bypass' ? outcome.reason : undefined);
+      this.told(
+        plan,
+        outcome.kind === 'bypass' ? 'bypass' : outcome.kind,
+        startedAt,
+        outcome.kind === 'bypass' ? outcome.reason : undefined,
+      );
     return outcome;
   }
 
@@ -156,7 +203,7 @@ export class CacheEngine {
     this.events?.onRead?.({ path, scope, status: 'bypass', reason, durationMs: 0 });
   }
 
-  private told(plan: QueryPlan, status: 'hit' | 'miss' | 'bypass' | 'coalesced', startedAt: number, reason?: BypassReason): void {
+  private told(plan: QueryPlan, status: 'hit' | 'miss' | 'bypass' | 'coalesced' | 'stale', startedAt: number, reason?: BypassReason): void {
     this.events?.onRead?.({ path: plan.path, scope: plan.scope, status, reason, durationMs: monotonicNow() - startedAt });
   }
 
@@ -175,8 +222,19 @@ export class CacheEngine {
     // An absent version matches no entry: an entry from before a lost key's last move must not revive.
     const hit = complete ? readEntry(rows[0], tokens.join(' ')) : undefined;
     if (hit !== undefined) {
+      let stale = false;
+      if (hit.freshUntil !== undefined) {
+        // Wall clock, since another process may have written the entry: skew moves only this boundary (README, "Stale-while-revalidate").
+        const now = Date.now();
+        if (now >= hit.freshUntil) {
+          if (!this.servesStale(plan, hit.freshUntil, now)) return { kind: 'miss', tokens, readAt };
+          stale = true;
+        }
+      }
       try {
-        return { kind: 'hit', value: this.codec.decode(hit.payload, plan.entryKey), etag: hit.etag };
+        const value = this.codec.decode(hit.payload, plan.entryKey);
+        if (stale) return { kind: 'stale', value, etag: hit.etag, tokens, readAt, freshUntil: hit.freshUntil as number };
+        return { kind: 'hit', value, etag: hit.etag };
       } catch (cause) {
         const { path, entryKey: key } = plan;
         this.options.report(new CachingError('read', `cannot decode the entry of "${path}"`, { path, key, cause }));
@@ -185,18 +243,26 @@ export class CacheEngine {
     return { kind: 'miss', tokens, readAt };
   }
 
+  /** Whether an entry past its TTL (its versions current) may be served: within the window, and not after a failed refresh unless staleIfError. */
+  private servesStale(plan: QueryPlan, freshUntil: number, now: number): boolean {
+    if (now >= freshUntil + plan.staleWhileRevalidate) return false;
+    return plan.staleIfError || this.failedRefreshes.size === 0 || this.failedRefreshes.get(plan.entryKey) !== freshUntil;
+  }
+
   /**
    * Fills a miss: runs `compute` once per identical concurrent miss (same entry, same versions read),
    * stores a successful result under the versions read, and hands followers a fresh copy of it. A
    * follower whose leader failed runs its own `compute`; one whose `signal` aborts stops waiting.
    */
-  async fill<R>(
-    plan: QueryPlan,
-    miss: Extract<ReadOutcome, { kind: 'miss' }>,
-    compute: () => Promise<Computed<R>>,
-    signal?: AbortSignal,
-  ): Promise<FillOutcome<R>> {
-    const flightKey = `${plan.entryKey}\n${miss.tokens.map((token) => token ?? '-').join(' ')}`;
+  async fill<R>(plan: QueryPlan, miss: VersionsRead, compute: () => Promise<Computed<R>>, signal?: AbortSignal): Promise<FillOutcome<R>> {
+    // Identical misses join one flight: same entry, same versions, counting a version read as absent as the token
+    // this process is seeding for it (in flight, or landed after this read), since that is what the miss would record.
+    let tokens = '';
+    for (let i = 0; i < miss.tokens.length; i++) {
+      const token = miss.tokens[i] ?? this.versions.reusableSeed(plan.keys[i + 1] as string, miss.readAt) ?? '-';
+      tokens += i === 0 ? token : ` ${token}`;
+    }
+    const flightKey = `${plan.entryKey}\n${tokens}`;
     for (;;) {
       const flight = this.flights.joinable(flightKey);
       if (flight === undefined) return this.flights.lead(flightKey, (alsoAs) => this.lead(plan, miss, compute, alsoAs));
@@ -208,6 +274,55 @@ export class CacheEngine {
         this.told(plan, 'coalesced', miss.readAt + (monotonicNow() - waitedFrom));
         return { kind: 'shared', value, etag: shared.etag };
       }
+    }
+  }
+
+  /**
+   * Refreshes an entry that was just served stale, in the background: runs `compute` unless a refresh or an
+   * identical miss (same entry, same versions) is already running in this process, and stores a success under
+   * the versions the stale read found, so that a move since that read leaves it unreachable, as for any miss.
+   * Never throws and never rejects: a failure is reported to onError (operation `refresh`, the resolver's error as
+   * cause), and unless the plan says staleIfError this process stops serving that entry stale.
+   */
+  refresh<R>(plan: QueryPlan, stale: Extract<ReadOutcome, { kind: 'stale' }>, compute: () => Promise<Computed<R>>): void {
+    const flightKey = `${plan.entryKey}\n${stale.tokens.map((token) => token ?? '-').join(' ')}`;
+    if (this.flights.joinable(flightKey) !== undefined) return;
+    let failure: { error: unknown } | undefined;
+    const run = async (): Promise<Computed<R>> => {
+      const computed = await compute();
+      if (!computed.ok) failure = { error: computed.error };
+      return computed;
+    };
+    const done = this.flights
+      .lead(flightKey, (alsoAs) => this.lead(plan, stale, run, alsoAs, true))
+      .then(
+        () => {
+          if (failure !== undefined) this.refreshFailed(plan, stale.freshUntil, failure.error);
+        },
+        (error: unknown) => this.refreshFailed(plan, stale.freshUntil, error),
+      );
+    this.refreshing.add(done);
+    void done.then(() => this.refreshing.delete(done));
+  }
+
+  /** Resolves once no background refresh is running (for tests and orderly shutdown). */
+  async idle(): Promise<void> {
+    while (this.refreshing.size > 0) await Promise.all(this.refreshing);
+  }
+
+  private refreshFailed(plan: QueryPlan, freshUntil: number, cause: unknown): void {
+    if (!plan.staleIfError) {
+      if (this.failedRefreshes.size >= MAX_FAILED_REFRESHES)
+        this.failedRefreshes.delete(this.failedRefreshes.keys().next().value as string);
+      this.failedRefreshes.set(plan.entryKey, freshUntil);
+    }
+    const { path, entryKey: key } = plan;
+    try {
+      this.options.report(
+        new CachingError('refresh', `the background refresh of "${path}" failed: ${errorMessage(cause)}`, { path, key, cause }),
+      );
+    } catch {
+      // A refresh has no caller to tell: a throwing onError must not become an unhandled rejection.
     }
   }
 
@@ -235,9 +350,10 @@ export class CacheEngine {
 
   private async lead<R>(
     plan: QueryPlan,
-    miss: Extract<ReadOutcome, { kind: 'miss' }>,
+    miss: VersionsRead,
     compute: () => Promise<Computed<R>>,
     alsoAs: (flightKey: string) => void,
+    background = false,
   ): Promise<{ own: FillOutcome<R>; shared: SharedResult | undefined }> {
     const { tokens, written } = this.seedAbsent(plan, miss);
     // Misses that read the versions being seeded are identical to this one: let them join.
@@ -246,7 +362,8 @@ export class CacheEngine {
     const computeFrom = monotonicNow();
     const computed = await compute();
     const computeTime = monotonicNow() - computeFrom;
-    this.told(plan, 'miss', miss.readAt + computeTime);
+    // A background refresh was told as the stale read that started it.
+    if (!background) this.told(plan, 'miss', miss.readAt + computeTime);
     if (!computed.ok) return { own: { kind: 'computed', result: computed.result, cached: false, etag: undefined }, shared: undefined };
     let payload: string;
     try {
@@ -268,17 +385,17 @@ export class CacheEngine {
         shared: { payload, etag: md5(payload) },
       };
     }
-    const entry = formatEntry(tokens.join(' '), payload);
+    // With a window the entry records when its TTL ends and the store keeps it through the window.
+    const window = plan.staleWhileRevalidate;
+    const entry = formatEntry(tokens.join(' '), payload, window > 0 ? Date.now() + plan.ttl : undefined);
     // An invalidation this process could not write covers these keys: storing would only add an entry it must not serve.
-    const cached = !this.versions.covers(plan.keys) && (await this.store.set(plan.entryKey, entry.text, plan.ttl, plan.path));
+    const cached = !this.versions.covers(plan.keys) && (await this.store.set(plan.entryKey, entry.text, plan.ttl + window, plan.path));
+    if (cached && this.failedRefreshes.size > 0) this.failedRefreshes.delete(plan.entryKey);
     return { own: { kind: 'computed', result: computed.result, cached, etag: entry.etag }, shared: { payload, etag: entry.etag } };
   }
 
   /** The tokens an entry records: those read, with absent versions seeded (written before the resolver runs). */
-  private seedAbsent(
-    plan: QueryPlan,
-    miss: Extract<ReadOutcome, { kind: 'miss' }>,
-  ): { tokens: ReadonlyArray<string | undefined>; written: Promise<boolean> } {
+  private seedAbsent(plan: QueryPlan, miss: VersionsRead): { tokens: ReadonlyArray<string | undefined>; written: Promise<boolean> } {
     const read = miss.tokens;
     const absent: string[] = [];
     for (let i = 0; i < read.length; i++) if (read[i] === undefined) absent.push(plan.keys[i + 1] as string);

@@ -8,8 +8,11 @@ export type BypassReason = 'breaker-open' | 'store-error' | 'pending-invalidatio
 export interface ReadEvent {
   readonly path: string;
   readonly scope: Scope['kind'];
-  /** `coalesced`: a follower that got a copy of an identical concurrent miss's result. */
-  readonly status: 'hit' | 'miss' | 'bypass' | 'coalesced';
+  /**
+   * `coalesced`: a follower that got a copy of an identical concurrent miss's result. `stale`: an expired entry
+   * served within its procedure's stale-while-revalidate window (its background refresh is not told again).
+   */
+  readonly status: 'hit' | 'miss' | 'bypass' | 'coalesced' | 'stale';
   readonly reason?: BypassReason | undefined;
   /** Time spent in the cache (the resolver's time excluded on a miss), in ms. */
   readonly durationMs: number;

@@ -118,6 +118,15 @@ export class VersionBook {
    * to expect); `written` resolves to whether they all reached the store (if not, nothing may
    * be stored under them). Concurrent seeds of one key share one token and one write.
    */
+  /**
+   * The token a miss that read `key` as absent at `readAt` would record without writing one: a seed
+   * in flight, or one that landed after that read. Undefined when the miss must seed it itself.
+   */
+  reusableSeed(key: string, readAt: number): string | undefined {
+    const seed = this.seeding.get(key);
+    return seed !== undefined && seed.landedAt > readAt ? seed.token : undefined;
+  }
+
   seed(keys: readonly string[], path: string, readAt: number): { readonly tokens: readonly string[]; readonly written: Promise<boolean> } {
     // A seed that landed before this miss read the store is not for it: that read found the key gone again.
     const fresh = keys.filter((key) => {

@@ -1,3 +1,5 @@
+import type { Moved } from '../client/protocol.js';
+
 /**
  * Per-request record of what the cache did, read by the HTTP layer to set
  * `X-Cache`, `Cache-Control` and `ETag`. tRPC copies the context object when a
@@ -22,13 +24,23 @@ export const cacheLogSlot: unique symbol = Symbol.for('trpc-caching.log');
 export interface CacheLogEntry {
   readonly path: string;
   readonly type: 'query' | 'mutation';
-  /** HIT: served from the cache; MISS: resolver ran and the result was stored; BYPASS: the cache was not used. NONE: a mutation. */
-  readonly status: 'HIT' | 'MISS' | 'BYPASS' | 'NONE';
+  /**
+   * HIT: served from the cache; MISS: resolver ran and the result was stored; BYPASS: the cache was not used;
+   * STALE: an expired entry served within the procedure's stale-while-revalidate window while it is refreshed in
+   * the background (never one that was invalidated). NONE: a mutation.
+   */
+  readonly status: 'HIT' | 'MISS' | 'BYPASS' | 'STALE' | 'NONE';
   readonly scope: 'user' | 'anon' | 'public';
   /** Entry lifetime in ms (0 for mutations). */
   readonly ttl: number;
-  /** Strong validator of the entry's payload, on HIT and MISS. */
+  /** Strong validator of the entry's payload, on HIT, MISS and STALE. */
   readonly etag?: string | undefined;
+  /** The procedure's stale-while-revalidate window in ms (`meta.cache.staleWhileRevalidate`); absent when it has none. */
+  readonly staleWhileRevalidate?: number | undefined;
+  /** Tags the query's entry depends on, once its key was derived (absent when the call bypassed the cache before). */
+  readonly tags?: readonly string[] | undefined;
+  /** What an invalidating mutation moved, as its caller may learn it (its own scope as `self`, never another's). */
+  readonly moved?: Moved | undefined;
 }
 
 /** The log of one request. */

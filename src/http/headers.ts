@@ -1,6 +1,7 @@
 import { md5 } from '../engine/hash.js';
 import { errorMessage } from '../errors.js';
 import { type CacheLog, type CacheLogEntry, cacheLogOf } from './cache-log.js';
+import { syncHeaders } from './sync.js';
 
 /**
  * The part of a `responseMeta` call the cache headers depend on. tRPC's
@@ -62,7 +63,7 @@ export interface CacheHeadersOptions<TOpts extends ResponseMetaInput = ResponseM
    * costs a 304 without a body. A longer `max-age` on a private response lets
    * the browser show its own copy, from before the user's write, for that long.
    *
-   * @default 0 for a private response; the entry's TTL in whole seconds for a public one
+   * @default 0 for a private response and for a STALE call; the entry's TTL in whole seconds for a public one
    */
   maxAge?: number | ((entry: CacheLogEntry) => number);
   /**
@@ -73,6 +74,20 @@ export interface CacheHeadersOptions<TOpts extends ResponseMetaInput = ResponseM
    * @default ['Authorization']
    */
   vary?: readonly string[];
+  /**
+   * Send `X-Cache-Sync`: per call of a response, a cached query's scope kind and tags, or what an invalidating
+   * mutation moved for its caller (its own scope as `self`, paths, tags, `all`; never another user's id or scope).
+   * `invalidationLink` from `trpc-caching/client` reads it to invalidate exactly the affected client-side queries.
+   * Off by default: it tells clients the tag names of your queries. Cross-origin clients also need
+   * `Access-Control-Expose-Headers: X-Cache-Sync`. See README "Client caches" for the format.
+   *
+   * @default false
+   * @example
+   * ```ts
+   * cacheResponseMeta({ sync: true });
+   * ```
+   */
+  sync?: boolean;
   /**
    * Your own `responseMeta`, the one way to add headers or a status of yours:
    * its status is kept, and its headers win over ours whatever their case
@@ -85,11 +100,18 @@ export interface CacheHeadersOptions<TOpts extends ResponseMetaInput = ResponseM
 
 /**
  * The `max-age` of an entry under the `maxAge` option, in whole seconds (NaN and negatives: 0), for a
- * private or a public response. `documentCaching` uses it too, so that the document says what is sent.
- * Throws what a `maxAge` callback throws.
+ * private or a public response. By default a STALE call gets 0: its entry's TTL has already passed.
+ * `documentCaching` uses it too, so that the document says what is sent. Throws what a `maxAge` callback throws.
  */
 export function maxAgeOf(entry: CacheLogEntry, option: CacheHeadersOptions['maxAge'], isPrivate: boolean): number {
-  const seconds = option === undefined ? (isPrivate ? 0 : entry.ttl / 1000) : typeof option === 'function' ? option(entry) : option;
+  const seconds =
+    option === undefined
+      ? isPrivate || entry.status === 'STALE'
+        ? 0
+        : entry.ttl / 1000
+      : typeof option === 'function'
+        ? option(entry)
+        : option;
   return Number.isFinite(seconds) && seconds > 0 ? Math.floor(seconds) : 0;
 }
 
@@ -106,26 +128,33 @@ function callsOf(log: CacheLog, paths: readonly string[]): (CacheLogEntry | unde
  * The HTTP cache headers of one response, from its request's cache log. Empty
  * when no call went through the cache, so that the app's own headers (or none) apply.
  *
- * - `X-Cache`: one token per call, in request order: `HIT`, `MISS` or `BYPASS`.
+ * - `X-Cache`: one token per call, in request order: `HIT`, `MISS`, `STALE` or `BYPASS`.
  * - `Cache-Control`: `no-store` for mutations, errors, streamed responses and any
  *   call that bypassed the cache; `private` when any call is per user (or anonymous)
- *   or the request carried credentials, else `public`; the smallest `max-age`.
+ *   or the request carried credentials, else `public`; the smallest `max-age`; on a
+ *   public response whose every call has a stale-while-revalidate window, the smallest
+ *   as `stale-while-revalidate` (see {@link staleWhileRevalidateOf}).
  * - `Vary` on private responses; a strong `ETag` when every call was a HIT or MISS.
  *
  * Throws what a `maxAge` callback throws.
  */
-export function cacheHeaders(opts: ResponseMetaInput, options: Pick<CacheHeadersOptions, 'maxAge' | 'vary'> = {}): ResponseHeaders {
+export function cacheHeaders(opts: ResponseMetaInput, options: Pick<CacheHeadersOptions, 'maxAge' | 'vary' | 'sync'> = {}): ResponseHeaders {
   const log = cacheLogOf(opts.ctx);
   if (log === undefined || opts.type === 'subscription') return {};
-  if (opts.type === 'mutation' || log.entries.some((entry) => entry.type === 'mutation')) return { 'Cache-Control': 'no-store' };
+  if (opts.type === 'mutation' || log.entries.some((entry) => entry.type === 'mutation')) {
+    return { 'Cache-Control': 'no-store', ...syncHeaders(options.sync, opts.paths ?? [], callsOf(log, opts.paths ?? [])) };
+  }
   // tRPC streams (httpBatchStreamLink) send headers before any call has finished.
   if (opts.eagerGeneration === true && (opts.data?.length ?? 0) === 0) return log.entries.length > 0 ? { 'Cache-Control': 'no-store' } : {};
   const calls = callsOf(log, opts.paths ?? []);
   if (calls.every((call) => call === undefined)) return {};
 
-  const served = calls.filter((call): call is CacheLogEntry => call !== undefined && (call.status === 'HIT' || call.status === 'MISS'));
+  const served = calls.filter(
+    (call): call is CacheLogEntry => call !== undefined && (call.status === 'HIT' || call.status === 'MISS' || call.status === 'STALE'),
+  );
   const headers: ResponseHeaders = {
     'X-Cache': calls.map((call) => (call === undefined || call.status === 'NONE' ? 'BYPASS' : call.status)).join(', '),
+    ...syncHeaders(options.sync, opts.paths ?? [], calls),
   };
   const failed = opts.errors.some((error) => Boolean(error));
   if (failed || served.length !== calls.length) {
@@ -136,7 +165,8 @@ export function cacheHeaders(opts: ResponseMetaInput, options: Pick<CacheHeaders
   // shared cache to store it (RFC 9111 §3.5) and hand it to callers the procedure's auth turns away.
   const isPrivate = log.credentialed || served.some((call) => call.scope !== 'public');
   const maxAge = Math.min(...served.map((call) => maxAgeOf(call, options.maxAge, isPrivate)));
-  headers['Cache-Control'] = `${isPrivate ? 'private' : 'public'}, max-age=${maxAge}`;
+  const swr = isPrivate ? 0 : staleWhileRevalidateOf(served);
+  headers['Cache-Control'] = `${isPrivate ? 'private' : 'public'}, max-age=${maxAge}${swr > 0 ? `, stale-while-revalidate=${swr}` : ''}`;
   if (isPrivate) {
     const vary = options.vary ?? ['Authorization'];
     if (vary.length > 0) headers.Vary = [...vary];
@@ -146,6 +176,18 @@ export function cacheHeaders(opts: ResponseMetaInput, options: Pick<CacheHeaders
     headers.ETag = `"${etags.length === 1 ? etags[0] : md5(etags.join(','))}"`;
   }
   return headers;
+}
+
+/**
+ * The `stale-while-revalidate` of a public response, in whole seconds: the smallest window of its calls, or 0
+ * when any call has none. Private responses never carry it: a browser would then show a user its copy from
+ * before their own write while it revalidates, which `max-age=0` exists to prevent (the server itself never
+ * serves an invalidated entry stale). `documentCaching` uses it too.
+ */
+export function staleWhileRevalidateOf(calls: readonly Pick<CacheLogEntry, 'staleWhileRevalidate'>[]): number {
+  let least = Number.POSITIVE_INFINITY;
+  for (const call of calls) least = Math.min(least, call.staleWhileRevalidate ?? 0);
+  return Number.isFinite(least) ? Math.floor(least / 1000) : 0;
 }
 
 /** Replaces ours by the user's headers, comparing names without regard to case. */
@@ -161,12 +203,15 @@ function mergeOwnHeaders(headers: ResponseHeaders, own: ResponseHeaders | Header
  * A `responseMeta` for tRPC's adapters and trpc-to-openapi's handlers that
  * sets `X-Cache`, `Cache-Control`, `Vary` and `ETag`:
  *
- * - `X-Cache`: one token per call, in request order: `HIT`, `MISS` or `BYPASS`
- *   (the call did not use the cache), e.g. `HIT, MISS` for a batch of two.
+ * - `X-Cache`: one token per call, in request order: `HIT`, `MISS`, `STALE` (an
+ *   expired entry served while it is refreshed in the background) or `BYPASS` (the
+ *   call did not use the cache), e.g. `HIT, MISS` for a batch of two.
  * - `Cache-Control`: `no-store` for mutations, errors, streamed responses and
  *   any call that bypassed the cache. Otherwise `private, max-age=0` when any call
  *   is per user (or anonymous) or the request carried credentials (`Authorization`
- *   or `Cookie`), else `public, max-age=<TTL>`; see the `maxAge` option.
+ *   or `Cookie`), else `public, max-age=<TTL>`; see the `maxAge` option. A public
+ *   response of procedures with `meta.cache.staleWhileRevalidate` adds
+ *   `stale-while-revalidate=<window in seconds>`; a STALE call has `max-age=0`.
  * - `Vary` (the `vary` option) on private responses.
  * - `ETag`: strong, when every call was a HIT or MISS without error: the
  *   entry's digest for one call, a digest of the digests for a batch.
@@ -208,8 +253,12 @@ export function cacheResponseMeta<TOpts extends ResponseMetaInput>(
         );
       }
       // Unsure how long the response may be kept: not at all. X-Cache still says what the cache did.
-      const xCache = cacheHeaders(opts, { ...options, maxAge: 0 })['X-Cache'];
-      return xCache === undefined ? { 'Cache-Control': 'no-store' } : { 'X-Cache': xCache, 'Cache-Control': 'no-store' };
+      const { 'X-Cache': xCache, 'X-Cache-Sync': sync } = cacheHeaders(opts, { ...options, maxAge: 0 });
+      return {
+        ...(xCache === undefined ? {} : { 'X-Cache': xCache }),
+        'Cache-Control': 'no-store',
+        ...(sync === undefined ? {} : { 'X-Cache-Sync': sync }),
+      };
     }
   };
   return (opts) => {

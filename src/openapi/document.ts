@@ -1,6 +1,6 @@
 import type { AnyRouter } from '@trpc/server';
 import type { Caching } from '../caching.js';
-import { type CacheHeadersOptions, maxAgeOf } from '../http/headers.js';
+import { type CacheHeadersOptions, maxAgeOf, staleWhileRevalidateOf } from '../http/headers.js';
 import { metaOf, proceduresOf } from '../trpc/internals.js';
 import type { ResolvedCacheMeta, ResolvedInvalidateMeta } from '../trpc/meta.js';
 
@@ -19,6 +19,10 @@ export interface OpenApiCacheExtension {
   readonly ttl: number;
   /** Tags the entry depends on, or `"derived from input"` when a function computes them. */
   readonly tags: readonly string[] | 'derived from input';
+  /** Stale-while-revalidate window in milliseconds after `ttl`; present only when the procedure has one. */
+  readonly staleWhileRevalidate?: number;
+  /** Whether the expired entry is also served, within the window, while the resolver fails; present with `staleWhileRevalidate`. */
+  readonly staleIfError?: boolean;
 }
 
 /**
@@ -122,7 +126,10 @@ function describeCache(cache: ResolvedCacheMeta): string {
         : cache.tags.length > 0
           ? `, with tags ${cache.tags.map((tag) => `\`${tag}\``).join(', ')}`
           : '';
-  return `${who} for ${seconds(cache.ttl)}${tags}. \`X-Cache\` says HIT or MISS; send the \`ETag\` back in \`If-None-Match\` to get 304 while it is current.`;
+  const sentence = `${who} for ${seconds(cache.ttl)}${tags}. \`X-Cache\` says HIT or MISS; send the \`ETag\` back in \`If-None-Match\` to get 304 while it is current.`;
+  if (cache.staleWhileRevalidate === 0) return sentence;
+  const ifError = cache.staleIfError ? ', and also while computing a fresh one fails' : '';
+  return `${sentence} For ${seconds(cache.staleWhileRevalidate)} after that, an expired response is served at once (\`X-Cache: STALE\`) while a fresh one is computed in the background${ifError}; never one that a change invalidated.`;
 }
 
 function describeInvalidation(inv: ResolvedInvalidateMeta, operations: readonly string[]): string {
@@ -202,19 +209,33 @@ export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc
         scope: cache.scope,
         ttl: cache.ttl,
         tags: typeof cache.tags === 'function' ? 'derived from input' : [...(cache.tags ?? [])],
+        ...(cache.staleWhileRevalidate > 0 ? { staleWhileRevalidate: cache.staleWhileRevalidate, staleIfError: cache.staleIfError } : {}),
       };
       operation['x-cache'] = extension;
       appendDescription(operation, describeCache(cache));
-      const entry = { path, type: 'query', status: 'HIT', scope: cache.scope, ttl: cache.ttl } as const;
+      const entry = {
+        path,
+        type: 'query',
+        status: 'HIT',
+        scope: cache.scope,
+        ttl: cache.ttl,
+        staleWhileRevalidate: cache.staleWhileRevalidate,
+      } as const;
       const isPublic = cache.scope === 'public';
-      const cacheControl = `${isPublic ? 'public' : 'private'}, max-age=${maxAgeOf(entry, options.maxAge, !isPublic)}`;
+      const swr = isPublic ? staleWhileRevalidateOf([entry]) : 0;
+      const cacheControl = `${isPublic ? 'public' : 'private'}, max-age=${maxAgeOf(entry, options.maxAge, !isPublic)}${swr > 0 ? `, stale-while-revalidate=${swr}` : ''}`;
       // What cacheResponseMeta sends a public entry when the request carried credentials.
       const credentialed = `private, max-age=${maxAgeOf(entry, options.maxAge, true)}`;
       const headers = {
-        'X-Cache': header('HIT: served from the cache; MISS: computed and stored; BYPASS: the cache was not used.', 'HIT'),
+        'X-Cache': header(
+          cache.staleWhileRevalidate > 0
+            ? 'HIT: served from the cache; MISS: computed and stored; STALE: an expired entry served while it is refreshed in the background; BYPASS: the cache was not used.'
+            : 'HIT: served from the cache; MISS: computed and stored; BYPASS: the cache was not used.',
+          'HIT',
+        ),
         'Cache-Control': header(
           isPublic
-            ? `\`${cacheControl}\` to a request without credentials: the same for every caller. \`${credentialed}\` to a request with an \`Authorization\` or \`Cookie\` header, so that shared caches do not store it. \`no-store\` when the cache was bypassed.`
+            ? `\`${cacheControl}\` to a request without credentials: the same for every caller${swr > 0 && options.maxAge === undefined ? ' (`max-age=0` on a STALE response)' : ''}. \`${credentialed}\` to a request with an \`Authorization\` or \`Cookie\` header, so that shared caches do not store it. \`no-store\` when the cache was bypassed.`
             : `\`${cacheControl}\` by default (\`no-store\` when the cache was bypassed). Per user: shared caches must not store it.`,
           cacheControl,
         ),

@@ -126,6 +126,7 @@ export class GuardedStore {
     if (unguarded === undefined && !this.available) return undefined;
     const probe = unguarded === undefined && this.openUntil !== 0;
     if (probe) this.probing = true;
+    if (probe) this.options.events?.onBreaker?.('half-open');
     const epoch = this.errorEpoch;
     const timeout = unguarded?.timeout ?? this.options.timeout;
     const startedAt = monotonicNow();

@@ -45,6 +45,34 @@ export interface CacheMeta {
   readonly tags?: readonly string[] | ((args: CacheTagArgs) => readonly string[]);
   /** `false` turns caching off for this procedure (it still runs its resolver). */
   readonly enabled?: boolean;
+  /**
+   * Stale-while-revalidate window in ms: for this long after `ttl` has passed, a read answers at once with the
+   * expired entry (`X-Cache: STALE`) and refreshes it in the background, once per entry. Only expiry is
+   * stretched: an entry whose versions moved (any invalidation that reaches it) is never served stale. The entry
+   * is kept in the store for `ttl` + this window, which must not exceed `versionTtl`. A refresh that fails is
+   * reported to `onError` (operation `refresh`); this process then stops serving that entry stale, unless
+   * `staleIfError` is set.
+   *
+   * @default 0 (off: an entry is a miss once its `ttl` has passed)
+   * @example
+   * ```ts
+   * cachedQuery.meta({ cache: { ttl: 60_000, staleWhileRevalidate: 5 * 60_000 } })
+   * ```
+   */
+  readonly staleWhileRevalidate?: number;
+  /**
+   * Keep answering with the expired entry, for the rest of the `staleWhileRevalidate` window, while the resolver
+   * fails: each failed refresh is reported to `onError` (operation `refresh`) and callers get the old value
+   * instead of the error. Without it, once a refresh has failed, the next read in this process runs the resolver
+   * and its caller sees the failure. Needs `staleWhileRevalidate`.
+   *
+   * @default false
+   * @example
+   * ```ts
+   * cachedQuery.meta({ cache: { ttl: 60_000, staleWhileRevalidate: 10 * 60_000, staleIfError: true } })
+   * ```
+   */
+  readonly staleIfError?: boolean;
 }
 
 /**
@@ -96,6 +124,9 @@ export interface ResolvedCacheMeta {
   readonly ttl: number;
   readonly scope: 'user' | 'public';
   readonly tags: CacheMeta['tags'] | undefined;
+  /** Stale-while-revalidate window in ms; 0 when off. */
+  readonly staleWhileRevalidate: number;
+  readonly staleIfError: boolean;
 }
 
 /** `meta.invalidate` after validation, with defaults applied; undefined when it invalidates nothing. */
@@ -194,11 +225,30 @@ export function resolveCacheMeta(
   defaults: { readonly ttl: number; readonly versionTtl: number },
 ): ResolvedCacheMeta {
   const raw = (meta as CachingMeta | undefined)?.cache;
-  if (raw === false) return { enabled: false, ttl: defaults.ttl, scope: 'user', tags: undefined };
-  if (raw === undefined) return { enabled: true, ttl: defaults.ttl, scope: 'user', tags: undefined };
+  const off = { staleWhileRevalidate: 0, staleIfError: false };
+  if (raw === false) return { enabled: false, ttl: defaults.ttl, scope: 'user', tags: undefined, ...off };
+  if (raw === undefined) return { enabled: true, ttl: defaults.ttl, scope: 'user', tags: undefined, ...off };
   const option = `meta.cache of "${path}"`;
-  const cache = checkObject(option, raw, ['ttl', 'scope', 'tags', 'enabled']);
+  const cache = checkObject(option, raw, ['ttl', 'scope', 'tags', 'enabled', 'staleWhileRevalidate', 'staleIfError']);
   const ttl = cache.ttl === undefined ? defaults.ttl : checkDuration(`${option}.ttl`, cache.ttl, { min: 1, max: defaults.versionTtl });
+  // The entry stays in the store for ttl + window: versions must still outlive it.
+  const staleWhileRevalidate =
+    cache.staleWhileRevalidate === undefined ? 0 : checkDuration(`${option}.staleWhileRevalidate`, cache.staleWhileRevalidate, { min: 0 });
+  if (ttl + staleWhileRevalidate > defaults.versionTtl) {
+    throw new CachingConfigError(
+      `${option}.staleWhileRevalidate`,
+      `ttl + staleWhileRevalidate (${ttl + staleWhileRevalidate} ms) must not exceed versionTtl (${defaults.versionTtl} ms): a version must outlive every entry that depends on it`,
+    );
+  }
+  if (cache.staleIfError !== undefined && typeof cache.staleIfError !== 'boolean') {
+    throw new CachingConfigError(`${option}.staleIfError`, `expected a boolean, got ${describe(cache.staleIfError)}`);
+  }
+  if (cache.staleIfError === true && staleWhileRevalidate === 0) {
+    throw new CachingConfigError(
+      `${option}.staleIfError`,
+      'needs a staleWhileRevalidate window (ms): it serves an expired entry only within that window',
+    );
+  }
   if (cache.scope !== undefined && cache.scope !== 'user' && cache.scope !== 'public') {
     throw new CachingConfigError(`${option}.scope`, `expected 'user' or 'public', got ${describe(cache.scope)}`);
   }
@@ -212,6 +262,8 @@ export function resolveCacheMeta(
     ttl,
     scope: (cache.scope as 'user' | 'public' | undefined) ?? 'user',
     tags: cache.tags as CacheMeta['tags'],
+    staleWhileRevalidate,
+    staleIfError: cache.staleIfError === true,
   };
 }
 

@@ -1,6 +1,8 @@
 import { userScope } from '../engine/keys.js';
+import type { EngineTargets } from '../engine/targets.js';
 import { CachingError } from '../errors.js';
 import { recordCacheStatus } from '../http/cache-log.js';
+import { type LiveMove, liveMoveOf, moveOfAll, movedFor } from '../live/move.js';
 import type { MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedInvalidateMeta } from './meta.js';
 import { configFailure, misuse } from './query.js';
@@ -12,20 +14,31 @@ function mutationTargets(
   opts: CacheMiddlewareOptions,
   rawInput: unknown,
   data: unknown,
-): string[] {
+): { keys: string[]; move: LiveMove } {
   const args = { input: asRecord(rawInput), rawInput, ctx: opts.ctx, result: asRecord(data), rawResult: data };
   const users = typeof settings.users === 'function' ? settings.users(args) : settings.users;
   if (users !== undefined && !Array.isArray(users)) {
     throw new CachingError('config', `meta.invalidate.users of "${opts.path}" must return an array`, { path: opts.path });
   }
   const tags = typeof settings.tags === 'function' ? checkTags('meta.invalidate.tags', opts.path, settings.tags(args)) : settings.tags;
-  return rt.engine.targetKeys({
+  const targets: EngineTargets = {
     all: settings.all,
     users: (users ?? []) as (string | number)[],
     paths: settings.paths,
     tags: tags ?? [],
     scopes: settings.self ? [userScope(rt.user(opts.ctx))] : [],
-  });
+  };
+  const keys = rt.engine.targetKeys(targets);
+  return { keys, move: liveMoveOf(rt.engine.keys, targets) };
+}
+
+/** The caller's scope segment, to tell them which moves are theirs; undefined when `user(ctx)` is unusable (then none is). */
+function callerSegment(rt: TrpcRuntime, ctx: unknown): string | undefined {
+  try {
+    return rt.engine.keys.scopeSegment(userScope(rt.user(ctx)));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -34,8 +47,11 @@ function mutationTargets(
  * `invalidationTimeout`) before returning, so that once the mutation has
  * returned no query of an affected scope reads data from before it. A failed
  * mutation invalidates nothing.
+ *
+ * What moved is noted in the request's cache log for the caller (its own scope as `self`, paths, tags,
+ * `all`: the `X-Cache-Sync` header) and handed to `onMoved` for the live streams.
  */
-export function createMutationMiddleware(rt: TrpcRuntime) {
+export function createMutationMiddleware(rt: TrpcRuntime, onMoved?: (move: LiveMove) => void) {
   return async function trpcCachingInvalidate(opts: CacheMiddlewareOptions): Promise<MiddlewareResult<object>> {
     const { ctx, path, type } = opts;
     if (type !== 'mutation') throw misuse('invalidatingMutation', 'mutation', type, path);
@@ -47,11 +63,14 @@ export function createMutationMiddleware(rt: TrpcRuntime) {
       throw configFailure(error);
     }
     const result = await opts.next();
-    recordCacheStatus(ctx, { path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0 });
-    if (!result.ok || settings === undefined) return result;
+    if (!result.ok || settings === undefined) {
+      recordCacheStatus(ctx, { path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0 });
+      return result;
+    }
     let keys: string[];
+    let move: LiveMove;
     try {
-      keys = mutationTargets(rt, settings, opts, await opts.getRawInput(), result.data);
+      ({ keys, move } = mutationTargets(rt, settings, opts, await opts.getRawInput(), result.data));
     } catch (cause) {
       // The write has happened; an unusable target must not leave stale data behind, so everything goes.
       rt.report(
@@ -60,8 +79,12 @@ export function createMutationMiddleware(rt: TrpcRuntime) {
           : new CachingError('config', `meta.invalidate of "${path}" threw; invalidating everything instead`, { path, cause }),
       );
       keys = [rt.engine.keys.allVersion()];
+      move = moveOfAll();
     }
     await rt.engine.invalidate(keys, path);
+    const moved = movedFor(move, callerSegment(rt, ctx), true);
+    recordCacheStatus(ctx, { path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0, moved });
+    onMoved?.(move);
     return result;
   };
 }

@@ -37,7 +37,15 @@ async function planOf(rt: TrpcRuntime, opts: CacheMiddlewareOptions, settings: R
   } else {
     tags = settings.tags;
   }
-  return rt.engine.plan({ path: opts.path, scope, input, tags, ttl: settings.ttl });
+  return rt.engine.plan({
+    path: opts.path,
+    scope,
+    input,
+    tags,
+    ttl: settings.ttl,
+    staleWhileRevalidate: settings.staleWhileRevalidate,
+    staleIfError: settings.staleIfError,
+  });
 }
 
 /** A fault while planning, as the CachingError reported to onError, naming the procedure. */
@@ -83,18 +91,44 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     }
 
     const read = await rt.engine.read(plan);
+    const swr = plan.staleWhileRevalidate > 0 ? plan.staleWhileRevalidate : undefined;
     if (read.kind === 'hit') {
-      recordCacheStatus(ctx, { path, type: 'query', status: 'HIT', scope: plan.scope, ttl: plan.ttl, etag: read.etag });
+      recordCacheStatus(ctx, {
+        path,
+        type: 'query',
+        status: 'HIT',
+        scope: plan.scope,
+        ttl: plan.ttl,
+        etag: read.etag,
+        staleWhileRevalidate: swr,
+        tags: plan.tags,
+      });
       return endChain(read.value);
     }
     if (read.kind === 'bypass') {
-      recordCacheStatus(ctx, { path, type: 'query', status: 'BYPASS', scope: plan.scope, ttl: plan.ttl });
+      recordCacheStatus(ctx, { path, type: 'query', status: 'BYPASS', scope: plan.scope, ttl: plan.ttl, tags: plan.tags });
       return opts.next();
     }
     const compute = async (): Promise<Computed<MiddlewareResult<object>>> => {
       const result = await opts.next();
-      return { result, ok: result.ok, data: result.ok ? result.data : undefined };
+      return result.ok ? { result, ok: true, data: result.data } : { result, ok: false, data: undefined, error: result.error };
     };
+    if (read.kind === 'stale') {
+      recordCacheStatus(ctx, {
+        path,
+        type: 'query',
+        status: 'STALE',
+        scope: plan.scope,
+        ttl: plan.ttl,
+        etag: read.etag,
+        staleWhileRevalidate: swr,
+        tags: plan.tags,
+      });
+      // tRPC's next() is a plain closure over this call's chain: it runs the resolver after this middleware has
+      // returned, with this call's ctx and input. No signal of ours stops it; the engine reports its failure.
+      rt.engine.refresh(plan, read, compute);
+      return endChain(read.value);
+    }
     let outcome: Awaited<ReturnType<typeof rt.engine.fill<MiddlewareResult<object>>>>;
     try {
       outcome = await rt.engine.fill(plan, read, compute, signal);
@@ -104,11 +138,29 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       throw error;
     }
     if (outcome.kind === 'shared') {
-      recordCacheStatus(ctx, { path, type: 'query', status: 'MISS', scope: plan.scope, ttl: plan.ttl, etag: outcome.etag });
+      recordCacheStatus(ctx, {
+        path,
+        type: 'query',
+        status: 'MISS',
+        scope: plan.scope,
+        ttl: plan.ttl,
+        etag: outcome.etag,
+        staleWhileRevalidate: swr,
+        tags: plan.tags,
+      });
       return endChain(outcome.value);
     }
     const status = outcome.etag === undefined ? 'BYPASS' : 'MISS';
-    recordCacheStatus(ctx, { path, type: 'query', status, scope: plan.scope, ttl: plan.ttl, etag: outcome.etag });
+    recordCacheStatus(ctx, {
+      path,
+      type: 'query',
+      status,
+      scope: plan.scope,
+      ttl: plan.ttl,
+      etag: outcome.etag,
+      staleWhileRevalidate: swr,
+      tags: plan.tags,
+    });
     return outcome.result;
   };
 }

@@ -1,0 +1,53 @@
+import type { Keyv } from 'keyv';
+
+/**
+ * Leases: short locks in the store, taken with a token so that only their
+ * holder gives them back. On Redis, `SET key token NX PX ttl`; a holder that
+ * dies frees its lease when the TTL runs out. Every call may reject (the store
+ * is down); callers treat that as "no lease" and go on without one.
+ */
+export interface Leases {
+  /** Takes `key` for `ttl` ms unless someone holds it; resolves to whether it was taken. */
+  acquire(key: string, token: string, ttl: number): Promise<boolean>;
+  /** Sets the lease's TTL again, if `token` still holds it; resolves to whether it does. */
+  extend(key: string, token: string, ttl: number): Promise<boolean>;
+  /** Gives the lease back, if `token` still holds it. */
+  release(key: string, token: string): Promise<void>;
+}
+
+/** What a store offers beyond Keyv's contract. Each member is optional: a plain Keyv offers none. */
+export interface StoreCapabilities {
+  /** Cross-process leases, for stampede protection (`lock`). */
+  readonly leases?: Leases;
+  /**
+   * `hash-tags`: the store is a Redis Cluster that reads a key's entry and the versions it shares a
+   * slot with in one command, so the engine lays its keys out in hash-tagged groups (see KeyFormat).
+   */
+  readonly keyLayout?: 'hash-tags';
+}
+
+/**
+ * The registry, on `globalThis` under a registered symbol: the CommonJS build gives each subpath
+ * export its own copy of this module, and `trpc-caching/redis` registers what the root entry's
+ * engine reads. Keyed weakly by the Keyv, so a store that goes away takes its entry with it.
+ */
+const REGISTRY = Symbol.for('trpc-caching.store-capabilities');
+type Holder = { [REGISTRY]?: WeakMap<Keyv, StoreCapabilities> };
+
+function registry(): WeakMap<Keyv, StoreCapabilities> {
+  const holder = globalThis as Holder;
+  holder[REGISTRY] ??= new WeakMap();
+  return holder[REGISTRY];
+}
+
+/** Records what a Keyv made by a trpc-caching store factory offers. */
+export function registerCapabilities(keyv: Keyv, capabilities: StoreCapabilities): void {
+  registry().set(keyv, capabilities);
+}
+
+/** What a Keyv offers; empty for any Keyv no trpc-caching factory made. */
+export function capabilitiesOf(keyv: Keyv): StoreCapabilities {
+  return registry().get(keyv) ?? NONE;
+}
+
+const NONE: StoreCapabilities = {};

@@ -1,0 +1,66 @@
+import type { Leases } from '../capabilities.js';
+
+/** One key to write, and its lifetime in ms (none: it never expires). */
+export interface RedisWrite {
+  readonly key: string;
+  readonly value: string;
+  readonly ttl: number | undefined;
+}
+
+/**
+ * The Redis commands the store sends, on one node or on a Cluster. Every
+ * method rejects when Redis did not answer as asked; the Keyv adapter turns
+ * that into an `error` event.
+ */
+export interface RedisBackend {
+  /** Values of keys, in order, undefined when absent: one MGET on a node, one MGET per slot (all in flight at once) on a Cluster. */
+  read(keys: readonly string[]): Promise<Array<string | undefined>>;
+  /** Sets one key with a TTL in ms (`SET key value PX ttl`). */
+  set(key: string, value: string, ttl: number | undefined): Promise<void>;
+  /**
+   * Sets keys with TTLs; resolves only once every key is written (and, with `replicaAcks`, acknowledged by
+   * that many replicas), so that a version move counts as written only when all of it is.
+   */
+  setMany(entries: readonly RedisWrite[]): Promise<void>;
+  /** Deletes keys; resolves to how many existed. */
+  delete(keys: readonly string[]): Promise<number>;
+  readonly leases: Leases;
+  /** Closes the connections, waiting for replies to commands already sent. */
+  close(): Promise<void>;
+}
+
+/** Options every backend shares, resolved by createRedisStore. */
+export interface BackendOptions {
+  readonly connectTimeout: number;
+  readonly maxReconnectDelay: number;
+  readonly replicaAcks: number;
+  readonly replicaAckTimeout: number;
+  /** Told of every connection error, so that the Keyv emits it. */
+  readonly onError: (error: unknown) => void;
+}
+
+/** Deletes the lease only while `token` holds it: a holder whose lease expired and was taken again must not free the new one. */
+export const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+/** Renews the lease only while `token` holds it. */
+export const EXTEND_SCRIPT =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+
+/** SET's options for a lifetime: `PX` in whole ms, or none. */
+export function expiry(ttl: number | undefined): { expiration: { type: 'PX'; value: number } } | undefined {
+  return ttl === undefined ? undefined : { expiration: { type: 'PX', value: px(ttl) } };
+}
+
+/** A TTL as Redis takes it: whole ms, at least 1, rounded down so that an entry never outlives what it was given. */
+export function px(ttl: number): number {
+  return Math.max(1, Math.floor(ttl));
+}
+
+/** Reconnection delays that back off from 50 ms and never give up: the client heals by itself once Redis is back. */
+export function backoff(maxDelay: number): (retries: number) => number {
+  return (retries) => Math.min(50 * 2 ** Math.min(retries, 16), maxDelay);
+}
+
+/** An error for fewer replica acknowledgements than asked: the write landed on the primary only and may be lost in a failover. */
+export function replicaShortfall(acked: number, wanted: number, timeout: number): Error {
+  return new Error(`only ${acked} of ${wanted} replicas acknowledged the write within ${timeout} ms (replicaAcks)`);
+}

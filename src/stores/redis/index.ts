@@ -1,0 +1,8 @@
+// `trpc-caching/redis`: a Keyv on Redis, Valkey or a Redis Cluster, built for trpc-caching.
+export {
+  createRedisStore,
+  type RedisConnection,
+  RedisStore,
+  type RedisStoreOptions,
+  type RedisStoreSettings,
+} from './store.js';

@@ -1,0 +1,78 @@
+import { createClient, type RedisClientOptions } from '@keyv/redis';
+import { type BackendOptions, backoff, EXTEND_SCRIPT, expiry, px, type RedisBackend, type RedisWrite, RELEASE_SCRIPT, replicaShortfall } from './backend.js';
+
+type Client = ReturnType<typeof createClient>;
+
+/**
+ * One Redis (or Valkey) server. Reads are one MGET; writes of several keys are
+ * one MULTI, so that a version move lands whole or not at all.
+ *
+ * The client is built with the options README used to ask users to copy: no
+ * offline queue (while disconnected a command fails at once instead of
+ * landing late, in a burst, after newer writes), reconnection for ever with a
+ * capped backoff, a connect timeout, and a first connection started here and
+ * not awaited (a Redis outage never blocks startup).
+ */
+export function singleNode(url: string, client: RedisClientOptions | undefined, options: BackendOptions): RedisBackend {
+  const make = (): Client => {
+    const made = createClient({
+      ...client,
+      url,
+      disableOfflineQueue: true,
+      socket: {
+        ...client?.socket,
+        connectTimeout: options.connectTimeout,
+        reconnectStrategy: backoff(options.maxReconnectDelay),
+      },
+    } as RedisClientOptions) as Client;
+    // An unheard 'error' event would crash the process; heard, it reaches the Keyv and the store guard counts it.
+    made.on('error', options.onError);
+    made.connect().catch(() => {});
+    return made;
+  };
+  const main = make();
+  // WAIT blocks the connection it is sent on until replicas answer: moves wait on a connection of their own,
+  // so that reads never queue behind them.
+  const writer = options.replicaAcks > 0 ? make() : main;
+
+  const setMany = async (entries: readonly RedisWrite[]): Promise<void> => {
+    const multi = writer.multi();
+    for (const { key, value, ttl } of entries) multi.set(key, value, expiry(ttl));
+    await multi.exec();
+    if (options.replicaAcks > 0) {
+      const acked = Number(await writer.sendCommand(['WAIT', String(options.replicaAcks), String(options.replicaAckTimeout)]));
+      if (acked < options.replicaAcks) throw replicaShortfall(acked, options.replicaAcks, options.replicaAckTimeout);
+    }
+  };
+
+  return {
+    async read(keys) {
+      const rows = await main.mGet(keys as string[]);
+      return rows.map((row) => (row === null ? undefined : String(row)));
+    },
+    async set(key, value, ttl) {
+      await main.set(key, value, expiry(ttl));
+    },
+    setMany,
+    async delete(keys) {
+      return keys.length === 0 ? 0 : Number(await main.del(keys as string[]));
+    },
+    leases: {
+      async acquire(key, token, ttl) {
+        return (await main.set(key, token, { condition: 'NX', expiration: { type: 'PX', value: px(ttl) } })) !== null;
+      },
+      async extend(key, token, ttl) {
+        return Number(await main.eval(EXTEND_SCRIPT, { keys: [key], arguments: [token, String(px(ttl))] })) === 1;
+      },
+      async release(key, token) {
+        await main.eval(RELEASE_SCRIPT, { keys: [key], arguments: [token] });
+      },
+    },
+    async close() {
+      // A client that is not ready (Redis down, reconnecting) has nothing in flight worth waiting for.
+      await Promise.all(
+        [...new Set([main, writer])].map((client) => (client.isReady ? client.close().catch(() => client.destroy()) : client.destroy())),
+      );
+    },
+  };
+}

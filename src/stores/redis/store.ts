@@ -1,0 +1,176 @@
+import type { RedisClientOptions, RedisClusterOptions } from '@keyv/redis';
+import { type Deserialize, Keyv, type Serialize } from 'keyv';
+import { CachingConfigError } from '../../errors.js';
+import { checkDuration, describe } from '../../options.js';
+import { registerCapabilities } from '../capabilities.js';
+import { RedisAdapter } from './adapter.js';
+import type { BackendOptions, RedisBackend } from './backend.js';
+import { clusterNodes } from './cluster.js';
+import { singleNode } from './single.js';
+
+/** Where the store's Redis is: one server (Redis or Valkey) by URL, or a Redis Cluster by some of its nodes. */
+export type RedisConnection =
+  | {
+      /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
+      readonly url: string | undefined;
+      /** More `@redis/client` options (TLS files, a client name); the store's own connection options win. */
+      readonly client?: RedisClientOptions;
+      readonly cluster?: undefined;
+    }
+  | {
+      /** `@redis/client`'s cluster options: at least `rootNodes`; credentials and TLS in `defaults`. */
+      readonly cluster: RedisClusterOptions;
+      readonly url?: undefined;
+    };
+
+/** How the store connects and writes; every duration in ms. */
+export interface RedisStoreSettings {
+  /**
+   * Longest a connection attempt may take before it counts as failed.
+   * @default 1000
+   */
+  readonly connectTimeout?: number;
+  /**
+   * Longest pause between two reconnection attempts; they start at 50 ms and double up to it, for ever.
+   * @default 2000
+   */
+  readonly maxReconnectDelay?: number;
+  /**
+   * Replicas that must acknowledge a version write (Redis `WAIT`) before it counts as written. With 1 on a
+   * Redis with one replica per primary, a failover never loses an invalidation: one that no replica has yet
+   * stays pending in the process that made it and is written again. Set it only where every primary has
+   * that many replicas: otherwise every invalidation stays pending. 0 turns it off.
+   * @default 0
+   */
+  readonly replicaAcks?: number;
+  /**
+   * How long a version write waits for `replicaAcks` replicas. Keep it well under createCaching's `timeout`.
+   * @default 50
+   */
+  readonly replicaAckTimeout?: number;
+  /**
+   * Cluster only: lay keys out in hash-tagged groups, so that a hit reads its entry with the user's version
+   * in one slot and the shared versions in another (2 commands a hit instead of one per key; see README).
+   * Every process that shares the Cluster must use the same layout: they would not see each other's
+   * invalidations otherwise.
+   * @default true
+   */
+  readonly hashTags?: boolean;
+}
+
+/** Options of {@link createRedisStore}: where Redis is, and how the store uses it. */
+export type RedisStoreOptions = RedisConnection & RedisStoreSettings;
+
+// trpc-caching's values are strings: stored as they are, with Redis TTLs, and no Keyv envelope.
+const serialize: Serialize = (data) => (typeof data.value === 'string' ? data.value : JSON.stringify(data.value));
+const deserialize = ((text: string) => ({ value: text })) as Deserialize;
+
+/**
+ * The Keyv that {@link createRedisStore} returns: a Keyv like any other, whose keys reach Redis exactly
+ * as given, plus {@link RedisStore.close}.
+ *
+ * @example
+ * ```ts
+ * const store: RedisStore = createRedisStore({ url: process.env.REDIS_URL });
+ * process.on('SIGTERM', () => void store.close());
+ * ```
+ */
+export class RedisStore extends Keyv<string> {
+  /** The adapter under this Keyv, whose `read` is the hit path (one MGET, or one per slot on a Cluster). */
+  readonly adapter: RedisAdapter;
+
+  constructor(adapter: RedisAdapter) {
+    // No namespace and no key prefix: the engine's keys are the Redis keys (README's key table holds).
+    super({ store: adapter, namespace: '', useKeyPrefix: false, serialize, deserialize });
+    this.adapter = adapter;
+  }
+
+  /** Closes every connection, after the replies to commands already sent. */
+  close(): Promise<void> {
+    return this.disconnect();
+  }
+}
+
+const KNOWN = ['url', 'client', 'cluster', 'connectTimeout', 'maxReconnectDelay', 'replicaAcks', 'replicaAckTimeout', 'hashTags'];
+
+/**
+ * A Keyv on Redis, Valkey or a Redis Cluster, built for trpc-caching: pass it as
+ * `createCaching({ store })`.
+ *
+ * - The client options production needs are built in: no offline queue (while
+ *   Redis is unreachable a call fails at once instead of landing late), reconnection
+ *   for ever with a capped backoff, a connect timeout, and a first connection that
+ *   starts at once without holding up startup. Connection errors are the Keyv's
+ *   `error` events, which trpc-caching's store guard counts.
+ * - Strings are stored as they are with Redis TTLs (`PX`): no Keyv envelope, no
+ *   namespace; README's key table is what Redis holds.
+ * - A hit is one MGET on one server; on a Cluster, one MGET per slot it touches,
+ *   all sent at once (2 with the default hash-tag layout). The Cluster client follows
+ *   `MOVED`/`ASK`, refreshes its slot map after a reshard, and after a failover.
+ * - It offers leases, so `createCaching({ lock: true })` runs the resolver of a
+ *   miss once across every process, not only once per process.
+ *
+ * Uses the Redis client `@keyv/redis` brings (`@redis/client` 5): install `@keyv/redis`.
+ * Throws a {@link CachingConfigError} for a bad option.
+ *
+ * @example
+ * ```ts
+ * import { createCaching } from 'trpc-caching';
+ * import { createRedisStore } from 'trpc-caching/redis';
+ *
+ * const store = createRedisStore({ url: process.env.REDIS_URL });
+ * // or: createRedisStore({ cluster: { rootNodes: [{ url: 'redis://10.0.0.1:6379' }, { url: 'redis://10.0.0.2:6379' }] } });
+ * const caching = createCaching<Ctx>({ user: (ctx) => ctx.user?.id, store });
+ * ```
+ */
+export function createRedisStore(options: RedisStoreOptions): RedisStore {
+  if (typeof options !== 'object' || options === null) throw new CachingConfigError('createRedisStore', 'expected an options object');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.includes(key)) throw new CachingConfigError(`createRedisStore.${key}`, `unknown option; expected one of ${KNOWN.join(', ')}`);
+  }
+  const onCluster = options.cluster !== undefined;
+  if (onCluster && options.url !== undefined) {
+    throw new CachingConfigError('createRedisStore', 'pass either url (one server) or cluster (a Redis Cluster), not both');
+  }
+  const setting = <T>(name: keyof RedisStoreSettings, fallback: T): T | null => {
+    const value = options[name] as T | null | undefined;
+    return value === undefined ? fallback : value;
+  };
+  const connectTimeout = checkDuration('createRedisStore.connectTimeout', setting('connectTimeout', 1_000), { min: 1 });
+  const maxReconnectDelay = checkDuration('createRedisStore.maxReconnectDelay', setting('maxReconnectDelay', 2_000), { min: 1 });
+  const replicaAckTimeout = checkDuration('createRedisStore.replicaAckTimeout', setting('replicaAckTimeout', 50), { min: 1 });
+  const replicaAcks = setting('replicaAcks', 0);
+  if (typeof replicaAcks !== 'number' || !Number.isInteger(replicaAcks) || replicaAcks < 0) {
+    throw new CachingConfigError('createRedisStore.replicaAcks', `expected a whole number of replicas >= 0, got ${describe(replicaAcks)}`);
+  }
+  const hashTags = setting('hashTags', true);
+  if (typeof hashTags !== 'boolean') throw new CachingConfigError('createRedisStore.hashTags', `expected a boolean, got ${describe(hashTags)}`);
+
+  // The adapter exists before the backend so that connection errors from the first attempt reach its listeners.
+  let adapter: RedisAdapter | undefined;
+  const backendOptions: BackendOptions = {
+    connectTimeout,
+    maxReconnectDelay,
+    replicaAcks,
+    replicaAckTimeout,
+    onError: (error) => adapter?.emit('error', error),
+  };
+  let backend: RedisBackend;
+  if (onCluster) {
+    const rootNodes = (options.cluster as { rootNodes?: unknown }).rootNodes;
+    if (!Array.isArray(rootNodes) || rootNodes.length === 0) {
+      throw new CachingConfigError('createRedisStore.cluster.rootNodes', `expected a non-empty array of nodes ({ url }), got ${describe(rootNodes)}`);
+    }
+    backend = clusterNodes(options.cluster as RedisClusterOptions, backendOptions);
+  } else {
+    const url = options.url;
+    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
+      throw new CachingConfigError('createRedisStore.url', `expected a redis:// or rediss:// URL, got ${describe(url)} (is REDIS_URL set?)`);
+    }
+    backend = singleNode(url, options.client, backendOptions);
+  }
+  adapter = new RedisAdapter(backend);
+  const store = new RedisStore(adapter);
+  registerCapabilities(store, { leases: backend.leases, ...(onCluster && hashTags ? { keyLayout: 'hash-tags' as const } : {}) });
+  return store;
+}
