@@ -8,6 +8,7 @@ export default defineConfig({
       { find: /^trpc-caching$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
       { find: /^trpc-caching\/http$/, replacement: fileURLToPath(new URL('./src/http/index.ts', import.meta.url)) },
       { find: /^trpc-caching\/openapi$/, replacement: fileURLToPath(new URL('./src/openapi/index.ts', import.meta.url)) },
+      { find: /^trpc-caching\/redis$/, replacement: fileURLToPath(new URL('./src/stores/redis/index.ts', import.meta.url)) },
       { find: /^trpc-caching\/otel$/, replacement: fileURLToPath(new URL('./src/otel/index.ts', import.meta.url)) },
     ],
   },

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Keyv } from 'keyv';
-import { type CachingError, createCaching } from '../src/index.js';
+import { type CachingError, type CachingOptions, createCaching } from '../src/index.js';
 import { authed, type BenchCtx, createT, listInput, makeDatedList, makeList, peerKey } from './fixtures.js';
 
 const TTL = 5 * 60_000;
@@ -44,12 +44,17 @@ async function adrfLookup<T>(keyv: Keyv, user: string, input: unknown, resolve: 
   return data;
 }
 
-/** A router with every variant of the list procedure on `stores`, and a caller factory. */
-export function createBenchApp(stores: BenchStores) {
+/** A router with every variant of the list procedure on `stores`, and a caller factory; `options` are createCaching's. */
+export function createBenchApp(stores: BenchStores, options: Partial<CachingOptions<BenchCtx>> = {}) {
   const t = createT();
   const base = authed(t);
   const errors: CachingError[] = [];
-  const caching = createCaching<BenchCtx>({ user: (ctx) => ctx.user?.id, store: stores.keyv, onError: (error) => errors.push(error) });
+  const caching = createCaching<BenchCtx>({
+    user: (ctx) => ctx.user?.id,
+    store: stores.keyv,
+    onError: (error) => errors.push(error),
+    ...options,
+  });
   const cachedQuery = caching.cachedQuery(base);
   const CONSTANT = makeList(1);
   // The limit on a remote store: the same procedure doing one raw read of the entry, set once the entry exists.

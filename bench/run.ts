@@ -56,6 +56,11 @@ try {
 
   // Separate users, so that misses and mutations never invalidate the entries the hit tasks read.
   const hitUser = { memory: memory.caller('reader'), redis: onRedis.caller('reader') };
+  // The same in-memory hit with stats off: what counting costs (stats are on by default).
+  const noStats = createBenchApp({ keyv: createMemoryStore(), bento: { getOrSet: never }, cacheable: { getOrSet: never } }, { stats: false });
+  const noStatsUser = noStats.caller('reader');
+  await noStatsUser.cached(INPUT);
+  await noStatsUser.cached(INPUT);
   const missUser = { memory: memory.caller('misser'), redis: onRedis.caller('misser') };
   const writer = { memory: memory.caller('writer'), redis: onRedis.caller('writer') };
   const warm = async (caller: BenchCaller) => {
@@ -88,6 +93,7 @@ try {
   const tasks: Record<string, Task> = {
     'memory.constant': () => hitUser.memory.constant(INPUT),
     'memory.cached': () => hitUser.memory.cached(INPUT),
+    'memory.cachedNoStats': () => noStatsUser.cached(INPUT),
     'memory.cachedDates': () => hitUser.memory.cachedDates(INPUT),
     'memory.cachedParse': () => hitUser.memory.cached(spread[next++ % spread.length] ?? INPUT),
     'memory.bento': () => hitUser.memory.bento(INPUT),
@@ -223,6 +229,7 @@ function tables(
   const memoryRows: Array<[string, string]> = [
     ['precomputed constant (the limit)', 'memory.constant'],
     ['trpc-caching hit', 'memory.cached'],
+    ['trpc-caching hit, stats off', 'memory.cachedNoStats'],
     ['trpc-caching hit, list with Date fields', 'memory.cachedDates'],
     ['trpc-caching hit, 2048 hot entries (parsed)', 'memory.cachedParse'],
     ['bentocache getOrSet (memory L1)', 'memory.bento'],
@@ -346,6 +353,11 @@ function tables(
         measured: `${ratio(at('memory.cached').median / fastestPeer)} the fastest peer`,
         met: at('memory.cached').median <= fastestPeer,
       },
+      {
+        goal: 'stats (on by default) cost the in-memory hit at most 3%',
+        measured: ratio(at('memory.cached').median / at('memory.cachedNoStats').median),
+        met: at('memory.cached').median <= 1.03 * at('memory.cachedNoStats').median,
+      },
       { goal: 'Redis hit: exactly one store command', measured: commands.hit, met: commands.hit === '1 MGET' },
       {
         goal: 'Redis hit at most 1.25x a raw GET',
@@ -359,6 +371,7 @@ function tables(
       redisHitVsProcGet: ratio(at('redis.cached').median / at('redis.procGet').median),
       memoryHit: micros(at('memory.cached').median),
       memoryHitX: ratio(at('memory.cached').median / at('memory.constant').median),
+      memoryStatsX: ratio(at('memory.cached').median / at('memory.cachedNoStats').median),
       memoryHitVsPeer: ratio(at('memory.cached').median / fastestPeer),
       memoryDatesX: ratio(at('memory.cachedDates').median / at('memory.constant').median),
       memoryParseX: ratio(at('memory.cachedParse').median / at('memory.constant').median),

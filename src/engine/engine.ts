@@ -311,11 +311,9 @@ export class CacheEngine {
   }
 
   private refreshFailed(plan: QueryPlan, freshUntil: number, cause: unknown): void {
-    if (!plan.staleIfError) {
-      if (this.failedRefreshes.size >= MAX_FAILED_REFRESHES)
-        this.failedRefreshes.delete(this.failedRefreshes.keys().next().value as string);
-      this.failedRefreshes.set(plan.entryKey, freshUntil);
-    }
+    // Remembered with staleIfError too (a read decides): bounded, and forgotten when the key is stored again.
+    if (this.failedRefreshes.size >= MAX_FAILED_REFRESHES) this.failedRefreshes.delete(this.failedRefreshes.keys().next().value as string);
+    this.failedRefreshes.set(plan.entryKey, freshUntil);
     const { path, entryKey: key } = plan;
     try {
       this.options.report(
@@ -389,7 +387,7 @@ export class CacheEngine {
     const window = plan.staleWhileRevalidate;
     const entry = formatEntry(tokens.join(' '), payload, window > 0 ? Date.now() + plan.ttl : undefined);
     // An invalidation this process could not write covers these keys: storing would only add an entry it must not serve.
-    const cached = !this.versions.covers(plan.keys) && (await this.store.set(plan.entryKey, entry.text, plan.ttl + window, plan.path));
+    const cached = !this.versions.covers(plan.keys) && (await this.store.set(plan.entryKey, entry.text, plan.ttl, plan.path));
     if (cached && this.failedRefreshes.size > 0) this.failedRefreshes.delete(plan.entryKey);
     return { own: { kind: 'computed', result: computed.result, cached, etag: entry.etag }, shared: { payload, etag: entry.etag } };
   }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CachingError } from '../errors.js';
+import { hashedPart } from '../stores/redis/slots.js';
 import { canonicalInput, type InputLimits } from './canonical.js';
 import { BoundedMemo, Hasher } from './hash.js';
 
@@ -81,6 +82,23 @@ export function escapeSegment(text: string): string {
   return /[%:]/.test(text) ? text.replace(/%/g, '%25').replace(/:/g, '%3A') : text;
 }
 
+/** `{` and `}` escaped too, for the hash-tag layout: only the library's own hash tags may decide a key's Cluster slot. */
+function escapeTagged(text: string): string {
+  const escaped = escapeSegment(text);
+  return /[{}]/.test(escaped) ? escaped.replace(/\{/g, '%7B').replace(/\}/g, '%7D') : escaped;
+}
+
+/** Options of {@link KeyFormat}. */
+export interface KeyFormatOptions {
+  /**
+   * The Redis Cluster layout (README "Key format"): a user's entries and scope version share the user's
+   * hash tag, and the versions every hit reads (`all`, paths, the anonymous scope) share one tag per
+   * prefix, so that a hit touches 2 slots (plus one per tag) instead of one per key.
+   * @default false
+   */
+  readonly hashTags?: boolean;
+}
+
 /** Most router paths whose version keys are remembered; a router has far fewer. */
 const MAX_REMEMBERED_PATHS = 4096;
 
@@ -103,11 +121,24 @@ export class KeyFormat {
   private readonly pathVersionMemo = new Map<string, readonly string[]>();
   private readonly versionPrefix: string;
   private readonly plainPrefix: boolean;
+  private readonly hashTags: boolean;
+  /** Where the versions every hit reads start: `{prefix}:v:`, or `{prefix}:v:{{prefix}}:` in the hash-tag layout. */
+  private readonly sharedVersions: string;
+  private readonly escape: (text: string) => string;
 
-  /** @param prefix What every key starts with. @default 'trpc-caching' (set by createCaching) */
-  constructor(readonly prefix: string) {
+  /**
+   * @param prefix What every key starts with. @default 'trpc-caching' (set by createCaching)
+   * @param options The key layout; the default is the plain one.
+   */
+  constructor(
+    readonly prefix: string,
+    options: KeyFormatOptions = {},
+  ) {
     this.versionPrefix = `${prefix}:v:`;
     this.plainPrefix = isPlainPrefix(prefix);
+    this.hashTags = options.hashTags === true;
+    this.sharedVersions = this.hashTags ? `${prefix}:v:{${prefix}}:` : this.versionPrefix;
+    this.escape = this.hashTags ? escapeTagged : escapeSegment;
   }
 
   /**
@@ -140,27 +171,46 @@ export class KeyFormat {
 
   /** `{prefix}:q:{path}:{scope}:{md5(input)}` */
   entry(path: string, scope: string, inputHash: string): string {
-    return `${this.prefix}:q:${escapeSegment(path)}:${scope}:${inputHash}`;
+    // Hash-tag layout: a user's entries sit in the slot of their scope version. Anonymous and public entries keep
+    // slots of their own: one tag for all of them would put every such entry on one node.
+    if (this.hashTags && scope.startsWith('u.')) return `${this.prefix}:q:${this.escape(path)}:{${scope}}:${inputHash}`;
+    return `${this.prefix}:q:${this.escape(path)}:${scope}:${inputHash}`;
+  }
+
+  /**
+   * `{prefix}:l:…`, the lease a miss takes when `lock` is on: in the slot of the entry key, so that on a Cluster
+   * the lease lives (and moves, in a reshard) with its entry. A tagged entry key keeps its tag; an untagged one is
+   * wrapped whole in braces, which hashes exactly as the entry key does.
+   */
+  lease(entryKey: string): string {
+    const family = entryKey.startsWith(`${this.prefix}:`) ? entryKey.slice(this.prefix.length + 1) : entryKey;
+    const named = `${this.prefix}:l:${family}`;
+    const slotOf = hashedPart(entryKey);
+    if (hashedPart(named) === slotOf) return named;
+    const wrapped = `${this.prefix}:l:{${entryKey}}`;
+    return hashedPart(wrapped) === slotOf ? wrapped : named;
   }
 
   /** `{prefix}:v:all`, moved by `invalidate({ all: true })`. */
   allVersion(): string {
-    return `${this.prefix}:v:all`;
+    return `${this.sharedVersions}all`;
   }
 
   /** `{prefix}:v:s:{scope}`, moved by a mutation of that user (or `users`). */
   scopeVersion(scope: string): string {
+    // Hash-tag layout: a user's version in the slot of the user's entries; the anonymous scope's with the shared versions.
+    if (this.hashTags) return scope.startsWith('u.') ? `${this.prefix}:v:s:{${scope}}` : `${this.sharedVersions}s:${scope}`;
     return `${this.prefix}:v:s:${scope}`;
   }
 
   /** `{prefix}:v:p:{path or router prefix}`, moved by `paths`. */
   pathVersion(path: string): string {
-    return `${this.prefix}:v:p:${escapeSegment(path)}`;
+    return `${this.sharedVersions}p:${this.escape(path)}`;
   }
 
   /** `{prefix}:v:t:{tag}`, moved by `tags`. */
   tagVersion(tag: string): string {
-    return `${this.prefix}:v:t:${escapeSegment(tag)}`;
+    return `${this.prefix}:v:t:${this.escape(tag)}`;
   }
 
   /** Version keys of a path and of each router prefix above it: `a`, `a.b`, `a.b.c`. Memoized: paths are the router's. */

@@ -15,8 +15,25 @@ export interface Leases {
   release(key: string, token: string): Promise<void>;
 }
 
+/**
+ * Publish/subscribe on the store's server, for the live invalidation stream across processes
+ * (`caching.invalidationStream`). On Redis: `PUBLISH` on the store's connection, `SUBSCRIBE` on a dedicated one;
+ * `redisPubSub(client)` in src/live/redis-pubsub.ts builds one from a `@redis/client` client.
+ */
+export interface PubSub {
+  /** Sends a message on a channel; rejects when the server cannot be reached. */
+  publish(channel: string, message: string): Promise<void>;
+  /**
+   * Listens on a channel until the returned function is called. `onGap` is told whenever messages may have been
+   * missed (the subscriber's connection was lost and came back).
+   */
+  subscribe(channel: string, onMessage: (message: string) => void, onGap: () => void): Promise<() => Promise<void>>;
+}
+
 /** What a store offers beyond Keyv's contract. Each member is optional: a plain Keyv offers none. */
 export interface StoreCapabilities {
+  /** Cross-process publish/subscribe, for the live invalidation stream. */
+  readonly pubsub?: PubSub;
   /** Cross-process leases, for stampede protection (`lock`). */
   readonly leases?: Leases;
   /**

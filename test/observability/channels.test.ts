@@ -26,6 +26,12 @@ function captureAll(): Captured {
 
 const reads = (messages: unknown[]) => messages as CacheReadMessage[];
 
+/** A message as text, errors with their message and cause (JSON.stringify alone shows neither). */
+const asText = (message: unknown) =>
+  JSON.stringify(message, (_key, value: unknown) =>
+    value instanceof Error ? { ...value, message: value.message, cause: asText(value.cause) } : value,
+  );
+
 describe.each(storeKinds())('diagnostics channels on $name', (kind) => {
   it('publishes each call of a known sequence on its outcome channel, with path, scope and time spent', async () => {
     const app = createNotesApp(await kind.fresh());
@@ -70,7 +76,7 @@ describe.each(storeKinds())('diagnostics channels on $name', (kind) => {
     const all = Object.values(captured).flat();
     expect(all.length).toBeGreaterThan(20);
     for (const message of all) {
-      const text = JSON.stringify(message);
+      const text = asText(message);
       expect(text).not.toContain(SECRET_USER);
       expect(text).not.toContain(SECRET_INPUT);
     }

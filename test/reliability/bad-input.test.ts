@@ -1,9 +1,10 @@
-import { initTRPC, TRPCError } from '@trpc/server';
+import { initTRPC } from '@trpc/server';
 import type { Keyv } from 'keyv';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { CachingConfigError, type CachingError, type CachingMeta, type CachingOptions, createCaching } from '../../src/index.js';
+import { refusal } from '../support/rejection.js';
 import { storeKinds } from '../support/stores.js';
 
 interface Ctx {
@@ -233,21 +234,11 @@ describe('bad meta.cache and meta.invalidate', () => {
     return { caching, router, caller, resolverRuns: () => resolverRuns };
   }
 
-  async function failure(call: Promise<unknown>): Promise<TRPCError> {
-    try {
-      await call;
-    } catch (error) {
-      if (error instanceof TRPCError) return error;
-      throw error;
-    }
-    throw new Error('expected the call to fail');
-  }
-
   it.each(badCache)('rejects meta.cache with %s at validateRouter and at the first call, naming the procedure', async (_name, cache) => {
     const app = appWith({ cache });
     expect(() => app.caching.validateRouter(app.router)).toThrow(CachingConfigError);
     expect(() => app.caching.validateRouter(app.router)).toThrow(/meta\.cache of "shop\.list"/);
-    const error = await failure(app.caller.shop.list());
+    const error = await refusal(app.caller.shop.list());
     expect(error.code).toBe('INTERNAL_SERVER_ERROR');
     expect(error.cause).toBeInstanceOf(CachingConfigError);
     expect(error.message).toMatch(/meta\.cache of "shop\.list"/);
@@ -260,7 +251,7 @@ describe('bad meta.cache and meta.invalidate', () => {
       const app = appWith({ invalidate });
       expect(() => app.caching.validateRouter(app.router)).toThrow(CachingConfigError);
       expect(() => app.caching.validateRouter(app.router)).toThrow(/meta\.invalidate of "shop\.buy"/);
-      const error = await failure(app.caller.shop.buy());
+      const error = await refusal(app.caller.shop.buy());
       expect(error.code).toBe('INTERNAL_SERVER_ERROR');
       expect(error.cause).toBeInstanceOf(CachingConfigError);
       expect(error.message).toMatch(/meta\.invalidate of "shop\.buy"/);

@@ -33,7 +33,8 @@ export async function readyRedisStore(url: string): Promise<Keyv> {
   return store;
 }
 
-function connecting(url: string) {
+/** {@link productionRedisStore} with its client, for callers that decide themselves when to wait for it. */
+export function connecting(url: string) {
   const client = createClient({
     url,
     disableOfflineQueue: true,

@@ -76,13 +76,9 @@ const deserialize = ((text: string) => ({ value: text })) as Deserialize;
  * ```
  */
 export class RedisStore extends Keyv<string> {
-  /** The adapter under this Keyv, whose `read` is the hit path (one MGET, or one per slot on a Cluster). */
-  readonly adapter: RedisAdapter;
-
   constructor(adapter: RedisAdapter) {
     // No namespace and no key prefix: the engine's keys are the Redis keys (README's key table holds).
     super({ store: adapter, namespace: '', useKeyPrefix: false, serialize, deserialize });
-    this.adapter = adapter;
   }
 
   /** Closes every connection, after the replies to commands already sent. */

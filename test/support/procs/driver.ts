@@ -1,7 +1,10 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { eventually } from '../redis-store.js';
 import { slotOf } from './app.js';
 import { type CommandName, type Commands, ENV, type ReadReply, type ReadSpec, type Request, type Response } from './protocol.js';
+
+export { eventually };
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const CLOCK_SKEW = fileURLToPath(new URL('./clock-skew.ts', import.meta.url));
@@ -238,14 +241,4 @@ export function everyRead(users: readonly string[], ids: readonly number[]): Rea
     specs.push({ kind: 'page', user, page: 1 });
   }
   return specs;
-}
-
-/** Resolves once `check` holds, polling; rejects after the deadline, saying what it waited for. */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out after ${deadlineMs} ms waiting until ${what}`);
 }

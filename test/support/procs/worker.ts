@@ -6,7 +6,7 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import KeyvRedis, { createClient } from '@keyv/redis';
 import { Keyv } from 'keyv';
-import { createRawStringStore } from '../../../src/index.js';
+import { connecting } from '../redis-store.js';
 import { type AdversityApp, type CounterDb, createAdversityApp } from './app.js';
 import {
   type CommandName,
@@ -54,13 +54,7 @@ async function openStore(form: StoreForm, url: string): Promise<{ store: Keyv; c
     return { store, close: () => store.disconnect().catch(() => {}) };
   }
   // README's client options: fail at once while disconnected, reconnect for ever in the background.
-  const client = createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: 1_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1_000) },
-  });
-  const store = createRawStringStore(new KeyvRedis(client));
-  client.connect().catch(() => {});
+  const { client, store } = connecting(url);
   // Start with a ready connection when Redis is up, so that the first calls do not find it offline; not when it is down.
   const end = Date.now() + 2_000;
   while (!client.isReady && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10));

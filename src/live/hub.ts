@@ -1,0 +1,264 @@
+import { randomUUID } from 'node:crypto';
+import type { LiveEvent } from '../client/protocol.js';
+import { CachingError, errorMessage } from '../errors.js';
+import type { PubSub } from '../stores/capabilities.js';
+import { type LiveMove, movedFor } from './move.js';
+
+/** One event for one connection, with the id a reconnecting client sends back as `lastEventId`. */
+export interface LiveDelivery {
+  readonly id: string;
+  readonly event: LiveEvent;
+}
+
+/** How a hub bounds its memory. */
+export interface LiveHubOptions {
+  /** Events a connection may have waiting; past it they collapse into one `reset`. */
+  readonly bufferSize: number;
+  /** Moves remembered for connections that come back (`lastEventId`); older gaps are answered with a `reset`. */
+  readonly historySize: number;
+  readonly report: (error: CachingError) => void;
+}
+
+const READY: LiveEvent = { v: 1, type: 'ready' };
+
+/**
+ * One live connection: a bounded queue of events and a way to wait for the next. When its reader is slower
+ * than the moves (more than `bufferSize` waiting), what waits is dropped and replaced by one `reset`: the
+ * client then invalidates everything, which covers every move it did not get.
+ */
+export class LiveConnection {
+  private queue: LiveDelivery[] = [];
+  private wake: (() => void) | undefined;
+  private closed = false;
+
+  constructor(
+    /** The reader's scope segment (`u.…` or `anon`). */
+    readonly reader: string,
+    private readonly bufferSize: number,
+    private readonly onClose: (connection: LiveConnection) => void,
+  ) {}
+
+  /** Queues an event (dropped once closed). */
+  push(delivery: LiveDelivery): void {
+    if (this.closed) return;
+    if (this.queue.length >= this.bufferSize) {
+      this.queue = [{ id: delivery.id, event: { v: 1, type: 'reset', reason: 'overflow' } }];
+    } else {
+      this.queue.push(delivery);
+    }
+    this.signal();
+  }
+
+  /** Events waiting (for tests and stats). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** The next event; undefined once the connection is closed or `signal` aborts. */
+  async next(signal?: AbortSignal): Promise<LiveDelivery | undefined> {
+    for (;;) {
+      const delivery = this.queue.shift();
+      if (delivery !== undefined) return delivery;
+      if (this.closed || signal?.aborted) return undefined;
+      await new Promise<void>((resolve) => {
+        const onAbort = () => resolve();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.wake = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** Ends the connection: its reader gets undefined from `next`. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.onClose(this);
+    this.signal();
+  }
+
+  private signal(): void {
+    this.wake?.();
+  }
+}
+
+interface Remembered {
+  readonly seq: number;
+  readonly move: LiveMove;
+}
+
+/** `{epoch}.{seq}`: the epoch names this hub, so an id from another process (or a restart) never resumes here. */
+const ID = /^([0-9a-f]{12})\.(\d{1,15})$/;
+
+/**
+ * The fan-out of one caching instance's moves to its live connections, and over a publish/subscribe bus to
+ * other processes' hubs (one channel per prefix). Each move gets a sequence number in this hub; connections
+ * are told the number of each event they get, and one that comes back with it is replayed what it missed
+ * from a bounded history, or told to reset when that is not possible.
+ *
+ * Delivery costs one pass over connections for a move with paths, tags or `all` (every reader is concerned),
+ * and one lookup per scope for a move of scopes only (only that user's connections).
+ */
+export class LiveHub {
+  readonly epoch = randomUUID().replace(/-/g, '').slice(0, 12);
+  private seq = 0;
+  /** Lowest `lastEventId` sequence from which the history still holds every later move. */
+  private floor = 0;
+  private readonly history: Remembered[] = [];
+  private readonly connections = new Set<LiveConnection>();
+  private readonly byReader = new Map<string, Set<LiveConnection>>();
+  private unsubscribe: Promise<(() => Promise<void>) | undefined> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly options: LiveHubOptions,
+    private readonly bus?: { readonly pubsub: PubSub; readonly channel: string },
+  ) {
+    if (bus !== undefined) this.listen(bus.pubsub, bus.channel);
+  }
+
+  /** Open connections. */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** Delivers a move made in this process to its connections, and publishes it to the other processes. */
+  publish(move: LiveMove): void {
+    if (this.closed) return;
+    this.deliver(move);
+    if (this.bus === undefined) return;
+    this.bus.pubsub.publish(this.bus.channel, encode(this.epoch, move)).catch((cause: unknown) => {
+      this.options.report(
+        new CachingError('invalidate', `the invalidation could not be sent to other processes' live streams: ${errorMessage(cause)}`, {
+          cause,
+        }),
+      );
+    });
+  }
+
+  /**
+   * Opens a connection for a reader. Its first event is `ready`; with a `lastEventId` of this hub whose later
+   * moves are all remembered, those moves (this reader's part of them) follow, otherwise a `reset`.
+   */
+  connect(reader: string, bufferSize: number = this.options.bufferSize, lastEventId?: string): LiveConnection {
+    const connection = new LiveConnection(reader, bufferSize, (closed) => this.forget(closed));
+    if (this.closed) {
+      connection.close();
+      return connection;
+    }
+    this.connections.add(connection);
+    let same = this.byReader.get(reader);
+    if (same === undefined) this.byReader.set(reader, (same = new Set()));
+    same.add(connection);
+    connection.push({ id: this.idOf(this.seq), event: READY });
+    if (lastEventId !== undefined) this.resume(connection, lastEventId);
+    return connection;
+  }
+
+  /** Tells every connection to reset (messages from other processes may have been lost), and stops replaying older gaps. */
+  resetAll(reason: 'bus' | 'overflow'): void {
+    this.floor = this.seq;
+    this.history.length = 0;
+    const delivery: LiveDelivery = { id: this.idOf(this.seq), event: { v: 1, type: 'reset', reason } };
+    for (const connection of this.connections) connection.push(delivery);
+  }
+
+  /** Ends every connection and leaves the bus. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const connection of [...this.connections]) connection.close();
+    const unsubscribe = await this.unsubscribe;
+    await unsubscribe?.().catch(() => {});
+  }
+
+  private idOf(seq: number): string {
+    return `${this.epoch}.${seq}`;
+  }
+
+  private deliver(move: LiveMove): void {
+    const seq = ++this.seq;
+    this.history.push({ seq, move });
+    if (this.history.length > this.options.historySize) this.floor = (this.history.shift() as Remembered).seq;
+    const id = this.idOf(seq);
+    if (move.all || move.paths.length > 0 || move.tags.length > 0) {
+      for (const connection of this.connections) this.tell(connection, move, id);
+      return;
+    }
+    for (const scope of move.scopes) {
+      for (const connection of this.byReader.get(scope) ?? []) this.tell(connection, move, id);
+    }
+  }
+
+  private tell(connection: LiveConnection, move: LiveMove, id: string): void {
+    const moved = movedFor(move, connection.reader);
+    if (moved !== undefined) connection.push({ id, event: { v: 1, type: 'moved', moved } });
+  }
+
+  private resume(connection: LiveConnection, lastEventId: string): void {
+    const match = ID.exec(lastEventId);
+    const from = match === null || match[1] !== this.epoch ? Number.NaN : Number(match[2]);
+    if (!(from >= this.floor && from <= this.seq)) {
+      connection.push({ id: this.idOf(this.seq), event: { v: 1, type: 'reset', reason: 'resume' } });
+      return;
+    }
+    for (const { seq, move } of this.history) if (seq > from) this.tell(connection, move, this.idOf(seq));
+  }
+
+  private forget(connection: LiveConnection): void {
+    this.connections.delete(connection);
+    const same = this.byReader.get(connection.reader);
+    same?.delete(connection);
+    if (same?.size === 0) this.byReader.delete(connection.reader);
+  }
+
+  private listen(pubsub: PubSub, channel: string): void {
+    this.unsubscribe = pubsub
+      .subscribe(
+        channel,
+        (message) => {
+          const move = decode(message, this.epoch);
+          if (move !== undefined && !this.closed) this.deliver(move);
+        },
+        () => this.resetAll('bus'),
+      )
+      .then(
+        async (unsubscribe) => {
+          if (this.closed) {
+            await unsubscribe().catch(() => {});
+            return undefined;
+          }
+          return unsubscribe;
+        },
+        (cause: unknown) => {
+          this.options.report(
+            new CachingError('invalidate', `live streams cannot hear other processes' invalidations: ${errorMessage(cause)}`, { cause }),
+          );
+          return undefined;
+        },
+      );
+  }
+}
+
+/** A move on the bus: `o` names the hub that sent it, which already delivered it to its own connections. */
+function encode(origin: string, move: LiveMove): string {
+  return JSON.stringify({ o: origin, i: move.id, a: move.all ? 1 : 0, s: move.scopes, p: move.paths, t: move.tags });
+}
+
+const strings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+function decode(message: string, self: string): LiveMove | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { o, i, a, s, p, t } = raw as Record<string, unknown>;
+  if (o === self || typeof i !== 'string' || !strings(s) || !strings(p) || !strings(t)) return undefined;
+  return { id: i, all: a === 1, scopes: s, paths: p, tags: t };
+}
