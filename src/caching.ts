@@ -1,15 +1,29 @@
 import type { AnyRouter } from '@trpc/server';
 import type { Keyv } from 'keyv';
 import { CacheEngine } from './engine/engine.js';
+import { userScope } from './engine/keys.js';
 import type { InvalidationTargets } from './engine/targets.js';
-import { CachingConfigError, type CachingError } from './errors.js';
+import { CachingConfigError, CachingError } from './errors.js';
+import { LiveHub } from './live/hub.js';
+import { liveMoveOf } from './live/move.js';
+import { pubSubOf } from './live/redis-pubsub.js';
+import { createInvalidationStream, type InvalidationStreamOptions, type InvalidationStreamProcedure } from './live/stream.js';
 import { makeObservable, Observers } from './observability/observers.js';
 import { type CachingStats, emptyStats, type StatsOptions, StatsRecorder } from './observability/stats.js';
 import { checkDuration, positiveInteger } from './options.js';
 import { GuardedStore } from './stores/guard.js';
 import { createMemoryStore, DEFAULT_MAX_ENTRIES, partitionVersions } from './stores/memory.js';
 import type { AnyProcedureBuilder, ContextCheck } from './trpc/internals.js';
-import { type ResolvedCacheMeta, type ResolvedInvalidateMeta, resolveCacheMeta, resolveInvalidateMeta } from './trpc/meta.js';
+import {
+  type ProcedureCaching,
+  type ResolvedCacheMeta,
+  type ResolvedInvalidateMeta,
+  resolveCacheMeta,
+  resolveInvalidateMeta,
+} from './trpc/meta.js';
+
+export type { ProcedureCaching };
+
 import { createMutationMiddleware } from './trpc/mutation.js';
 import { createQueryMiddleware } from './trpc/query.js';
 import type { TrpcRuntime } from './trpc/runtime.js';
@@ -145,12 +159,30 @@ export interface Caching<TCtx> {
    * ```
    */
   stats(): CachingStats;
+  /**
+   * The live invalidation stream: a subscription procedure on `base` to mount in your router. Each connection
+   * gets every move that affects its user, whoever made it: its own scope (a `users` target naming it, its own
+   * `self`), paths, tags and `all`; never another user's scope. An anonymous connection gets paths, tags, `all`
+   * and moves of the anonymous scope. Serve it over tRPC's SSE (`httpSubscriptionLink`) or WebSocket (`wsLink`),
+   * and give it to `invalidationLink({ live })` from `trpc-caching/client`.
+   *
+   * Moves travel between processes over the store's Redis (publish/subscribe on one channel per prefix) when the
+   * store is Redis, within this process otherwise. A client that comes back after missing events is told to
+   * invalidate everything it holds (README "Client caches"). From the first call on, every move of this instance
+   * is published.
+   *
+   * @param base - A procedure builder whose middlewares authenticate (the stream reads `user(ctx)` after them).
+   * @param options - `bufferSize`: events a slow connection may have waiting (default 256).
+   * @example
+   * ```ts
+   * const appRouter = t.router({ post: postRouter, invalidations: caching.invalidationStream(t.procedure) });
+   * ```
+   */
+  invalidationStream<TBuilder extends AnyProcedureBuilder>(
+    base: TBuilder & ContextCheck<TBuilder, TCtx>,
+    options?: InvalidationStreamOptions,
+  ): InvalidationStreamProcedure;
 }
-
-/** How a procedure uses a caching instance, as {@link Caching.describe} reports it. */
-export type ProcedureCaching =
-  | { readonly kind: 'query'; readonly cache: ResolvedCacheMeta }
-  | { readonly kind: 'mutation'; readonly invalidate: ResolvedInvalidateMeta | undefined };
 
 const DEFAULTS = {
   prefix: 'trpc-caching',
@@ -283,7 +315,24 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     invalidateMeta: memo(invalidateMetas, resolveInvalidateMeta),
   };
   const queryMiddleware = createQueryMiddleware(rt);
-  const mutationMiddleware = createMutationMiddleware(rt);
+  // The live hub exists once a stream is made: until then no move is published (nobody could listen here).
+  let hub: LiveHub | undefined;
+  const liveHub = (): LiveHub => {
+    if (hub !== undefined) return hub;
+    const pubsub = pubSubOf(keyv);
+    hub = new LiveHub({ bufferSize: 256, historySize: 256, report }, pubsub && { pubsub, channel: `${prefix}:invalidations` });
+    return hub;
+  };
+  const readerOf = (ctx: unknown): string => {
+    try {
+      return engine.keys.scopeSegment(userScope(rt.user(ctx)));
+    } catch (cause) {
+      // An unusable user id: the connection gets what any anonymous reader may see, never someone's scope.
+      report(cause instanceof CachingError ? cause : new CachingError('config', 'the user option threw in a live stream', { cause }));
+      return 'anon';
+    }
+  };
+  const mutationMiddleware = createMutationMiddleware(rt, (move) => hub?.publish(move));
   // Registered now, so that any instance's validateRouter recognises this instance's procedures.
   const parts = registerCaching({ queryMiddleware, mutationMiddleware, cacheMeta: rt.cacheMeta, invalidateMeta: rt.invalidateMeta });
 
@@ -291,13 +340,18 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     cachedQuery: (base) => base.use(queryMiddleware as Parameters<typeof base.use>[0]) as typeof base,
     invalidatingMutation: (base) => base.use(mutationMiddleware as Parameters<typeof base.use>[0]) as typeof base,
     async invalidate(targets) {
-      return engine.invalidate(engine.targetKeys(targets));
+      const written = await engine.invalidate(engine.targetKeys(targets));
+      hub?.publish(liveMoveOf(engine.keys, targets));
+      return written;
     },
     validateRouter(router) {
       validateRouterOf(router, parts);
     },
     flush: (deadlineMs) => engine.flush(deadlineMs),
-    close: () => engine.close(),
+    close: () => {
+      engine.close();
+      void hub?.close();
+    },
     store: keyv,
     get pendingInvalidations() {
       return engine.pendingInvalidations;
@@ -305,6 +359,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     describe(router) {
       return describeRouter(router, parts);
     },
+    invalidationStream: (base, streamOptions) => createInvalidationStream(base, { hub: liveHub, reader: readerOf }, streamOptions),
     stats() {
       const live = { pendingInvalidations: engine.pendingInvalidations, breaker: guard.breaker };
       return recorder === undefined ? emptyStats(live) : recorder.snapshot(live);

@@ -305,3 +305,8 @@ export function isUserId(value: unknown): value is string | number {
 export function asRecord(value: unknown): Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
 }
+
+/** How a procedure uses a caching instance, as `caching.describe(router)` reports it. */
+export type ProcedureCaching =
+  | { readonly kind: 'query'; readonly cache: ResolvedCacheMeta }
+  | { readonly kind: 'mutation'; readonly invalidate: ResolvedInvalidateMeta | undefined };

@@ -2,7 +2,7 @@ import { userScope } from '../engine/keys.js';
 import type { EngineTargets } from '../engine/targets.js';
 import { CachingError } from '../errors.js';
 import { recordCacheStatus } from '../http/cache-log.js';
-import { type LiveMove, liveMoveOf, moveOfAll, movedFor } from '../live/move.js';
+import { type LiveMove, liveMoveOf, movedFor, moveOfAll } from '../live/move.js';
 import type { MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedInvalidateMeta } from './meta.js';
 import { configFailure, misuse } from './query.js';

@@ -1,8 +1,7 @@
 import type { AnyRouter } from '@trpc/server';
-import type { ProcedureCaching } from '../caching.js';
 import { CachingConfigError } from '../errors.js';
 import { lazyPrefixesOf, metaOf, middlewareRole, middlewaresOf, type ProcedureType, proceduresOf, procedureType } from './internals.js';
-import type { ResolvedCacheMeta, ResolvedInvalidateMeta } from './meta.js';
+import type { ProcedureCaching, ResolvedCacheMeta, ResolvedInvalidateMeta } from './meta.js';
 
 /** What validateRouter and describeRouter need of one caching instance. */
 export interface CachingParts {
