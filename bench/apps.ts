@@ -59,6 +59,9 @@ export function createBenchApp(stores: BenchStores, options: Partial<CachingOpti
   const CONSTANT = makeList(1);
   // The limit on a remote store: the same procedure doing one raw read of the entry, set once the entry exists.
   let rawRead: () => Promise<unknown> = async () => CONSTANT;
+  // While set, the `stale` resolver waits on it: its background refresh stays in flight and every read is served STALE.
+  let refreshHeld: Promise<void> | undefined;
+  let staleRuns = 0;
 
   const router = t.router({
     constant: base.input(listInput).query(() => CONSTANT),
@@ -66,6 +69,14 @@ export function createBenchApp(stores: BenchStores, options: Partial<CachingOpti
     uncached: base.input(listInput).query(({ input }) => makeList(input.page)),
     cached: cachedQuery.input(listInput).query(({ input }) => makeList(input.page)),
     cachedDates: cachedQuery.input(listInput).query(({ input }) => makeDatedList(input.page)),
+    stale: cachedQuery
+      .meta({ cache: { ttl: 1, staleWhileRevalidate: 10 * 60_000 } })
+      .input(listInput)
+      .query(async ({ input }) => {
+        staleRuns++;
+        await refreshHeld;
+        return makeList(input.page);
+      }),
     bento: base
       .input(listInput)
       .query(({ ctx, input }) =>
@@ -87,7 +98,18 @@ export function createBenchApp(stores: BenchStores, options: Partial<CachingOpti
   const setRawRead = (read: () => Promise<unknown>) => {
     rawRead = read;
   };
-  return { router, caller, caching, errors, setRawRead };
+  /** Holds the `stale` resolver until the returned release is called; `staleRuns` counts its runs. */
+  const holdRefreshes = (): (() => void) => {
+    let release = () => {};
+    refreshHeld = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return () => {
+      refreshHeld = undefined;
+      release();
+    };
+  };
+  return { router, caller, caching, errors, setRawRead, holdRefreshes, staleRuns: () => staleRuns };
 }
 
 export type BenchCaller = ReturnType<ReturnType<typeof createBenchApp>['caller']>;

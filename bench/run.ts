@@ -57,7 +57,10 @@ try {
   // Separate users, so that misses and mutations never invalidate the entries the hit tasks read.
   const hitUser = { memory: memory.caller('reader'), redis: onRedis.caller('reader') };
   // The same in-memory hit with stats off: what counting costs (stats are on by default).
-  const noStats = createBenchApp({ keyv: createMemoryStore(), bento: { getOrSet: never }, cacheable: { getOrSet: never } }, { stats: false });
+  const noStats = createBenchApp(
+    { keyv: createMemoryStore(), bento: { getOrSet: never }, cacheable: { getOrSet: never } },
+    { stats: false },
+  );
   const noStatsUser = noStats.caller('reader');
   await noStatsUser.cached(INPUT);
   await noStatsUser.cached(INPUT);

@@ -17,7 +17,12 @@ function app(options: Partial<CachingOptions<BenchCtx>>) {
   const t = createT();
   const base = authed(t);
   const caching = createCaching<BenchCtx>({ user: (ctx) => ctx.user?.id, store: createMemoryStore(), ...options });
-  const router = t.router({ cached: caching.cachedQuery(base).input(listInput).query(({ input }) => makeList(input.page)) });
+  const router = t.router({
+    cached: caching
+      .cachedQuery(base)
+      .input(listInput)
+      .query(({ input }) => makeList(input.page)),
+  });
   return { caching, caller: t.createCallerFactory(router)({ user: { id: 'reader' } }) };
 }
 

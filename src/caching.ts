@@ -2,6 +2,7 @@ import type { AnyRouter } from '@trpc/server';
 import type { Keyv } from 'keyv';
 import { CacheEngine } from './engine/engine.js';
 import { userScope } from './engine/keys.js';
+import { type LockOptions, resolveLock } from './engine/lease.js';
 import type { InvalidationTargets } from './engine/targets.js';
 import { CachingConfigError, CachingError } from './errors.js';
 import { LiveHub } from './live/hub.js';
@@ -84,6 +85,19 @@ export interface CachingOptions<TCtx> {
    * @default 1000
    */
   maxPendingInvalidations?: number;
+  /**
+   * Stampede protection across processes: processes that miss the same entry at once run its resolver once.
+   * The first takes a lease in the store (`SET NX PX` on Redis), the others wait for its entry and read it;
+   * a holder that dies frees the lease when it expires; a miss that cannot get its turn within `wait` runs
+   * its resolver anyway (never an error, never an unbounded wait). `true` turns it on for every cached query;
+   * `meta.cache.lock` overrides it per procedure. Needs a store that offers leases (`createRedisStore`).
+   * @default false
+   * @example
+   * ```ts
+   * createCaching<Ctx>({ user: (ctx) => ctx.user?.id, store: createRedisStore({ url: process.env.REDIS_URL }), lock: true });
+   * ```
+   */
+  lock?: boolean | LockOptions;
   /** Told of every cache fault; the procedure itself never fails for one. Default: `console.error`. */
   onError?: (error: CachingError) => void;
   /**
@@ -263,6 +277,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   const keyv =
     options.store ?? createMemoryStore({ maxEntries: positiveInteger('maxEntries', given(options.maxEntries, DEFAULT_MAX_ENTRIES)) });
 
+  const lock = resolveLock(options.lock, keyv, timeout);
   const statsPaths = statsOption(options.stats);
   const recorder = statsPaths === undefined ? undefined : new StatsRecorder(statsPaths);
   // Stats, diagnostics channels and attached observers (OpenTelemetry) hear every event through this one object.
@@ -290,6 +305,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     inputLimits: { maxInputBytes, maxInputDepth },
     report,
     events: observers,
+    lock: lock.settings,
   });
   // A store made by createMemoryStore keeps version keys in an LRU of their own: tell it which keys those are.
   partitionVersions(keyv, (key) => engine.isVersionKey(key));
@@ -311,7 +327,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     engine,
     user: options.user as (ctx: unknown) => unknown,
     report,
-    cacheMeta: memo(cacheMetas, (path, meta) => resolveCacheMeta(path, meta, { ttl, versionTtl })),
+    cacheMeta: memo(cacheMetas, (path, meta) => resolveCacheMeta(path, meta, { ttl, versionTtl, lock: lock.byDefault })),
     invalidateMeta: memo(invalidateMetas, resolveInvalidateMeta),
   };
   const queryMiddleware = createQueryMiddleware(rt);

@@ -1,6 +1,9 @@
 export { type Caching, type CachingOptions, createCaching, type ProcedureCaching } from './caching.js';
+export type { BypassReason } from './engine/events.js';
+export type { LockOptions } from './engine/lease.js';
 export type { InvalidationTargets } from './engine/targets.js';
 export { CachingConfigError, CachingError, type CachingOperation } from './errors.js';
+export type { InvalidationStreamInput, InvalidationStreamOptions, InvalidationStreamProcedure } from './live/stream.js';
 export {
   type CacheBreakerMessage,
   type CacheInvalidateMessage,
@@ -10,7 +13,6 @@ export {
   cachingChannels,
 } from './observability/channels.js';
 export type { CachingStats, LatencySummary, PathStats, StatsOptions } from './observability/stats.js';
-export type { BypassReason } from './engine/events.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { createRawStringStore } from './stores/raw-string.js';
 export type {

@@ -1,4 +1,5 @@
-// The HTTP server: tRPC at /trpc, REST at /api, the OpenAPI document at /openapi.json, Swagger UI at /docs.
+// The HTTP server: tRPC at /trpc, REST at /api, the OpenAPI document at /openapi.json, Swagger UI at /docs,
+// the cache's metrics for Prometheus at /metrics.
 // `npm run example` runs this file; tests and the demo call start() in-process.
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -12,6 +13,7 @@ import { documentCaching } from 'trpc-caching/openapi';
 import { createOpenApiHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
 import { createAppCaching } from './caching.js';
 import { openDatabase } from './db.js';
+import { createCacheMetrics } from './metrics.js';
 import { createAppRouter } from './router.js';
 import { contextFor } from './trpc.js';
 
@@ -95,6 +97,7 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
   const db = await openDatabase(options.dbDelayMs === undefined ? {} : { delayMs: options.dbDelayMs });
   const cache = await createAppCaching({ redisUrl: options.redisUrl, timeout: options.cacheTimeout });
   const appRouter = createAppRouter(cache.caching);
+  const metrics = createCacheMetrics(cache.caching);
 
   // withCacheHeaders gives each request a log the cached procedures fill; cacheResponseMeta turns it into headers.
   const createContext = withCacheHeaders(({ req }: { req: IncomingMessage | Request }) => contextFor(db, req));
@@ -130,6 +133,13 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
       return void rest(req, res);
     }
     if (path === '/openapi.json') return send(res, 200, 'application/json; charset=utf-8', openApiDocument);
+    if (path === '/metrics') {
+      metrics.scrape().then(
+        (text) => send(res, 200, metrics.registry.contentType, text),
+        (error: unknown) => send(res, 500, 'text/plain; charset=utf-8', `metrics failed: ${String(error)}`),
+      );
+      return;
+    }
     if (path === '/docs' || path === '/docs/') return send(res, 200, 'text/html; charset=utf-8', DOCS_PAGE);
     if (path === '/docs/init.js') return send(res, 200, 'text/javascript; charset=utf-8', DOCS_INIT);
     const asset = path.startsWith('/docs/') ? path.slice('/docs/'.length) : '';
@@ -146,7 +156,7 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
         res,
         200,
         'application/json; charset=utf-8',
-        JSON.stringify({ trpc: '/trpc', rest: '/api', openapi: '/openapi.json', docs: '/docs' }),
+        JSON.stringify({ trpc: '/trpc', rest: '/api', openapi: '/openapi.json', docs: '/docs', metrics: '/metrics' }),
       );
     }
     send(res, 404, 'application/json; charset=utf-8', JSON.stringify({ message: 'Not found', code: 'NOT_FOUND' }));
@@ -191,6 +201,7 @@ if (runDirectly) {
   console.log(`  REST      ${app.url}/api        e.g. curl -i -H 'Authorization: Bearer alice-token' ${app.url}/api/notes`);
   console.log(`  OpenAPI   ${app.url}/openapi.json`);
   console.log(`  Docs      ${app.url}/docs`);
+  console.log(`  Metrics   ${app.url}/metrics`);
   console.log('Users: alice-token, bob-token, carol-token. Ctrl+C stops.');
   const stop = () => {
     app.close().then(

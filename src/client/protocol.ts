@@ -64,15 +64,28 @@ export interface MutationCall {
 }
 
 /**
- * One call of a response: a cached query, an invalidating mutation, or `null` for a call that did not go
- * through the cache (a plain procedure, `meta.cache: false`, a failed mutation).
+ * A call that did not go through the cache (a plain procedure, `meta.cache: false`, an input that cannot be keyed,
+ * a failed or non-invalidating mutation): no move of the server concerns its result.
  *
  * @example
  * ```ts
- * const calls: SyncCall[] = [{ path: 'feed.list', scope: 'public', tags: ['feed'] }, null];
+ * const call: PlainCall = { path: 'health' };
  * ```
  */
-export type SyncCall = QueryCall | MutationCall | null;
+export interface PlainCall {
+  readonly path: string;
+}
+
+/**
+ * One call of a response: a cached query, an invalidating mutation, or a call that did not use the cache.
+ * Each names its procedure, so a client pairs the entries of a batch with its calls by path, in order.
+ *
+ * @example
+ * ```ts
+ * const calls: SyncCall[] = [{ path: 'feed.list', scope: 'public', tags: ['feed'] }, { path: 'health' }];
+ * ```
+ */
+export type SyncCall = QueryCall | MutationCall | PlainCall;
 
 /**
  * An event of the live stream (`caching.invalidationStream(base)`), sent as a tracked event whose id a
@@ -117,9 +130,8 @@ export function formatSyncHeader(calls: readonly SyncCall[]): string {
   const text = asciiJson({ v: PROTOCOL_VERSION, calls });
   if (text.length <= MAX_SYNC_HEADER) return text;
   const coarse = calls.map((call): SyncCall => {
-    if (call === null) return null;
     if ('moved' in call) return { path: call.path, moved: call.moved.id === undefined ? { all: true } : { id: call.moved.id, all: true } };
-    return { path: call.path, scope: call.scope };
+    return 'scope' in call ? { path: call.path, scope: call.scope } : { path: call.path };
   });
   return asciiJson({ v: PROTOCOL_VERSION, calls: coarse });
 }
@@ -140,14 +152,14 @@ export function readMoved(value: unknown): Moved | undefined {
 }
 
 function readCall(value: unknown): SyncCall | undefined {
-  if (value === null) return null;
-  if (typeof value !== 'object') return undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
   const raw = value as Record<string, unknown>;
   if (typeof raw.path !== 'string') return undefined;
   if ('moved' in raw) {
     const moved = readMoved(raw.moved);
     return moved === undefined ? undefined : { path: raw.path, moved };
   }
+  if (!('scope' in raw)) return { path: raw.path };
   if (raw.scope !== 'user' && raw.scope !== 'anon' && raw.scope !== 'public') return undefined;
   return isStringList(raw.tags) ? { path: raw.path, scope: raw.scope, tags: raw.tags } : { path: raw.path, scope: raw.scope };
 }

@@ -1,4 +1,5 @@
 import { CachingError, errorMessage } from '../errors.js';
+import { capabilitiesOf, type Leases } from '../stores/capabilities.js';
 import type { GuardedStore } from '../stores/guard.js';
 import { type InputLimits, UncacheableInputError } from './canonical.js';
 import { monotonicNow } from './clock.js';
@@ -8,6 +9,7 @@ import type { BypassReason, EngineEvents } from './events.js';
 import { Flights, type SharedResult } from './flights.js';
 import { md5 } from './hash.js';
 import { KeyFormat, type Scope } from './keys.js';
+import { type LeaseSettings, type Probe, takeTurn } from './lease.js';
 import { type EngineTargets, targetKeys } from './targets.js';
 import { VersionBook } from './versions.js';
 
@@ -26,6 +28,8 @@ export interface QueryRequest {
   readonly staleWhileRevalidate?: number | undefined;
   /** Serve an expired entry within the window even after its refresh failed in this process. */
   readonly staleIfError?: boolean | undefined;
+  /** Run the resolver of a miss once across processes (a lease in the store), when the store offers leases. */
+  readonly lock?: boolean | undefined;
 }
 
 /** Where a query's entry lives and which versions it depends on. */
@@ -41,6 +45,7 @@ export interface QueryPlan {
   /** Stale-while-revalidate window in ms (0: none): the entry is stored for `ttl` + this. */
   readonly staleWhileRevalidate: number;
   readonly staleIfError: boolean;
+  readonly lock: boolean;
 }
 
 /** The versions a read found (absent ones undefined), and when it started: what a fill stores its result under. */
@@ -94,6 +99,8 @@ export interface EngineOptions {
   readonly report: (error: CachingError) => void;
   /** Observers of every read, move and store call (stats, diagnostics channels). */
   readonly events?: EngineEvents | undefined;
+  /** How locked misses share a lease across processes; plans with `lock` need it. */
+  readonly lock?: LeaseSettings | undefined;
 }
 
 const NO_TAGS: readonly string[] = [];
@@ -127,10 +134,15 @@ export class CacheEngine {
   private readonly refreshing = new Set<Promise<void>>();
 
   private readonly events: EngineEvents | undefined;
+  /** The store's leases, when it offers them (createRedisStore): what `lock` takes. */
+  private readonly leases: Leases | undefined;
 
   constructor(private readonly options: EngineOptions) {
     this.events = options.events;
-    this.keys = new KeyFormat(options.prefix);
+    const offered = capabilitiesOf(options.store.keyv);
+    // A Cluster store reads keys of one slot in one command: lay keys out so that a hit touches few slots.
+    this.keys = new KeyFormat(options.prefix, { hashTags: offered.keyLayout === 'hash-tags' });
+    this.leases = offered.leases;
     this.store = options.store;
     this.versions = new VersionBook(options.store, {
       versionTtl: options.versionTtl,
@@ -181,6 +193,7 @@ export class CacheEngine {
       tags,
       staleWhileRevalidate: request.staleWhileRevalidate ?? 0,
       staleIfError: request.staleIfError ?? false,
+      lock: request.lock === true,
     };
   }
 
@@ -265,7 +278,7 @@ export class CacheEngine {
     const flightKey = `${plan.entryKey}\n${tokens}`;
     for (;;) {
       const flight = this.flights.joinable(flightKey);
-      if (flight === undefined) return this.flights.lead(flightKey, (alsoAs) => this.lead(plan, miss, compute, alsoAs));
+      if (flight === undefined) return this.flights.lead(flightKey, (alsoAs) => this.leadLocked(plan, miss, compute, alsoAs));
       const waitedFrom = monotonicNow();
       const shared = await untilAborted(flight, signal);
       if (shared !== undefined) {
@@ -294,7 +307,8 @@ export class CacheEngine {
       return computed;
     };
     const done = this.flights
-      .lead(flightKey, (alsoAs) => this.lead(plan, stale, run, alsoAs, true))
+      // With `lock`, the lease makes it one refresh across processes too.
+      .lead(flightKey, (alsoAs) => this.leadLocked(plan, stale, run, alsoAs, true))
       .then(
         () => {
           if (failure !== undefined) this.refreshFailed(plan, stale.freshUntil, failure.error);
@@ -346,6 +360,51 @@ export class CacheEngine {
     this.keys.clear();
   }
 
+  /**
+   * The lease step of a locked miss, before {@link lead}: waits for this miss's turn across processes, and
+   * either takes the entry another process stored meanwhile (what a read calls a hit, so its versions are
+   * current) or leads, holding the lease until the entry is stored. Without leases it is `lead` itself.
+   */
+  private async leadLocked<R>(
+    plan: QueryPlan,
+    miss: VersionsRead,
+    compute: () => Promise<Computed<R>>,
+    alsoAs: (flightKey: string) => void,
+    background = false,
+  ): Promise<{ own: FillOutcome<R>; shared: SharedResult | undefined }> {
+    const { leases, options } = this;
+    if (!plan.lock || leases === undefined || options.lock === undefined || !this.store.available) {
+      return this.lead(plan, miss, compute, alsoAs, background);
+    }
+    const waitFrom = monotonicNow();
+    const turn = await takeTurn(leases, this.keys.lease(plan.entryKey), options.lock, () => this.probe(plan));
+    if (turn.kind === 'lead') {
+      try {
+        return await this.lead(plan, miss, compute, alsoAs, background);
+      } finally {
+        turn.release();
+      }
+    }
+    const { value, etag } = turn.found;
+    // The wait is another process's resolver time, not the cache's: only the read counts (a refresh was told as its stale read).
+    if (!background) this.told(plan, 'coalesced', miss.readAt + (monotonicNow() - waitFrom));
+    let shared: SharedResult | undefined;
+    try {
+      // Identical misses of this process decode their own copies of it.
+      shared = { payload: this.codec.encode(value, Number.POSITIVE_INFINITY), etag };
+    } catch {
+      shared = undefined;
+    }
+    return { own: { kind: 'shared', value, etag }, shared };
+  }
+
+  /** A look at the store while waiting for a lease: a hit, a miss, or a fault that ends the wait. */
+  private async probe(plan: QueryPlan): Promise<Probe<{ value: unknown; etag: string }>> {
+    const read = await this.readRows(plan, monotonicNow());
+    if (read.kind === 'hit') return { kind: 'hit', found: { value: read.value, etag: read.etag } };
+    return read.kind === 'bypass' ? { kind: 'give-up' } : { kind: 'miss' };
+  }
+
   private async lead<R>(
     plan: QueryPlan,
     miss: VersionsRead,
@@ -387,7 +446,7 @@ export class CacheEngine {
     const window = plan.staleWhileRevalidate;
     const entry = formatEntry(tokens.join(' '), payload, window > 0 ? Date.now() + plan.ttl : undefined);
     // An invalidation this process could not write covers these keys: storing would only add an entry it must not serve.
-    const cached = !this.versions.covers(plan.keys) && (await this.store.set(plan.entryKey, entry.text, plan.ttl, plan.path));
+    const cached = !this.versions.covers(plan.keys) && (await this.store.set(plan.entryKey, entry.text, plan.ttl + window, plan.path));
     if (cached && this.failedRefreshes.size > 0) this.failedRefreshes.delete(plan.entryKey);
     return { own: { kind: 'computed', result: computed.result, cached, etag: entry.etag }, shared: { payload, etag: entry.etag } };
   }

@@ -1,6 +1,73 @@
 import { randomUUID } from 'node:crypto';
-import type { Leases } from '../stores/capabilities.js';
+import type { Keyv } from 'keyv';
+import { CachingConfigError } from '../errors.js';
+import { checkDuration, describe } from '../options.js';
+import { capabilitiesOf, type Leases } from '../stores/capabilities.js';
+import { memoryStoreSize } from '../stores/memory.js';
 import { monotonicNow } from './clock.js';
+
+/**
+ * createCaching's `lock`: stampede protection across processes. `true` turns it on for every cached query
+ * with the default timings; an object sets the timings (and, with `enabled: false`, leaves it to each
+ * procedure's `meta.cache.lock`).
+ *
+ * @example
+ * ```ts
+ * createCaching<Ctx>({ user: (ctx) => ctx.user?.id, store: createRedisStore({ url }), lock: { wait: 2_000 } });
+ * ```
+ */
+export interface LockOptions {
+  /**
+   * Whether every cached query takes the lease on a miss; `meta.cache.lock` decides per procedure either way.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * How long a lease lasts without renewal, in ms. Its holder renews it while its resolver runs, so this only
+   * bounds how long the others wait after a holder died before one of them takes over.
+   * @default 3000
+   */
+  readonly lease?: number;
+  /**
+   * Longest a miss waits for another process's result before running its own resolver, in ms.
+   * @default 5000
+   */
+  readonly wait?: number;
+}
+
+const LOCK_DEFAULTS = { lease: 3_000, wait: 5_000 } as const;
+
+/**
+ * Resolves createCaching's `lock`: whether procedures lock by default, and the lease timings. Throws a
+ * CachingConfigError for a bad value, and for `lock` on a shared store that offers no leases (any Keyv not
+ * made by createRedisStore or createMemoryStore): it would protect one process only, silently.
+ */
+export function resolveLock(
+  value: boolean | LockOptions | null | undefined,
+  store: Keyv,
+  timeout: number,
+): { readonly byDefault: boolean; readonly settings: LeaseSettings } {
+  if (value !== undefined && typeof value !== 'boolean' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new CachingConfigError('lock', `expected a boolean or { enabled, lease, wait }, got ${describe(value)}`);
+  }
+  const given: LockOptions = typeof value === 'object' ? value : {};
+  for (const key of Object.keys(given)) {
+    if (key !== 'enabled' && key !== 'lease' && key !== 'wait') throw new CachingConfigError(`lock.${key}`, 'unknown option; expected enabled, lease or wait');
+  }
+  if (given.enabled !== undefined && typeof given.enabled !== 'boolean') {
+    throw new CachingConfigError('lock.enabled', `expected a boolean, got ${describe(given.enabled)}`);
+  }
+  const lease = checkDuration('lock.lease', given.lease === undefined ? LOCK_DEFAULTS.lease : given.lease, { min: 1 });
+  const wait = checkDuration('lock.wait', given.wait === undefined ? LOCK_DEFAULTS.wait : given.wait, { min: 1 });
+  const byDefault = value === true || (typeof value === 'object' && given.enabled !== false);
+  if ((value === true || typeof value === 'object') && capabilitiesOf(store).leases === undefined && memoryStoreSize(store) === undefined) {
+    throw new CachingConfigError(
+      'lock',
+      'the store offers no leases, so lock would protect one process only (as identical misses always are): use createRedisStore from trpc-caching/redis',
+    );
+  }
+  return { byDefault, settings: { lease, wait, timeout } };
+}
 
 /** How misses share a lease across processes (createCaching's `lock`), resolved. */
 export interface LeaseSettings {
@@ -53,14 +120,14 @@ export async function takeTurn<T>(leases: Leases, key: string, settings: LeaseSe
       const look = await probe();
       if (look.kind === 'hit') {
         void leases.release(key, token).catch(() => {});
-        return look;
+        return { kind: 'take', found: look.found };
       }
       return { kind: 'lead', release: renewing(leases, key, token, settings.lease) };
     }
     await sleep(Math.min(pause, Math.max(0, deadline - monotonicNow())));
     pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
     const look = await probe();
-    if (look.kind === 'hit') return look;
+    if (look.kind === 'hit') return { kind: 'take', found: look.found };
     if (look.kind === 'give-up') return ALONE;
   }
 }

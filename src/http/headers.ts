@@ -147,7 +147,7 @@ export function cacheHeaders(opts: ResponseMetaInput, options: Pick<CacheHeaders
   // tRPC streams (httpBatchStreamLink) send headers before any call has finished.
   if (opts.eagerGeneration === true && (opts.data?.length ?? 0) === 0) return log.entries.length > 0 ? { 'Cache-Control': 'no-store' } : {};
   const calls = callsOf(log, opts.paths ?? []);
-  if (calls.every((call) => call === undefined)) return {};
+  if (calls.every((call) => call === undefined)) return syncHeaders(options.sync, opts.paths ?? [], calls);
 
   const served = calls.filter(
     (call): call is CacheLogEntry => call !== undefined && (call.status === 'HIT' || call.status === 'MISS' || call.status === 'STALE'),

@@ -3,13 +3,13 @@ import type { CacheLogEntry } from './cache-log.js';
 
 /**
  * A call of a response as the client may learn it: a cached query's scope kind and tags, or what a mutation
- * moved for its caller. `null` when the call did not go through the cache, or its key was never derived
+ * moved for its caller. Only its path when the call did not go through the cache, or its key was never derived
  * (`meta.cache: false`, an input that cannot be keyed): no move of the server's concerns its result.
  */
 function syncCallOf(path: string, entry: CacheLogEntry | undefined): SyncCall {
-  if (entry === undefined) return null;
-  if (entry.type === 'mutation') return entry.moved === undefined ? null : { path, moved: entry.moved };
-  if (entry.tags === undefined) return null;
+  if (entry === undefined) return { path };
+  if (entry.type === 'mutation') return entry.moved === undefined ? { path } : { path, moved: entry.moved };
+  if (entry.tags === undefined) return { path };
   return { path, scope: entry.scope, tags: entry.tags };
 }
 

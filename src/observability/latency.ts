@@ -1,4 +1,12 @@
-/** Latency percentiles of one kind of store call, in ms, as {@link CachingStats} reports them. */
+/**
+ * Latency percentiles of one kind of store call, in ms, as `caching.stats().storeLatency` reports them.
+ *
+ * @example
+ * ```ts
+ * const { count, p99 } = caching.stats().storeLatency.read;
+ * if (count > 100 && p99 > 50) console.warn(`store reads are slow: p99 ${p99} ms`);
+ * ```
+ */
 export interface LatencySummary {
   /** Calls recorded since the instance was created. */
   readonly count: number;

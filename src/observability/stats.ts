@@ -3,7 +3,14 @@ import { LatencyHistogram, type LatencySummary } from './latency.js';
 
 export type { LatencySummary } from './latency.js';
 
-/** Reads of one procedure path, as {@link CachingStats.paths} lists them. */
+/**
+ * Calls of one procedure path, as {@link CachingStats.paths} lists them.
+ *
+ * @example
+ * ```ts
+ * for (const { path, hits, misses } of caching.stats().paths) console.log(path, hits / Math.max(1, hits + misses));
+ * ```
+ */
 export interface PathStats {
   readonly path: string;
   readonly hits: number;
@@ -151,6 +158,9 @@ export class StatsRecorder implements EngineEvents {
         this.stale++;
         counts.stale++;
         break;
+      default:
+        // A new status must be counted here (and get a field) before this compiles.
+        uncounted(event.status);
     }
   }
 
@@ -208,6 +218,8 @@ export class StatsRecorder implements EngineEvents {
     return counts;
   }
 }
+
+function uncounted(_status: never): void {}
 
 /** The snapshot of an instance created with `stats: false`: live state only, every count 0. */
 export function emptyStats(live: LiveState): CachingStats {

@@ -60,7 +60,15 @@ export interface CachingInstrumentation {
   stop(): void;
 }
 
-/** What {@link instrumentCaching} reads from a caching instance made by `createCaching`. */
+/**
+ * What {@link instrumentCaching} reads from a caching instance: any `Caching` made by `createCaching` (the
+ * events come through a slot only `createCaching` sets, so a look-alike object is refused).
+ *
+ * @example
+ * ```ts
+ * const caching: InstrumentedCaching = createCaching<Ctx>({ user: (ctx) => ctx.user?.id });
+ * ```
+ */
 export type InstrumentedCaching = Pick<Caching<never>, 'stats' | 'pendingInvalidations'>;
 
 /** Store latency buckets in seconds: from 100 µs (an in-memory store) to the 1 s a move may wait. */
@@ -139,7 +147,9 @@ export function instrumentCaching(caching: InstrumentedCaching, options: Instrum
       active.addEvent(`trpc_caching.${name}`, attributes, now);
       return;
     }
-    tracer.startSpan(`trpc-caching ${name}`, { kind: SpanKind.INTERNAL, startTime: now - durationMs, attributes }, context.active()).end(now);
+    tracer
+      .startSpan(`trpc-caching ${name}`, { kind: SpanKind.INTERNAL, startTime: now - durationMs, attributes }, context.active())
+      .end(now);
   };
 
   const readAttributes = (event: ReadEvent): Attributes => {

@@ -73,6 +73,18 @@ export interface CacheMeta {
    * ```
    */
   readonly staleIfError?: boolean;
+  /**
+   * Stampede protection across processes: processes that miss this entry at once run its resolver once, the
+   * others wait for its entry (see createCaching's `lock`, which sets the default and the timings). Needs a store
+   * that offers leases (`createRedisStore`); elsewhere identical misses share one run per process, as always.
+   *
+   * @default createCaching's `lock` (off)
+   * @example
+   * ```ts
+   * cachedQuery.meta({ cache: { lock: true } }).query(() => expensiveReport())
+   * ```
+   */
+  readonly lock?: boolean;
 }
 
 /**
@@ -127,6 +139,8 @@ export interface ResolvedCacheMeta {
   /** Stale-while-revalidate window in ms; 0 when off. */
   readonly staleWhileRevalidate: number;
   readonly staleIfError: boolean;
+  /** Whether a miss takes a lease so that processes missing it at once run the resolver once. */
+  readonly lock: boolean;
 }
 
 /** `meta.invalidate` after validation, with defaults applied; undefined when it invalidates nothing. */
@@ -222,14 +236,14 @@ function checkStaticTags(option: string, tags: unknown): void {
 export function resolveCacheMeta(
   path: string,
   meta: unknown,
-  defaults: { readonly ttl: number; readonly versionTtl: number },
+  defaults: { readonly ttl: number; readonly versionTtl: number; readonly lock?: boolean },
 ): ResolvedCacheMeta {
   const raw = (meta as CachingMeta | undefined)?.cache;
-  const off = { staleWhileRevalidate: 0, staleIfError: false };
+  const off = { staleWhileRevalidate: 0, staleIfError: false, lock: defaults.lock === true };
   if (raw === false) return { enabled: false, ttl: defaults.ttl, scope: 'user', tags: undefined, ...off };
   if (raw === undefined) return { enabled: true, ttl: defaults.ttl, scope: 'user', tags: undefined, ...off };
   const option = `meta.cache of "${path}"`;
-  const cache = checkObject(option, raw, ['ttl', 'scope', 'tags', 'enabled', 'staleWhileRevalidate', 'staleIfError']);
+  const cache = checkObject(option, raw, ['ttl', 'scope', 'tags', 'enabled', 'staleWhileRevalidate', 'staleIfError', 'lock']);
   const ttl = cache.ttl === undefined ? defaults.ttl : checkDuration(`${option}.ttl`, cache.ttl, { min: 1, max: defaults.versionTtl });
   // The entry stays in the store for ttl + window: versions must still outlive it.
   const staleWhileRevalidate =
@@ -252,18 +266,21 @@ export function resolveCacheMeta(
   if (cache.scope !== undefined && cache.scope !== 'user' && cache.scope !== 'public') {
     throw new CachingConfigError(`${option}.scope`, `expected 'user' or 'public', got ${describe(cache.scope)}`);
   }
-  if (cache.enabled !== undefined && typeof cache.enabled !== 'boolean') {
-    throw new CachingConfigError(`${option}.enabled`, `expected a boolean, got ${describe(cache.enabled)}`);
+  for (const flag of ['enabled', 'lock'] as const) {
+    if (cache[flag] !== undefined && typeof cache[flag] !== 'boolean') {
+      throw new CachingConfigError(`${option}.${flag}`, `expected a boolean, got ${describe(cache[flag])}`);
+    }
   }
   checkStringList(`${option}.tags`, cache.tags, true);
   checkStaticTags(`${option}.tags`, cache.tags);
   return {
-    enabled: cache.enabled ?? true,
+    enabled: (cache.enabled as boolean | undefined) ?? true,
     ttl,
     scope: (cache.scope as 'user' | 'public' | undefined) ?? 'user',
     tags: cache.tags as CacheMeta['tags'],
     staleWhileRevalidate,
     staleIfError: cache.staleIfError === true,
+    lock: typeof cache.lock === 'boolean' ? cache.lock : defaults.lock === true,
   };
 }
 

@@ -45,6 +45,7 @@ async function planOf(rt: TrpcRuntime, opts: CacheMiddlewareOptions, settings: R
     ttl: settings.ttl,
     staleWhileRevalidate: settings.staleWhileRevalidate,
     staleIfError: settings.staleIfError,
+    lock: settings.lock,
   });
 }
 

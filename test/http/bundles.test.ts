@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +31,15 @@ describe('the CommonJS build, root and subpaths as separate bundles', () => {
   });
 
   it('builds one CommonJS file per subpath export', async () => {
-    expect((await readdir(outDir)).filter((name) => name.endsWith('.cjs')).sort()).toEqual(['http.cjs', 'index.cjs', 'openapi.cjs']);
+    // One per subpath export of package.json ('.' is index).
+    const { exports } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      exports: Record<string, unknown>;
+    };
+    const expected = Object.keys(exports)
+      .filter((subpath) => subpath !== './package.json')
+      .map((subpath) => (subpath === '.' ? 'index.cjs' : `${subpath.slice(2)}.cjs`))
+      .sort();
+    expect((await readdir(outDir)).filter((name) => name.endsWith('.cjs')).sort()).toEqual(expected);
   });
 
   it('keeps the HTTP and OpenAPI names out of the root entry', () => {

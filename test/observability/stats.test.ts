@@ -23,7 +23,7 @@ describe.each(kinds)('caching.stats() on $name', (kind) => {
       storeErrors: 0,
       breaker: 'closed',
     });
-    expect(app.errors.map((error) => error.operation)).toEqual(["key"]);
+    expect(app.errors.map((error) => error.operation)).toEqual(['key']);
     expect(app.errors[0]?.message).toContain(SECRET_INPUT);
   });
 

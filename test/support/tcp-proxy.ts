@@ -11,6 +11,9 @@ export interface ProxiedConnection {
 /** Which connections {@link TcpProxy.blackhole} holds. */
 export type ConnectionMatch = (connection: ProxiedConnection) => boolean;
 
+/** What a held connection stops forwarding: both ways, or only the server's bytes to the client (its commands still run). */
+export type HeldDirection = 'both' | 'to-client';
+
 /**
  * A loopback TCP proxy the test controls: forwards bytes both ways, and can
  * stop forwarding on chosen connections without closing them (a peer that
@@ -29,8 +32,8 @@ export interface TcpProxy {
    * connection that matches once its opening bytes arrived, until {@link forward}. Returns how many
    * open connections it held.
    */
-  blackhole(match?: ConnectionMatch): number;
-  /** Forwards everything again, held bytes first. */
+  blackhole(match?: ConnectionMatch, direction?: HeldDirection): number;
+  /** Forwards everything again, held bytes first (each direction's in one write, so the peer reads them together). */
   forward(): void;
   /** Destroys every connection and stops listening. */
   close(): Promise<void>;
@@ -41,6 +44,7 @@ const OPENING_BYTES = 4096;
 class Link implements ProxiedConnection {
   opening = '';
   held = false;
+  private toServerHeld = false;
   /** Bytes read from either side while held, forwarded in order on release. */
   private readonly toServer: Buffer[] = [];
   private readonly toClient: Buffer[] = [];
@@ -56,7 +60,7 @@ class Link implements ProxiedConnection {
         this.opening += chunk.subarray(0, OPENING_BYTES - before).toString('latin1');
         this.onOpening(this);
       }
-      if (this.held) this.toServer.push(chunk);
+      if (this.toServerHeld) this.toServer.push(chunk);
       else server.write(chunk);
     });
     server.on('data', (chunk: Buffer) => {
@@ -65,19 +69,21 @@ class Link implements ProxiedConnection {
     });
   }
 
-  hold(): void {
+  hold(direction: HeldDirection): void {
     if (this.held) return;
     this.held = true;
+    this.toServerHeld = direction === 'both';
     // Stop reading, so that bytes pile up in the kernel's buffers as they would behind a frozen peer.
-    this.client.pause();
+    if (this.toServerHeld) this.client.pause();
     this.server.pause();
   }
 
   release(): void {
     if (!this.held) return;
     this.held = false;
-    for (const chunk of this.toServer.splice(0)) this.server.write(chunk);
-    for (const chunk of this.toClient.splice(0)) this.client.write(chunk);
+    this.toServerHeld = false;
+    if (this.toServer.length > 0) this.server.write(Buffer.concat(this.toServer.splice(0)));
+    if (this.toClient.length > 0) this.client.write(Buffer.concat(this.toClient.splice(0)));
     this.client.resume();
     this.server.resume();
   }
@@ -92,11 +98,15 @@ class Link implements ProxiedConnection {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const links = new Set<Link>();
   let match: ConnectionMatch | undefined;
+  let holding: HeldDirection = 'both';
   const onOpening = (link: Link) => {
-    if (match?.(link)) link.hold();
+    if (match?.(link)) link.hold(holding);
   };
   const server: Server = createServer((client) => {
     const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
+    // Without this, Nagle's algorithm meets delayed ACKs and small pipelined writes wait 40 ms here.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     const link = new Link(client, upstream, onOpening);
     links.add(link);
     const end = () => {
@@ -117,12 +127,13 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     port,
     url: `redis://127.0.0.1:${port}`,
     connections: () => [...links],
-    blackhole(which = () => true) {
+    blackhole(which = () => true, direction = 'both') {
       match = which;
+      holding = direction;
       let count = 0;
       for (const link of links) {
         if (which(link)) {
-          link.hold();
+          link.hold(direction);
           count++;
         }
       }

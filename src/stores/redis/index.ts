@@ -6,3 +6,4 @@ export {
   type RedisStoreOptions,
   type RedisStoreSettings,
 } from './store.js';
+export { type NearCacheOptions, type NearCacheStats, nearCacheStats } from './near-cache.js';

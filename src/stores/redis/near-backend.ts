@@ -1,5 +1,5 @@
 import type { RedisClientOptions } from '@keyv/redis';
-import type { RedisBackend } from './backend.js';
+import { type BackendOptions, backoff, type RedisBackend } from './backend.js';
 import { NearCache, type ResolvedNearCacheOptions } from './near-cache.js';
 
 /**
@@ -8,14 +8,22 @@ import { NearCache, type ResolvedNearCacheOptions } from './near-cache.js';
  * write or delete of this process drops the copies of its keys before it is
  * sent and again once it settled, so that this process reads its own writes.
  *
- * @param tracking the client options of the near cache's own tracking connection: the store's URL,
- *   credentials and socket options (RESP3 and client tracking are added by the near cache).
+ * The near cache's tracking connection goes to the same server with the store's
+ * client options and the same connect timeout and reconnection backoff; its
+ * errors stay its own (reads fall back), so they never reach the store guard.
  */
 export function withNearCache(
   backend: RedisBackend,
-  tracking: RedisClientOptions,
+  url: string,
+  client: RedisClientOptions | undefined,
+  settings: Pick<BackendOptions, 'connectTimeout' | 'maxReconnectDelay'>,
   options: ResolvedNearCacheOptions,
 ): { backend: RedisBackend; near: NearCache } {
+  const tracking = {
+    ...client,
+    url,
+    socket: { ...client?.socket, connectTimeout: settings.connectTimeout, reconnectStrategy: backoff(settings.maxReconnectDelay) },
+  } as RedisClientOptions;
   const near = new NearCache(tracking, (keys) => backend.read(keys), options);
   return {
     near,

@@ -6,6 +6,8 @@ import { registerCapabilities } from '../capabilities.js';
 import { RedisAdapter } from './adapter.js';
 import type { BackendOptions, RedisBackend } from './backend.js';
 import { clusterNodes } from './cluster.js';
+import { withNearCache } from './near-backend.js';
+import { attachNearCache, type NearCache, type NearCacheOptions, resolveNearCacheOptions } from './near-cache.js';
 import { singleNode } from './single.js';
 
 /** Where the store's Redis is: one server (Redis or Valkey) by URL, or a Redis Cluster by some of its nodes. */
@@ -56,6 +58,16 @@ export interface RedisStoreSettings {
    * @default true
    */
   readonly hashTags?: boolean;
+  /**
+   * One server only: keep copies of hot keys in this process and answer hits from memory, with no
+   * round trip while neither the entry nor any of its versions changed. Redis invalidates the copies
+   * itself (RESP3 client tracking, on a connection of the near cache's own); this process always reads
+   * its own writes, and another process's write is visible here at most `maxStaleness` ms after it
+   * returned, even when that connection goes silent (README, "Running on several instances").
+   * `true` takes the defaults; `nearCacheStats(store)` reads its counters.
+   * @default undefined (no near cache: every read is one MGET)
+   */
+  readonly nearCache?: NearCacheOptions | true;
 }
 
 /** Options of {@link createRedisStore}: where Redis is, and how the store uses it. */
@@ -87,7 +99,7 @@ export class RedisStore extends Keyv<string> {
   }
 }
 
-const KNOWN = ['url', 'client', 'cluster', 'connectTimeout', 'maxReconnectDelay', 'replicaAcks', 'replicaAckTimeout', 'hashTags'];
+const KNOWN = ['url', 'client', 'cluster', 'connectTimeout', 'maxReconnectDelay', 'replicaAcks', 'replicaAckTimeout', 'hashTags', 'nearCache'];
 
 /**
  * A Keyv on Redis, Valkey or a Redis Cluster, built for trpc-caching: pass it as
@@ -141,6 +153,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   }
   const hashTags = setting('hashTags', true);
   if (typeof hashTags !== 'boolean') throw new CachingConfigError('createRedisStore.hashTags', `expected a boolean, got ${describe(hashTags)}`);
+  if (onCluster && options.nearCache !== undefined) {
+    throw new CachingConfigError('createRedisStore.nearCache', 'one server only: a Cluster would need a tracking connection per node');
+  }
+  const nearCache = options.nearCache === undefined ? undefined : resolveNearCacheOptions(options.nearCache);
 
   // The adapter exists before the backend so that connection errors from the first attempt reach its listeners.
   let adapter: RedisAdapter | undefined;
@@ -152,6 +168,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     onError: (error) => adapter?.emit('error', error),
   };
   let backend: RedisBackend;
+  let near: NearCache | undefined;
   if (onCluster) {
     const rootNodes = (options.cluster as { rootNodes?: unknown }).rootNodes;
     if (!Array.isArray(rootNodes) || rootNodes.length === 0) {
@@ -164,9 +181,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       throw new CachingConfigError('createRedisStore.url', `expected a redis:// or rediss:// URL, got ${describe(url)} (is REDIS_URL set?)`);
     }
     backend = singleNode(url, options.client, backendOptions);
+    if (nearCache !== undefined) ({ backend, near } = withNearCache(backend, url, options.client, backendOptions, nearCache));
   }
   adapter = new RedisAdapter(backend);
   const store = new RedisStore(adapter);
+  if (near !== undefined) attachNearCache(store, near);
   registerCapabilities(store, { leases: backend.leases, ...(onCluster && hashTags ? { keyLayout: 'hash-tags' as const } : {}) });
   return store;
 }

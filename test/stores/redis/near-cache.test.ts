@@ -107,6 +107,40 @@ describe('near cache', () => {
     expect(near.stats().hits).toBeGreaterThan(0);
   });
 
+  it("sees its own write at once, before Redis's invalidation of it has arrived", async () => {
+    await redis.command('FLUSHALL');
+    const near = await nearCache();
+    await main.set('v:mine', 'old');
+    await warm(near, ['v:mine']);
+    const tracking = new Set(proxy.connections().filter(trackingConnection));
+    await near.write(['v:mine'], async () => {
+      // A read of this process that ran on the server before the write and came back while it was under way.
+      expect(await near.getMany(['v:mine'])).toEqual(['old']);
+      // Redis's invalidation of the write is held on its way here.
+      proxy.blackhole((connection) => tracking.has(connection), 'to-client');
+      await main.set('v:mine', 'new');
+    });
+    expect(await near.getMany(['v:mine'])).toEqual(['new']);
+  });
+
+  it('does not keep what a read brought back when the invalidation of it arrives in the same breath', async () => {
+    await redis.command('FLUSHALL');
+    const near = await nearCache();
+    await other.set('k', 'old');
+    const tracking = new Set(proxy.connections().filter(trackingConnection));
+    // The read runs on the server, its reply is held; then a write queues its invalidation right behind that reply.
+    proxy.blackhole((connection) => tracking.has(connection), 'to-client');
+    const invalidations = near.stats().invalidations;
+    const reading = near.getMany(['k']);
+    await sleep(20);
+    await other.set('k', 'new');
+    await sleep(10);
+    proxy.forward();
+    await reading;
+    await until(() => near.stats().invalidations > invalidations && near.stats().live, 'the invalidation arrived');
+    expect(await near.getMany(['k'])).toEqual(['new']);
+  });
+
   it("drops a copy when another connection writes its key, long before maxStaleness", async () => {
     await redis.command('FLUSHALL');
     const near = await nearCache();

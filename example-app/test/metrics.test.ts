@@ -1,0 +1,70 @@
+// The example's /metrics page: what Prometheus scrapes after a few requests to the REST API.
+import { afterEach, describe, expect, it } from 'vitest';
+import { rest } from '../../test/support/clients.js';
+import { type RunningApp, start } from '../src/server.js';
+
+let app: RunningApp | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+/** One scrape: its content type, and each sample line as `name{labels}` → value. */
+async function scrape(url: string): Promise<{ type: string | null; samples: Map<string, number>; text: string }> {
+  const response = await fetch(`${url}/metrics`);
+  expect(response.status).toBe(200);
+  const text = await response.text();
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return { type: response.headers.get('content-type'), samples, text };
+}
+
+describe('the example app /metrics page', () => {
+  it('shows hits, misses, bypasses, invalidations and the breaker in Prometheus text format', async () => {
+    // A generous store time bound: client and server share this process's event loop on a busy machine.
+    app = await start({ port: 0, dbDelayMs: 1, cacheTimeout: 2_000 });
+    const { url } = app;
+    await rest(url, 'alice-token', '/notes');
+    await rest(url, 'alice-token', '/notes');
+    await rest(url, 'bob-token', '/notes');
+    await rest(url, null, '/feed');
+    await rest(url, null, '/feed');
+    expect((await rest(url, 'alice-token', '/notes', { method: 'POST', body: { title: 'metrics' } })).status).toBe(200);
+    await rest(url, 'alice-token', '/notes');
+
+    const { type, samples, text } = await scrape(url);
+    expect(type).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(text).toContain('# TYPE trpc_caching_reads_total counter');
+    expect(samples.get('trpc_caching_reads_total{status="hit"}')).toBe(2);
+    expect(samples.get('trpc_caching_reads_total{status="miss"}')).toBe(4);
+    expect(samples.get('trpc_caching_reads_total{status="bypass"}')).toBe(0);
+    expect(samples.get('trpc_caching_bypasses_total{reason="breaker-open"}')).toBe(0);
+    expect(samples.get('trpc_caching_path_reads_total{path="notes.list",status="hit"}')).toBe(1);
+    expect(samples.get('trpc_caching_path_reads_total{path="notes.list",status="miss"}')).toBe(3);
+    expect(samples.get('trpc_caching_path_reads_total{path="feed.list",status="hit"}')).toBe(1);
+    expect(samples.get('trpc_caching_invalidations_total{written="true"}')).toBe(1);
+    expect(samples.get('trpc_caching_pending_invalidations')).toBe(0);
+    expect(samples.get('trpc_caching_breaker_state{state="closed"}')).toBe(1);
+    expect(samples.get('trpc_caching_breaker_state{state="open"}')).toBe(0);
+    const p99 = samples.get('trpc_caching_store_latency_seconds{operation="read",quantile="0.99"}');
+    expect(p99).toBeGreaterThan(0);
+    expect(p99).toBeLessThan(2);
+    // No user id or token in any label.
+    expect(text).not.toMatch(/alice|bob|token/);
+  });
+
+  it('counts up between scrapes', async () => {
+    app = await start({ port: 0, dbDelayMs: 1, cacheTimeout: 2_000 });
+    const { url } = app;
+    await rest(url, null, '/feed');
+    const before = (await scrape(url)).samples.get('trpc_caching_reads_total{status="hit"}');
+    await rest(url, null, '/feed');
+    await rest(url, null, '/feed');
+    const after = (await scrape(url)).samples.get('trpc_caching_reads_total{status="hit"}');
+    expect([before, after]).toEqual([0, 2]);
+  });
+});

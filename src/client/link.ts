@@ -1,0 +1,308 @@
+import type { Operation, TRPCLink } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { observable } from '@trpc/server/observable';
+import { AppliedMoves, DependencyBook, type Move, moveOf } from './dependencies.js';
+import { parseSyncHeader, readLiveEvent, SYNC_HEADER, type SyncCall } from './protocol.js';
+import { callOfQueryKey } from './query-keys.js';
+
+/** A TanStack Query query, as far as the link reads it. */
+export interface QueryLike {
+  readonly queryKey: readonly unknown[];
+}
+
+/**
+ * The part of TanStack Query's `QueryClient` the link uses (any v5 `QueryClient` fits).
+ *
+ * @example
+ * ```ts
+ * const queryClient: QueryClientLike = new QueryClient();
+ * ```
+ */
+export interface QueryClientLike {
+  invalidateQueries(filters: { predicate: (query: QueryLike) => boolean }): Promise<unknown>;
+  getQueryCache(): { subscribe(listener: (event: { type: string; query: QueryLike }) => void): () => void };
+}
+
+/**
+ * What the link was told was invalidated, as `onInvalidate` gets it.
+ *
+ * @example
+ * ```ts
+ * onInvalidate: (event) => { for (const key of swrKeys()) if (event.affects(key.path, key.input)) mutate(key); }
+ * ```
+ */
+export interface InvalidationEvent {
+  /** `response`: the response of this client's own mutation said it; `live`: the live stream did. */
+  readonly source: 'response' | 'live';
+  /** The mutation, when its response told it. */
+  readonly path?: string | undefined;
+  /** The move's id (the same in a response and on the stream: the link applies a move once). */
+  readonly id?: string | undefined;
+  /** Everything this client holds. */
+  readonly all: boolean;
+  /** Every result cached for this client's own user (or for anonymous callers, when it is anonymous). */
+  readonly self: boolean;
+  /** Procedure paths or router prefixes (`notes` covers `notes.list`). */
+  readonly paths: readonly string[];
+  /** Tags: the results whose responses carried one of them. */
+  readonly tags: readonly string[];
+  /** Set when the live stream told the client to drop everything: `resume` (a reconnect it could not replay), `overflow`, `bus`, or `resubscribe` (the link subscribed anew). */
+  readonly reset?: 'resume' | 'overflow' | 'bus' | 'resubscribe' | undefined;
+  /**
+   * Whether the result of a call of `path` with `input` that this client holds is reached, from what that call's
+   * response said it depends on (a call it never saw a response of counts as depending on anything).
+   */
+  affects(path: string, input?: unknown): boolean;
+}
+
+/**
+ * What the link passes to your live subscription: exactly the shape of a tRPC client's
+ * `client.invalidations.subscribe(undefined, handlers)` options, `signal` included (the link aborts it to stop).
+ *
+ * @example
+ * ```ts
+ * const live = (handlers: LiveHandlers) => {
+ *   client.invalidations.subscribe(undefined, handlers);
+ * };
+ * ```
+ */
+export interface LiveHandlers {
+  onData(value: unknown): void;
+  onError(error: unknown): void;
+  onComplete(): void;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Options of {@link invalidationLink}.
+ *
+ * @example
+ * ```ts
+ * const options: InvalidationLinkOptions = { queryClient, live: (handlers) => client.invalidations.subscribe(undefined, handlers) };
+ * ```
+ */
+export interface InvalidationLinkOptions {
+  /**
+   * A TanStack Query `QueryClient` whose tRPC queries the link invalidates (and so refetches when active):
+   * keys of `@trpc/tanstack-react-query` and of `@trpc/react-query`.
+   * @default none: only `onInvalidate` is called
+   */
+  queryClient?: QueryClientLike;
+  /**
+   * The `keyPrefix` of `@trpc/tanstack-react-query` when its feature flag is on: only queries under it are this
+   * link's. Without it, only unprefixed tRPC keys are.
+   * @default none
+   */
+  keyPrefix?: string;
+  /**
+   * Called for every invalidation the link applies, after the queryClient's: for client caches other than
+   * TanStack Query (SWR, a store of your own, a service worker). `event.affects(path, input)` tells which of
+   * your entries are reached.
+   * @default none
+   */
+  onInvalidate?: (event: InvalidationEvent) => void;
+  /**
+   * Subscribes to the server's live stream (`caching.invalidationStream`), so that moves made by others reach
+   * this client too: pass `handlers` (with their `signal`) to your client's subscribe. Called once, after the
+   * client is created, and again after the subscription ended (1 s, doubling up to 30 s); a new subscription
+   * invalidates everything, as events may have been missed. Write it with a block body, as in the example:
+   * TypeScript cannot infer a client's type from a callback that returns a value of that very client.
+   * @default none: only this client's own mutations invalidate
+   * @example
+   * ```ts
+   * live: (handlers) => {
+   *   client.invalidations.subscribe(undefined, handlers);
+   * },
+   * ```
+   */
+  live?: (handlers: LiveHandlers) => unknown;
+  /**
+   * Stops the live subscription for good when aborted (a page or component going away).
+   * @default none
+   */
+  signal?: AbortSignal;
+}
+
+/** What an HTTP link leaves in a result's context: the fetch response. */
+function responseOf(context: unknown): object | undefined {
+  const response = (context as { response?: unknown } | undefined)?.response;
+  return typeof response === 'object' && response !== null ? response : undefined;
+}
+
+function headerOf(response: object, name: string): string | null | undefined {
+  const headers = (response as { headers?: { get?: unknown } }).headers;
+  return typeof headers?.get === 'function' ? (headers.get(name) as string | null) : undefined;
+}
+
+/** The entries of one response, and which of them a call already took. */
+interface ResponseCalls {
+  readonly calls: readonly (SyncCall | undefined)[];
+  readonly taken: boolean[];
+}
+
+const RETRY_MIN = 1_000;
+const RETRY_MAX = 30_000;
+
+/** Reports an error thrown by a callback without breaking the link: the app sees it as an uncaught error. */
+function reportLater(error: unknown): void {
+  setTimeout(() => {
+    throw error;
+  }, 0);
+}
+
+/**
+ * A tRPC client link that keeps client-side caches in step with the server's invalidations. After a mutation
+ * built with `invalidatingMutation` returns, it invalidates exactly the queries the mutation moved: those
+ * under a moved path or prefix, those whose responses carried a moved tag, this user's own queries when its
+ * scope moved, everything for `all`; nothing else. With `live`, moves made by other users and processes reach
+ * it too. Needs the server's `cacheResponseMeta({ sync: true })`; put it before the terminating link.
+ *
+ * Responses pair with calls by path in batch order (`httpBatchLink` delivers them so). Over
+ * `httpBatchStreamLink` headers leave before results: queries there count as depending on anything, and
+ * mutations are learned from the live stream only.
+ *
+ * @param options - `queryClient`, `onInvalidate`, `live`, `keyPrefix`, `signal`. Default: none.
+ * @example
+ * ```ts
+ * const queryClient = new QueryClient();
+ * const client = createTRPCClient<AppRouter>({
+ *   links: [
+ *     invalidationLink({ queryClient, live: (handlers) => client.invalidations.subscribe(undefined, handlers) }),
+ *     splitLink({ condition: (op) => op.type === 'subscription', true: httpSubscriptionLink({ url: '/trpc' }), false: httpBatchLink({ url: '/trpc' }) }),
+ *   ],
+ * });
+ * ```
+ */
+export function invalidationLink<TRouter extends AnyRouter>(options: InvalidationLinkOptions = {}): TRPCLink<TRouter> {
+  const { queryClient, keyPrefix, onInvalidate, live, signal } = options;
+  const book = new DependencyBook();
+  const applied = new AppliedMoves();
+  const responses = new WeakMap<object, ResponseCalls>();
+
+  queryClient?.getQueryCache().subscribe((event) => {
+    if (event.type !== 'removed') return;
+    const call = callOfQueryKey(event.query.queryKey, keyPrefix);
+    if (call !== undefined) book.forget(call.path, call.input);
+  });
+
+  const apply = (move: Move, facts: Pick<InvalidationEvent, 'source' | 'path' | 'id' | 'reset'>): void => {
+    const event: InvalidationEvent = { ...facts, ...move, affects: (path, input) => book.affects(move, path, input) };
+    if (queryClient !== undefined) {
+      void queryClient
+        .invalidateQueries({
+          predicate: (query) => {
+            const call = callOfQueryKey(query.queryKey, keyPrefix);
+            return call !== undefined && book.affects(move, call.path, call.input);
+          },
+        })
+        .catch(reportLater);
+    }
+    if (onInvalidate !== undefined) {
+      try {
+        onInvalidate(event);
+      } catch (error) {
+        reportLater(error);
+      }
+    }
+  };
+
+  /** This call's entry of its response's `X-Cache-Sync`: the first not yet taken with its path. */
+  const entryOf = (op: Operation, context: unknown): SyncCall | undefined => {
+    const response = responseOf(context);
+    if (response === undefined) return undefined;
+    let known = responses.get(response);
+    if (known === undefined) {
+      const calls = parseSyncHeader(headerOf(response, SYNC_HEADER));
+      if (calls === undefined) return undefined;
+      known = { calls, taken: calls.map(() => false) };
+      responses.set(response, known);
+    }
+    const at = known.calls.findIndex((call, i) => !known.taken[i] && call?.path === op.path);
+    if (at === -1) return undefined;
+    known.taken[at] = true;
+    return known.calls[at];
+  };
+
+  const onResult = (op: Operation, context: unknown): void => {
+    const entry = entryOf(op, context);
+    if (entry === undefined) return;
+    if (op.type === 'query') {
+      if ('moved' in entry) return;
+      book.record(op.path, op.input, 'scope' in entry ? { scope: entry.scope, tags: entry.tags && new Set(entry.tags) } : 'uncached');
+    } else if (op.type === 'mutation' && 'moved' in entry) {
+      const left = applied.remainder(entry.moved.id, moveOf(entry.moved));
+      if (left !== undefined) apply(left, { source: 'response', path: op.path, id: entry.moved.id });
+    }
+  };
+
+  const EVERYTHING: Move = { all: true, self: false, paths: [], tags: [] };
+  let subscribed = false;
+  const subscribe = (attempt: number): void => {
+    if (live === undefined || signal?.aborted) return;
+    let ended = false;
+    let readySeen = false;
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let subscription: unknown;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      signal?.removeEventListener('abort', onAbort);
+      stop.abort();
+      if (signal?.aborted) return;
+      const delay = Math.min(RETRY_MIN * 2 ** attempt, RETRY_MAX);
+      setTimeout(() => subscribe(attempt + 1), delay);
+    };
+    // Whatever the callback returned that can unsubscribe is told to, besides the signal.
+    stop.signal.addEventListener('abort', () => (subscription as { unsubscribe?: () => void } | undefined)?.unsubscribe?.(), {
+      once: true,
+    });
+    subscription = live({
+      signal: stop.signal,
+      onData(value) {
+        const event = readLiveEvent(value);
+        if (event === undefined) return;
+        if (event.type === 'ready') {
+          // A new subscription (not a transport reconnect, which resumes by lastEventId) may have missed moves.
+          if (!readySeen && attempt > 0) apply(EVERYTHING, { source: 'live', reset: 'resubscribe' });
+          readySeen = true;
+          attempt = 0;
+        } else if (event.type === 'reset') {
+          apply(EVERYTHING, { source: 'live', reset: event.reason });
+        } else {
+          const left = applied.remainder(event.moved.id, moveOf(event.moved));
+          if (left !== undefined) apply(left, { source: 'live', id: event.moved.id });
+        }
+      },
+      onError: end,
+      onComplete: end,
+    });
+    if (stop.signal.aborted) (subscription as { unsubscribe?: () => void } | undefined)?.unsubscribe?.();
+  };
+
+  return () => {
+    if (live !== undefined && !subscribed) {
+      subscribed = true;
+      // After the client exists: the `live` callback usually subscribes through that very client.
+      queueMicrotask(() => subscribe(0));
+    }
+    return ({ op, next }) =>
+      observable((observer) => {
+        if (op.type === 'subscription') return next(op).subscribe(observer);
+        const subscription = next(op).subscribe({
+          next(envelope) {
+            try {
+              onResult(op, envelope.context);
+            } catch (error) {
+              reportLater(error);
+            }
+            observer.next(envelope);
+          },
+          error: (error) => observer.error(error),
+          complete: () => observer.complete(),
+        });
+        return () => subscription.unsubscribe();
+      });
+  };
+}

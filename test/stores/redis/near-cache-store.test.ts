@@ -1,0 +1,116 @@
+import { createClient } from '@keyv/redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CachingConfigError } from '../../../src/errors.js';
+import { createRedisStore, nearCacheStats, type RedisStore } from '../../../src/stores/redis/index.js';
+import { createContractApp } from '../../support/apps/contract.js';
+import { type RedisServer, startRedis } from '../../support/redis.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until the store's connection takes writes: a call before that would bypass the cache (no offline queue). */
+async function connected(store: RedisStore): Promise<RedisStore> {
+  for (let i = 0; i < 1_000 && !(await store.set('probe', '1')); i++) await sleep(10);
+  return store;
+}
+
+describe('createRedisStore({ nearCache })', () => {
+  let redis: RedisServer;
+  const stores: RedisStore[] = [];
+  const open = (nearCache?: { maxStaleness: number }): RedisStore => {
+    const store = createRedisStore({ url: redis.url, ...(nearCache ? { nearCache } : {}) });
+    stores.push(store);
+    return store;
+  };
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    for (const store of stores) await store.close().catch(() => {});
+    await redis.dispose();
+  });
+
+  it('serves a hot cached query with no Redis command, and a mutation of this process is seen by its next query', async () => {
+    const store = await connected(open({ maxStaleness: 250 }));
+    const app = createContractApp(store);
+    const alice = app.caller('alice');
+    const first = await alice.post.list({ page: 1 });
+    for (let i = 0; i < 100 && (nearCacheStats(store)?.hits ?? 0) === 0; i++) {
+      await alice.post.list({ page: 1 });
+      await sleep(5);
+    }
+    expect(nearCacheStats(store)?.hits).toBeGreaterThan(0);
+
+    await redis.resetStats();
+    const startedAt = performance.now();
+    for (let i = 0; i < 2_000; i++) await alice.post.list({ page: 1 });
+    const elapsed = performance.now() - startedAt;
+    const counts = await redis.commandCounts();
+    // Nothing but the heartbeat (per unit of time, not per hit) and this test's own CONFIG RESETSTAT and INFO.
+    expect(Object.keys(counts).filter((name) => !/^(ping|config\|resetstat|info)$/.test(name))).toEqual([]);
+    expect(counts.ping ?? 0).toBeLessThanOrEqual(2 + Math.ceil(elapsed / (250 / 3)));
+    expect(app.runs('post.list', 'alice', { page: 1 })).toBe(1);
+
+    for (let i = 0; i < 20; i++) {
+      await alice.post.touch();
+      expect((await alice.post.list({ page: 1 })).rev).toBe(first.rev + 1 + i);
+    }
+    expect(app.errors).toEqual([]);
+  });
+
+  it("drops its copy on another process's mutation long before maxStaleness while the tracking connection is healthy", async () => {
+    const here = await connected(open({ maxStaleness: 250 }));
+    const mineApp = createContractApp(here);
+    const mine = mineApp.caller('bob');
+    const theirs = createContractApp(await connected(open())).caller('bob');
+    await mine.post.list({ page: 1 });
+    for (let i = 0; i < 100 && (nearCacheStats(here)?.hits ?? 0) === 0; i++) {
+      await mine.post.list({ page: 1 });
+      await sleep(5);
+    }
+    expect(nearCacheStats(here)?.hits).toBeGreaterThan(0);
+    // Each app keeps its own data: a miss here shows as a second run of this app's resolver.
+    await theirs.post.touch();
+    const returnedAt = performance.now();
+    while (mineApp.runs('post.list', 'bob', { page: 1 }) === 1 && performance.now() - returnedAt < 2_000) {
+      await mine.post.list({ page: 1 });
+    }
+    expect(mineApp.runs('post.list', 'bob', { page: 1 })).toBe(2);
+    expect(performance.now() - returnedAt).toBeLessThan(250);
+  });
+
+  it('says nothing of near caches for a store without one, and refuses a near cache on a Cluster or with bad options', async () => {
+    expect(nearCacheStats(open())).toBeUndefined();
+    expect(() => createRedisStore({ cluster: { rootNodes: [{ url: redis.url }] }, nearCache: true })).toThrow(
+      /createRedisStore\.nearCache: one server only/,
+    );
+    expect(() => createRedisStore({ url: redis.url, nearCache: { maxStaleness: 5 } })).toThrow(CachingConfigError);
+    // The bad option is refused before any connection is opened.
+    const clients = String(await redis.command('CLIENT', 'LIST')).trim().split('\n').length;
+    expect(() => createRedisStore({ url: redis.url, nearCache: { maxEntries: -1 } })).toThrow(/nearCache\.maxEntries/);
+    await sleep(50);
+    expect(String(await redis.command('CLIENT', 'LIST')).trim().split('\n').length).toBe(clients);
+  });
+
+  it('drops its copies when Redis is flushed by another client', async () => {
+    const store = await connected(open({ maxStaleness: 250 }));
+    const other = createClient({ url: redis.url });
+    await other.connect();
+    try {
+      const app = createContractApp(store);
+      const carol = app.caller('carol');
+      await carol.post.list({ page: 1 });
+      for (let i = 0; i < 100 && (nearCacheStats(store)?.entries ?? 0) === 0; i++) {
+        await carol.post.list({ page: 1 });
+        await sleep(5);
+      }
+      expect(nearCacheStats(store)?.entries).toBeGreaterThan(0);
+      await other.flushAll();
+      for (let i = 0; i < 200 && (nearCacheStats(store)?.entries ?? 0) > 0; i++) await sleep(5);
+      expect(nearCacheStats(store)?.entries).toBe(0);
+      await carol.post.list({ page: 1 });
+      expect(app.runs('post.list', 'carol', { page: 1 })).toBe(2);
+    } finally {
+      other.destroy();
+    }
+  });
+});
