@@ -25,6 +25,7 @@ import { type BenchCaller, createBenchApp } from './apps.js';
 import { INPUT, makeList, PAYLOAD_BYTES } from './fixtures.js';
 import { collectGarbage } from './gc.js';
 import { type Measured, measure, type Task, underLoad } from './measure.js';
+import { withNearCacheRows } from './near-cache.js';
 import { type InProcessResults, micros, printTable, ratio, saveResults } from './report.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
@@ -140,17 +141,28 @@ try {
   };
 
   // --- Latency of a hit under 100 concurrent callers. ---
+  // A hit whose entry is past its TTL (1 ms) and within its window, its one refresh held in flight: every call is STALE.
+  const staleUser = { memory: memory.caller('stale'), redis: onRedis.caller('stale') };
+  for (const caller of Object.values(staleUser)) await caller.stale(INPUT);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const releaseRefreshes = [memory.holdRefreshes(), onRedis.holdRefreshes()];
+  for (const caller of Object.values(staleUser)) await caller.stale(INPUT);
   const load = { concurrency: 100, durationMs: 1_500 };
   const loaded = {
     constant: await underLoad(tasks['memory.constant'] as Task, load),
     memory: await underLoad(tasks['memory.cached'] as Task, load),
     rawGet: await underLoad(rawGet, load),
     redis: await underLoad(tasks['redis.cached'] as Task, load),
+    staleMemory: await underLoad(() => staleUser.memory.stale(INPUT), load),
+    staleRedis: await underLoad(() => staleUser.redis.stale(INPUT), load),
   };
+  for (const release of releaseRefreshes) release();
+  // One fill and one refresh per side: otherwise the stale rows measured something else.
+  if (memory.staleRuns() !== 2 || onRedis.staleRuns() !== 2) throw new Error('the stale rows did not measure one held refresh');
 
   const footprint = await memoryPer100k();
 
-  const results = tables(m, commands, loaded, footprint);
+  const results = await withNearCacheRows(tables(m, commands, loaded, footprint));
   for (const table of results.tables) printTable(table);
   await saveResults({ inProcess: results }, loadAtStart);
   for (const app of [memory, onRedis]) {
@@ -212,7 +224,7 @@ type Loaded = Awaited<ReturnType<typeof underLoad>>;
 function tables(
   m: Record<string, Measured>,
   commands: Record<'rawGet' | 'hit' | 'bento' | 'cacheable' | 'adrf' | 'miss' | 'mutation', string>,
-  loaded: Record<'constant' | 'memory' | 'rawGet' | 'redis', Loaded>,
+  loaded: Record<'constant' | 'memory' | 'rawGet' | 'redis' | 'staleMemory' | 'staleRedis', Loaded>,
   footprint: { bytesPerEntry: number; entryChars: number; entries: number },
 ): InProcessResults {
   const at = (name: string): Measured => {
@@ -305,6 +317,8 @@ function tables(
           loadRow('trpc-caching hit, in-memory', loaded.memory, loaded.constant),
           loadRow('raw GET on Redis', loaded.rawGet, loaded.rawGet),
           loadRow('trpc-caching hit, Redis', loaded.redis, loaded.rawGet),
+          loadRow('trpc-caching STALE hit while its entry is refreshed, in-memory', loaded.staleMemory, loaded.constant),
+          loadRow('trpc-caching STALE hit while its entry is refreshed, Redis', loaded.staleRedis, loaded.rawGet),
         ],
       },
       {

@@ -375,7 +375,12 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     describe(router) {
       return describeRouter(router, parts);
     },
-    invalidationStream: (base, streamOptions) => createInvalidationStream(base, { hub: liveHub, reader: readerOf }, streamOptions),
+    invalidationStream(base, streamOptions) {
+      const stream = createInvalidationStream(base, { hub: liveHub, reader: readerOf }, streamOptions);
+      // Now, not at the first connection: this process must publish its moves even if no client ever connects here.
+      liveHub();
+      return stream;
+    },
     stats() {
       const live = { pendingInvalidations: engine.pendingInvalidations, breaker: guard.breaker };
       return recorder === undefined ? emptyStats(live) : recorder.snapshot(live);

@@ -181,6 +181,10 @@ export function createAppRouter(caching: Caching<Context>) {
         .output(pageOf(noteSchema))
         .query(({ ctx, input }) => ctx.db.feed(input.page, input.pageSize)),
     }),
+
+    // The live invalidation stream (SSE): each connection hears every move that affects its user; an anonymous one,
+    // public moves. The web page at /app subscribes to it through invalidationLink.
+    invalidations: caching.invalidationStream(publicProcedure),
   });
 
   // A bad meta.cache or meta.invalidate fails here, at startup, not at the first call.

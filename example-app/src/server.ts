@@ -1,12 +1,12 @@
 // The HTTP server: tRPC at /trpc, REST at /api, the OpenAPI document at /openapi.json, Swagger UI at /docs,
-// the cache's metrics for Prometheus at /metrics.
+// the cache's metrics for Prometheus at /metrics, the live two-user page at /app.
 // `npm run example` runs this file; tests and the demo call start() in-process.
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { type CacheLogEntry, cacheResponseMeta, withCacheHeaders, withNotModified } from 'trpc-caching/http';
 import { documentCaching } from 'trpc-caching/openapi';
@@ -87,6 +87,39 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({
  */
 const maxAge = (entry: CacheLogEntry) => (entry.scope === 'public' ? Math.floor(entry.ttl / 1000) : 0);
 
+/** The web page's sources (React + TanStack Query + @trpc/tanstack-react-query + trpc-caching/client). */
+const webDir = fileURLToPath(new URL('../web/', import.meta.url));
+let webBundle: Promise<string> | undefined;
+
+/**
+ * The page's script, bundled by esbuild from example-app/web once per process (the first page load waits for it;
+ * `npm run example` starts it with the server). Served by the app itself: no CDN.
+ */
+function webScript(): Promise<string> {
+  webBundle ??= import('esbuild')
+    .then(({ build }) =>
+      build({
+        entryPoints: [join(webDir, 'main.tsx')],
+        tsconfig: join(webDir, 'tsconfig.json'),
+        bundle: true,
+        write: false,
+        format: 'esm',
+        platform: 'browser',
+        target: 'es2022',
+        minify: true,
+        jsx: 'automatic',
+        define: { 'process.env.NODE_ENV': '"production"' },
+        logLevel: 'silent',
+      }),
+    )
+    .then((result) => result.outputFiles[0]?.text ?? '');
+  // A failed build is retried on the next request instead of being served for ever.
+  webBundle.catch(() => {
+    webBundle = undefined;
+  });
+  return webBundle;
+}
+
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
@@ -100,8 +133,16 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
   const metrics = createCacheMetrics(cache.caching);
 
   // withCacheHeaders gives each request a log the cached procedures fill; cacheResponseMeta turns it into headers.
-  const createContext = withCacheHeaders(({ req }: { req: IncomingMessage | Request }) => contextFor(db, req));
-  const responseMeta = cacheResponseMeta({ maxAge });
+  const createContext = withCacheHeaders(
+    ({ req, info }: { req: IncomingMessage | Request; info?: { connectionParams?: Record<string, string | undefined> | null } }) => {
+      const ctx = contextFor(db, req);
+      // A browser's EventSource cannot send Authorization: the page's live stream passes its token as a connection parameter.
+      const token = info?.connectionParams?.token;
+      return ctx.user === null && typeof token === 'string' ? { ...ctx, user: db.userByToken(token) ?? null } : ctx;
+    },
+  );
+  // sync: X-Cache-Sync tells the page's invalidationLink what each query depends on and what each mutation moved.
+  const responseMeta = cacheResponseMeta({ maxAge, sync: true });
   // withNotModified answers 304 to a GET whose If-None-Match matches the ETag.
   const trpc = withNotModified(createHTTPHandler({ router: appRouter, basePath: '/trpc/', createContext, responseMeta }));
   const rest = withNotModified(createOpenApiHttpHandler({ router: appRouter, createContext, responseMeta }));
@@ -142,6 +183,20 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
     }
     if (path === '/docs' || path === '/docs/') return send(res, 200, 'text/html; charset=utf-8', DOCS_PAGE);
     if (path === '/docs/init.js') return send(res, 200, 'text/javascript; charset=utf-8', DOCS_INIT);
+    if (path === '/app' || path === '/app/') {
+      readFile(join(webDir, 'index.html')).then(
+        (body) => send(res, 200, 'text/html; charset=utf-8', body),
+        () => send(res, 500, 'text/plain', 'example-app/web/index.html missing'),
+      );
+      return;
+    }
+    if (path === '/app/main.js') {
+      webScript().then(
+        (script) => send(res, 200, 'text/javascript; charset=utf-8', script),
+        (error: unknown) => send(res, 500, 'text/plain', `the page could not be bundled: ${String(error)}`),
+      );
+      return;
+    }
     const asset = path.startsWith('/docs/') ? path.slice('/docs/'.length) : '';
     const assetType = Object.hasOwn(DOCS_ASSETS, asset) ? DOCS_ASSETS[asset] : undefined;
     if (assetType !== undefined) {
@@ -156,7 +211,7 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
         res,
         200,
         'application/json; charset=utf-8',
-        JSON.stringify({ trpc: '/trpc', rest: '/api', openapi: '/openapi.json', docs: '/docs', metrics: '/metrics' }),
+        JSON.stringify({ trpc: '/trpc', rest: '/api', openapi: '/openapi.json', docs: '/docs', metrics: '/metrics', app: '/app' }),
       );
     }
     send(res, 404, 'application/json; charset=utf-8', JSON.stringify({ message: 'Not found', code: 'NOT_FOUND' }));
@@ -196,11 +251,14 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
 const runDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (runDirectly) {
   const app = await start();
+  // Bundle the page now, so that the first visit does not wait for it.
+  webScript().catch((error: unknown) => console.warn(`[example] the page at /app could not be bundled: ${String(error)}`));
   console.log(`Notes API (trpc-caching example), cache store: ${app.store}`);
   console.log(`  tRPC      ${app.url}/trpc`);
   console.log(`  REST      ${app.url}/api        e.g. curl -i -H 'Authorization: Bearer alice-token' ${app.url}/api/notes`);
   console.log(`  OpenAPI   ${app.url}/openapi.json`);
   console.log(`  Docs      ${app.url}/docs`);
+  console.log(`  Live page ${app.url}/app      (alice and bob side by side)`);
   console.log(`  Metrics   ${app.url}/metrics`);
   console.log('Users: alice-token, bob-token, carol-token. Ctrl+C stops.');
   const stop = () => {

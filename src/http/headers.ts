@@ -138,7 +138,10 @@ function callsOf(log: CacheLog, paths: readonly string[]): (CacheLogEntry | unde
  *
  * Throws what a `maxAge` callback throws.
  */
-export function cacheHeaders(opts: ResponseMetaInput, options: Pick<CacheHeadersOptions, 'maxAge' | 'vary' | 'sync'> = {}): ResponseHeaders {
+export function cacheHeaders(
+  opts: ResponseMetaInput,
+  options: Pick<CacheHeadersOptions, 'maxAge' | 'vary' | 'sync'> = {},
+): ResponseHeaders {
   const log = cacheLogOf(opts.ctx);
   if (log === undefined || opts.type === 'subscription') return {};
   if (opts.type === 'mutation' || log.entries.some((entry) => entry.type === 'mutation')) {

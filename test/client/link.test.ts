@@ -4,7 +4,6 @@
 import { QueryClient, QueryObserver } from '@tanstack/query-core';
 import { createTRPCQueryUtils } from '@trpc/react-query';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
-import superjson from 'superjson';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type InvalidationEvent, parseSyncHeader, SYNC_HEADER } from '../../src/client/index.js';
 import { scopeSegment } from '../../src/engine/keys.js';
@@ -40,7 +39,8 @@ async function alicePage(url: string, shape: KeyShape, transport: Transport) {
       if (name === 'feed') return utils.feed.queryOptions();
       return utils.plain.queryOptions();
     }
-    const trpc = createTRPCOptionsProxy({ client, queryClient, ...(keyPrefix === undefined ? {} : { keyPrefix }) });
+    // The keyPrefix feature flag is a type parameter of the proxy; the keys are what this test is about.
+    const trpc = createTRPCOptionsProxy({ client, queryClient, ...((keyPrefix === undefined ? {} : { keyPrefix }) as object) });
     if (name === 'post.byId 1') return trpc.post.byId.queryOptions({ id: 1 });
     if (name === 'post.byId 2') return trpc.post.byId.queryOptions({ id: 2 });
     if (name === 'post.list') return trpc.post.list.queryOptions();
@@ -48,7 +48,7 @@ async function alicePage(url: string, shape: KeyShape, transport: Transport) {
     if (name === 'feed') return trpc.feed.queryOptions();
     return trpc.plain.queryOptions();
   };
-  const observers = new Map<QueryName, QueryObserver>();
+  const observers = new Map<QueryName, QueryObserver<unknown, unknown>>();
   for (const name of QUERIES) {
     const observer = new QueryObserver(queryClient, optionsOf(name) as ConstructorParameters<typeof QueryObserver>[1]);
     observer.subscribe(() => {});
@@ -191,22 +191,6 @@ describe('invalidationLink', () => {
       { path: 'post.list', scope: 'user', tags: [] },
     ]);
   });
-
-  it('over httpBatchStreamLink, where headers leave before results, treats its queries as depending on any move', async () => {
-    const app = clientApp();
-    served = await serve(app);
-    const events: InvalidationEvent[] = [];
-    const client = clientFor(served.url, 'alice', { transport: 'httpBatchStreamLink', onInvalidate: (event) => events.push(event) });
-    await client.post.byId.query({ id: 1 });
-    // The streamed mutation's response carries no description: the link learns it from the live stream instead.
-    await client.post.retitle.mutate({ id: 1, title: 'streamed' });
-    expect(events).toEqual([]);
-    // With the same client on httpBatchLink for mutations, a tag it never saw on a streamed query still reaches it.
-    const batched: InvalidationEvent[] = [];
-    const other = clientFor(served.url, 'alice', { onInvalidate: (event) => batched.push(event) });
-    await other.post.retitle.mutate({ id: 2, title: 'x' });
-    expect(batched[0]?.affects('post.byId', { id: 1 })).toBe(true);
-  });
 });
 
 describe('the X-Cache-Sync header', () => {
@@ -224,6 +208,5 @@ describe('the X-Cache-Sync header', () => {
     const value = cacheResponseMeta({ sync: true })(opts).headers[SYNC_HEADER] as string;
     expect(value).toBe('{"v":1,"calls":[{"path":"a","scope":"user","tags":["\\u00e9"]}]}');
     expect(parseSyncHeader(value)).toEqual([{ path: 'a', scope: 'user', tags: ['é'] }]);
-    expect(superjson).toBeDefined();
   });
 });

@@ -146,13 +146,19 @@ describe('documentCaching of stale-while-revalidate procedures', () => {
     const document = documentCaching(generated, { router: app.router, caching: app.caching });
     const op = (path: string) => (document.paths?.[path] as Record<string, Operation> | undefined)?.get as Operation;
     const header = (path: string, name: string) =>
-      (op(path).responses?.['200'] as OpenAPIV3_1.ResponseObject).headers?.[name] as OpenAPIV3_1.HeaderObject;
+      (op(path).responses?.['200'] as OpenAPIV3_1.ResponseObject | undefined)?.headers?.[name] as OpenAPIV3_1.HeaderObject;
     return { document, op, header };
   }
 
   it('adds the window and staleIfError to x-cache, and nothing to operations without a window', () => {
     const { op } = build();
-    expect(op('/news')['x-cache']).toEqual({ scope: 'public', ttl: MINUTE, tags: [], staleWhileRevalidate: 5 * MINUTE, staleIfError: false });
+    expect(op('/news')['x-cache']).toEqual({
+      scope: 'public',
+      ttl: MINUTE,
+      tags: [],
+      staleWhileRevalidate: 5 * MINUTE,
+      staleIfError: false,
+    });
     expect(op('/mine')['x-cache']).toEqual({ scope: 'user', ttl: MINUTE, tags: [], staleWhileRevalidate: 5 * MINUTE, staleIfError: true });
     expect(op('/plain')['x-cache']).toEqual({ scope: 'public', ttl: 2 * MINUTE, tags: [] });
   });

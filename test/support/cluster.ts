@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -38,8 +38,8 @@ export interface RedisCluster {
   flush(): Promise<void>;
   /** Resets INFO commandstats on every node. */
   resetStats(): Promise<void>;
-  /** Moves `slots` slots from one primary to another with `redis-cli --cluster reshard`, keys and all. */
-  reshard(from: ClusterNode, to: ClusterNode, slots: number): Promise<void>;
+  /** Moves `slots` slots (default: all it serves) from one primary to another with `redis-cli --cluster reshard`, keys and all. */
+  reshard(from: ClusterNode, to: ClusterNode, slots?: number): Promise<void>;
   /** Waits until every live node reports `cluster_state:ok` and agrees on who serves every slot. */
   settled(deadlineMs?: number): Promise<void>;
   /** Kills every node and removes their directories. */
@@ -192,6 +192,7 @@ export async function startCluster(
       await Promise.all(live().map((node) => node.command('CONFIG', 'RESETSTAT')));
     },
     async reshard(from, to, slots) {
+      const served = (await slotTable()).filter((range) => range.port === from.port).reduce((n, r) => n + r.to - r.from + 1, 0);
       await run(
         cli,
         [
@@ -203,7 +204,7 @@ export async function startCluster(
           '--cluster-to',
           to.id,
           '--cluster-slots',
-          String(slots),
+          String(slots ?? served),
           '--cluster-yes',
         ],
         { timeout: 60_000 },
@@ -232,4 +233,69 @@ export async function startCluster(
   };
   await cluster.settled();
   return cluster;
+}
+
+/** Whether a server binary is on the PATH (`valkey-server` is not in Debian 12). */
+export function hasBinary(name: string): boolean {
+  const paths = (process.env.PATH ?? '').split(':');
+  return paths.some((dir) => dir !== '' && existsSync(join(dir, name)));
+}
+
+/** The server binaries the Redis store tests run against: redis-server, and valkey-server where installed. */
+export const SERVERS: ReadonlyArray<{ readonly binary: 'redis-server' | 'valkey-server'; readonly skip: string | undefined }> = [
+  { binary: 'redis-server', skip: undefined },
+  {
+    binary: 'valkey-server',
+    skip: hasBinary('valkey-server') && hasBinary('valkey-cli') ? undefined : 'valkey-server is not installed (Debian 12 has no package for it)',
+  },
+];
+
+/** One standalone server of a given binary on a free loopback port, for one test file. */
+export interface StandaloneServer {
+  readonly url: string;
+  readonly port: number;
+  command(...args: string[]): Promise<unknown>;
+  commandCounts(): Promise<Record<string, number>>;
+  /** Stops the server (SIGKILL), keeping its port for {@link StandaloneServer.restart}. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  restart(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** Starts `binary` (redis-server or valkey-server) on a free loopback port, without persistence. */
+export async function startStandalone(binary: 'redis-server' | 'valkey-server' = 'redis-server'): Promise<StandaloneServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'trpc-caching-standalone-'));
+  const url = `redis://127.0.0.1:${port}`;
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'];
+  let child = spawn(binary, args, { stdio: 'ignore' });
+  const ready = () => waitFor(`${binary} on ${port} answers`, async () => (await send(url, ['PING'])) === 'PONG', 30_000);
+  await ready();
+  const server: StandaloneServer = {
+    url,
+    port,
+    command: (...command: string[]) => send(url, command),
+    async commandCounts() {
+      const info = String(await send(url, ['INFO', 'commandstats']));
+      const counts: Record<string, number> = {};
+      for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts[match[1] as string] = Number(match[2]);
+      return counts;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async restart() {
+      child = spawn(binary, args, { stdio: 'ignore' });
+      await ready();
+    },
+    async dispose() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
 }

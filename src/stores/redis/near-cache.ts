@@ -94,11 +94,15 @@ export function resolveNearCacheOptions(options: NearCacheOptions | true): Resol
     throw new CachingConfigError('nearCache', `expected true or an object of options, got ${describe(options)}`);
   }
   for (const name of Object.keys(options)) {
-    if (!(name in DEFAULTS)) throw new CachingConfigError(`nearCache.${name}`, 'unknown option: expected maxStaleness, maxEntries or maxBytes');
+    if (!(name in DEFAULTS))
+      throw new CachingConfigError(`nearCache.${name}`, 'unknown option: expected maxStaleness, maxEntries or maxBytes');
   }
   const maxStaleness = positiveInteger('nearCache.maxStaleness', options.maxStaleness ?? DEFAULTS.maxStaleness);
   if (maxStaleness < MIN_STALENESS) {
-    throw new CachingConfigError('nearCache.maxStaleness', `expected at least ${MIN_STALENESS} ms (a ping every third of it), got ${maxStaleness}`);
+    throw new CachingConfigError(
+      'nearCache.maxStaleness',
+      `expected at least ${MIN_STALENESS} ms (a ping every third of it), got ${maxStaleness}`,
+    );
   }
   return {
     maxStaleness,
@@ -109,13 +113,14 @@ export function resolveNearCacheOptions(options: NearCacheOptions | true): Resol
 
 /** The calls the near cache makes on its tracking client (`@redis/client` 5, RESP3, `emitInvalidate`). */
 interface TrackingClient {
+  readonly isOpen: boolean;
   readonly isReady: boolean;
   readonly socketEpoch: number;
   connect(): Promise<unknown>;
   destroy(): void;
   sendCommand(args: string[]): Promise<unknown>;
   on(event: 'invalidate', listener: (key: Buffer | null) => void): unknown;
-  on(event: 'error' | 'end' | 'reconnecting' | 'ready', listener: () => void): unknown;
+  on(event: 'error' | 'end' | 'reconnecting' | 'connect' | 'ready', listener: () => void): unknown;
 }
 
 /** One read in flight on the tracking connection. `stale` once anything it read may have changed since. */
@@ -127,8 +132,8 @@ interface Load {
 /** One tracking connection, from its creation to its loss; a stalled one is destroyed and replaced. */
 interface Session {
   readonly client: TrackingClient;
-  /** Since when it has not been ready (undefined while ready). */
-  notReadySince: number | undefined;
+  /** Since when its handshake has been under way (undefined while ready, or while not connected at all). */
+  handshakeSince: number | undefined;
   /** When the PING in flight was sent (undefined when none is). */
   pingSentAt: number | undefined;
 }
@@ -265,9 +270,9 @@ export class NearCache {
     this.counts.loads++;
     const load: Load = { keys, stale: false };
     for (const key of keys) {
-      let loads = this.loading.get(key);
-      if (loads === undefined) this.loading.set(key, (loads = new Set()));
-      loads.add(load);
+      const loads = this.loading.get(key);
+      if (loads === undefined) this.loading.set(key, new Set([load]));
+      else loads.add(load);
     }
     const epoch = session.client.socketEpoch;
     return new Promise<NearRow[]>((resolve) => {
@@ -347,7 +352,7 @@ export class NearCache {
     if (session !== this.session) return;
     this.provenAt = Number.NEGATIVE_INFINITY;
     session.pingSentAt = undefined;
-    session.notReadySince ??= monotonicNow();
+    session.handshakeSince = undefined;
     this.dropAll();
   }
 
@@ -363,16 +368,20 @@ export class NearCache {
       clientSideCache: undefined,
       pingInterval: undefined,
     }) as unknown as TrackingClient;
-    const session: Session = { client, notReadySince: monotonicNow(), pingSentAt: undefined };
+    const session: Session = { client, handshakeSince: undefined, pingSentAt: undefined };
     this.session = session;
     client.on('invalidate', (key) => this.invalidated(session, key));
     // Connection errors are the near cache's own business: reads fall back, nothing is reported to the store.
     client.on('error', () => this.lost(session));
     client.on('reconnecting', () => this.lost(session));
     client.on('end', () => this.lost(session));
+    // Connected but not ready: a handshake that never ends (the client's connect timeout covers only TCP) counts as a stall.
+    client.on('connect', () => {
+      session.handshakeSince = monotonicNow();
+    });
     client.on('ready', () => {
       if (session !== this.session) return;
-      session.notReadySince = undefined;
+      session.handshakeSince = undefined;
       this.heartbeat();
     });
     client.connect().catch(() => this.lost(session));
@@ -393,11 +402,15 @@ export class NearCache {
 
   private tick(): void {
     const session = this.session;
-    if (session === undefined) return this.open();
+    if (session === undefined) {
+      this.open();
+      return;
+    }
     const now = monotonicNow();
-    const since = session.notReadySince ?? session.pingSentAt;
-    if (since !== undefined && now - since > this.stallAfter) {
-      // Silent for too long (a peer gone without a FIN or RST, a frozen proxy): start over on a new connection.
+    const since = session.handshakeSince ?? session.pingSentAt;
+    // A client that gave up, or a connection silent for too long (a peer gone without FIN or RST, a frozen proxy):
+    // start over on a new connection. A client that is reconnecting by itself (Redis down) is left to it.
+    if (!session.client.isOpen || (since !== undefined && now - since > this.stallAfter)) {
       this.abandon();
       this.open();
       return;

@@ -59,10 +59,10 @@ export function singleNode(url: string, client: RedisClientOptions | undefined, 
     },
     leases: {
       async acquire(key, token, ttl) {
-        return (await main.set(key, token, { condition: 'NX' })) !== null;
+        return (await main.set(key, token, { condition: 'NX', expiration: { type: 'PX', value: px(ttl) } })) !== null;
       },
       async extend(key, token, ttl) {
-        return EXTEND_SCRIPT !== '';
+        return Number(await main.eval(EXTEND_SCRIPT, { keys: [key], arguments: [token, String(px(ttl))] })) === 1;
       },
       async release(key, token) {
         await main.eval(RELEASE_SCRIPT, { keys: [key], arguments: [token] });

@@ -178,7 +178,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   } else {
     const url = options.url;
     if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
-      throw new CachingConfigError('createRedisStore.url', `expected a redis:// or rediss:// URL, got ${describe(url)} (is REDIS_URL set?)`);
+      throw new CachingConfigError('createRedisStore.url', `expected a redis:// or rediss:// URL, got ${url === undefined ? 'undefined' : describe(url)} (is REDIS_URL set?)`);
     }
     backend = singleNode(url, options.client, backendOptions);
     if (nearCache !== undefined) ({ backend, near } = withNearCache(backend, url, options.client, backendOptions, nearCache));

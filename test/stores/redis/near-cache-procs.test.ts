@@ -25,7 +25,9 @@ describe('near cache across processes', () => {
     [cache, db] = await Promise.all([startRedis(), startRedis()]);
     proxy = await startTcpProxy(cache.port);
     const env = { cacheUrl: proxy.url, dbUrl: db.url, maxStaleness: MAX_STALENESS };
-    [writer, ...readers] = await Promise.all(['writer', 'reader-1', 'reader-2'].map((name) => NearWorker.spawn(name, env)));
+    const workers = await Promise.all(['writer', 'reader-1', 'reader-2'].map((name) => NearWorker.spawn(name, env)));
+    writer = workers[0] as NearWorker;
+    readers = workers.slice(1);
   }, 60_000);
   afterAll(async () => {
     for (const worker of [writer, ...(readers ?? [])]) worker?.kill();

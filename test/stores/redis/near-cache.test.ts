@@ -141,7 +141,7 @@ describe('near cache', () => {
     expect(await near.getMany(['k'])).toEqual(['new']);
   });
 
-  it("drops a copy when another connection writes its key, long before maxStaleness", async () => {
+  it('drops a copy when another connection writes its key, long before maxStaleness', async () => {
     await redis.command('FLUSHALL');
     const near = await nearCache();
     await other.set('v:shared', 'old');

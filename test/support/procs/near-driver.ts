@@ -85,9 +85,10 @@ export function judgeFreshness(reads: readonly ReadLog[], writes: readonly Write
   for (const log of writes) {
     for (let i = 0; i < log.ids.length; i++) {
       const id = log.ids[i] as number;
-      let list = byItem.get(id);
-      if (list === undefined) byItem.set(id, (list = []));
-      list.push({ at: log.returnedAt[i] as number, value: log.values[i] as number });
+      const entry = { at: log.returnedAt[i] as number, value: log.values[i] as number };
+      const list = byItem.get(id);
+      if (list === undefined) byItem.set(id, [entry]);
+      else list.push(entry);
     }
   }
   for (const list of byItem.values()) {
@@ -126,7 +127,8 @@ export function judgeFreshness(reads: readonly ReadLog[], writes: readonly Write
         judged++;
         if (value < required) {
           stale++;
-          if (examples.length < 5) examples.push(`item ${id}: read ${value}, but ${required} had returned more than ${bound} ms before the read started`);
+          if (examples.length < 5)
+            examples.push(`item ${id}: read ${value}, but ${required} had returned more than ${bound} ms before the read started`);
           continue;
         }
       }

@@ -154,7 +154,8 @@ async function serve(cacheUrl: string, dbUrl: string): Promise<void> {
   process.on('message', (message: { seq: number; command: NearCommand }) => {
     run(message.command).then(
       (value) => process.send?.({ seq: message.seq, ok: true, value }),
-      (error: unknown) => process.send?.({ seq: message.seq, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+      (error: unknown) =>
+        process.send?.({ seq: message.seq, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
     );
   });
   process.send?.({ ready: true });
