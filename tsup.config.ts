@@ -3,7 +3,14 @@ import { defineConfig } from 'tsup';
 // One entry per subpath export: the root stays small, and `trpc-caching/http`, `trpc-caching/openapi`,
 // `trpc-caching/otel` and `trpc-caching/redis` (which imports the optional peer @keyv/redis) load only when asked for
 // (like `@trpc/server/http`). `trpc-caching/client` runs in browsers: it imports no Node module.
-const entry = { index: 'src/index.ts', http: 'src/http/index.ts', openapi: 'src/openapi/index.ts', otel: 'src/otel/index.ts', redis: 'src/stores/redis/index.ts', client: 'src/client/index.ts' };
+const entry = {
+  index: 'src/index.ts',
+  http: 'src/http/index.ts',
+  openapi: 'src/openapi/index.ts',
+  otel: 'src/otel/index.ts',
+  redis: 'src/stores/redis/index.ts',
+  client: 'src/client/index.ts',
+};
 
 // superjson 2 ships ESM only: the CommonJS build carries its own copy so that
 // `require('trpc-caching')` works on every Node 20, not only where require(esm) does.

@@ -26,6 +26,7 @@ import { INPUT, makeList, PAYLOAD_BYTES } from './fixtures.js';
 import { collectGarbage } from './gc.js';
 import { type Measured, measure, type Task, underLoad } from './measure.js';
 import { withNearCacheRows } from './near-cache.js';
+import { withRedisStoreRows } from './redis-store.js';
 import { type InProcessResults, micros, printTable, ratio, saveResults } from './report.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
@@ -162,7 +163,7 @@ try {
 
   const footprint = await memoryPer100k();
 
-  const results = await withNearCacheRows(tables(m, commands, loaded, footprint));
+  const results = await withRedisStoreRows(await withNearCacheRows(tables(m, commands, loaded, footprint)));
   for (const table of results.tables) printTable(table);
   await saveResults({ inProcess: results }, loadAtStart);
   for (const app of [memory, onRedis]) {

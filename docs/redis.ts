@@ -1,19 +1,13 @@
 // The README's Redis example, kept here so that the typecheck covers it.
-import KeyvRedis, { createClient } from '@keyv/redis';
-import { createCaching, createRawStringStore } from 'trpc-caching';
+import { createCaching } from 'trpc-caching';
+import { createRedisStore } from 'trpc-caching/redis';
 
 type Ctx = { user: { id: string } | null };
 
-const redis = createClient({
-  url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  // While disconnected, fail commands at once instead of queueing them to land late, in a burst, when Redis is back.
-  disableOfflineQueue: true,
-  // Reconnect in the background for ever, backing off up to 2 s; give up a connection attempt after 1 s.
-  socket: { connectTimeout: 1_000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2_000) },
-});
-export const caching = createCaching<Ctx>({
-  user: (ctx) => ctx.user?.id,
-  // Strings as they are, expired by Redis itself: a hit parses no JSON envelope.
-  store: createRawStringStore(new KeyvRedis(redis)),
-});
-redis.connect().catch(() => {}); // connect now, without holding up startup while Redis is down
+// Production options built in: no offline queue (while Redis is down a call fails at once instead of landing late),
+// reconnection for ever with a capped backoff, a connect timeout, and a first connection that does not hold up startup.
+// Strings are stored as they are, with Redis TTLs: a hit is one MGET and parses no envelope.
+export const store = createRedisStore({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+// A Redis Cluster: createRedisStore({ cluster: { rootNodes: [{ url: 'redis://10.0.0.1:6379' }, { url: 'redis://10.0.0.2:6379' }] } })
+
+export const caching = createCaching<Ctx>({ user: (ctx) => ctx.user?.id, store });

@@ -1,13 +1,15 @@
-// The cache of the example: in memory by default, Redis when REDIS_URL (or the redisUrl option) is set.
-import KeyvRedis from '@keyv/redis';
-import { Keyv } from 'keyv';
+// The cache of the example: in memory by default; one Redis with a near cache when REDIS_URL (or the redisUrl
+// option) is set; a Redis Cluster when REDIS_CLUSTER_NODES (comma-separated URLs, or the clusterNodes option) is.
 import { type Caching, createCaching } from 'trpc-caching';
+import { createRedisStore, type RedisStore } from 'trpc-caching/redis';
 import type { Context } from './trpc.js';
 
 /** Options of {@link createAppCaching}. */
 export interface AppCachingOptions {
   /** A Redis URL (`redis://host:port`); default `REDIS_URL` from the environment; none: the in-memory store. */
   redisUrl?: string | undefined;
+  /** URLs of some nodes of a Redis Cluster, comma-separated; default `REDIS_CLUSTER_NODES`; wins over `redisUrl`. */
+  clusterNodes?: string | undefined;
   /** Time bound of a store call in ms; default trpc-caching's (100). */
   timeout?: number | undefined;
 }
@@ -15,7 +17,7 @@ export interface AppCachingOptions {
 /** A caching instance and how to release its store. */
 export interface AppCaching {
   caching: Caching<Context>;
-  /** `memory` or the Redis URL, for the startup banner. */
+  /** `memory`, the Redis URL or the Cluster's nodes, for the startup banner. */
   storeName: string;
   close(): Promise<void>;
 }
@@ -31,49 +33,55 @@ function withoutPassword(url: string): string {
   }
 }
 
+/** The store the environment asks for, and its name for the banner; undefined: the in-memory default. */
+function openStore(options: AppCachingOptions): { store: RedisStore; name: string } | undefined {
+  const clusterNodes = (options.clusterNodes ?? process.env.REDIS_CLUSTER_NODES ?? '')
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+  if (clusterNodes.length > 0) {
+    // The Cluster client finds every node from these, follows MOVED/ASK and refreshes its slot map after a reshard.
+    const store = createRedisStore({ cluster: { rootNodes: clusterNodes.map((url) => ({ url })) } });
+    return { store, name: `Redis Cluster at ${clusterNodes.map(withoutPassword).join(', ')}` };
+  }
+  const redisUrl = options.redisUrl ?? process.env.REDIS_URL;
+  if (!redisUrl) return undefined;
+  // Hot hits from process memory; another instance's mutation shows here within 250 ms, this one's at once.
+  const store = createRedisStore({ url: redisUrl, nearCache: { maxStaleness: 250 } });
+  return { store, name: withoutPassword(redisUrl) };
+}
+
 /** Creates the caching instance the router's builders come from. */
 export async function createAppCaching(options: AppCachingOptions = {}): Promise<AppCaching> {
-  const redisUrl = options.redisUrl ?? process.env.REDIS_URL;
-  const redis = redisUrl ? new KeyvRedis(redisUrl) : undefined;
-  if (redis !== undefined && !(await connects(redis))) {
-    console.warn(`[example] Redis at ${withoutPassword(redisUrl ?? '')} is not reachable yet; the API runs uncached until it is.`);
+  const opened = openStore(options);
+  if (opened !== undefined && !(await connects(opened.store))) {
+    console.warn(`[example] ${opened.name} is not reachable yet; the API runs uncached until it is.`);
   }
-  // namespace '': trpc-caching prefixes every key itself (`trpc-caching:...`).
-  const store = redis ? new Keyv({ store: redis, namespace: '' }) : undefined;
   const caching = createCaching<Context>({
     user: (ctx) => ctx.user?.id,
     ttl: 5 * 60_000,
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
-    ...(store ? { store } : {}),
+    ...(opened ? { store: opened.store } : {}),
   });
   return {
     caching,
-    storeName: redisUrl ? withoutPassword(redisUrl) : 'memory',
+    storeName: opened?.name ?? 'memory',
     async close() {
       caching.close();
-      await store?.disconnect();
+      await opened?.store.close();
     },
   };
 }
 
 /**
- * Connects now rather than on the first request, whose store call would otherwise pay for the
- * connection and could exceed the cache's time bound (the cache then bypasses the store, by design).
+ * Waits (briefly) for the store's first connection, which createRedisStore starts without blocking: the
+ * first requests would otherwise find it connecting and run uncached (the cache bypasses the store, by design).
  */
-async function connects(redis: KeyvRedis<unknown>, withinMs = 2_000): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), withinMs);
-  });
-  try {
-    return await Promise.race([
-      redis.getClient().then(
-        () => true,
-        () => false,
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
+async function connects(store: RedisStore, withinMs = 2_000): Promise<boolean> {
+  const end = Date.now() + withinMs;
+  while (Date.now() < end) {
+    if (await store.set('example:connected', '1', 1_000)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  return false;
 }

@@ -63,10 +63,14 @@ function createPane(user: string, token: string) {
   const statuses = new CacheStatuses();
   const log: string[] = [];
   const logListeners = new Set<() => void>();
+  let live = false;
+  const tell = () => {
+    for (const listener of logListeners) listener();
+  };
   const onInvalidate = (event: InvalidationEvent) => {
     const what = event.all ? ['everything'] : [...(event.self ? ['own scope'] : []), ...event.paths.map((p) => `path ${p}`), ...event.tags];
     log.unshift(`${event.source === 'live' ? 'live    ' : 'response'}  ${what.join(', ')}`);
-    for (const listener of logListeners) listener();
+    tell();
   };
   const client = createTRPCClient<AppRouter>({
     links: [
@@ -74,7 +78,22 @@ function createPane(user: string, token: string) {
         queryClient,
         onInvalidate,
         live: (handlers) => {
-          client.invalidations.subscribe(undefined, handlers);
+          client.invalidations.subscribe(undefined, {
+            ...handlers,
+            onData(value) {
+              // The first event of a connection is `ready`: from then on, moves made by others reach this pane.
+              if (!live) {
+                live = true;
+                tell();
+              }
+              handlers.onData(value);
+            },
+            onError(error) {
+              live = false;
+              tell();
+              handlers.onError(error);
+            },
+          });
         },
       }),
       cacheStatusLink(statuses),
@@ -92,6 +111,7 @@ function createPane(user: string, token: string) {
     queryClient,
     trpc,
     statuses,
+    live: () => live,
     log: {
       read: () => log.slice(0, 8).join('\n'),
       subscribe: (listener: () => void) => {
@@ -122,14 +142,15 @@ function PaneView({ pane }: { pane: Pane }) {
   const update = useMutation(trpc.notes.update.mutationOptions());
   const [title, setTitle] = useState('');
   const log = useSyncExternalStore(pane.log.subscribe, pane.log.read);
+  const live = useSyncExternalStore(pane.log.subscribe, pane.live);
   const save = (event: FormEvent) => {
     event.preventDefault();
     if (title.trim() !== '') update.mutate({ id: SHARED_NOTE, title: title.trim() });
   };
   return (
-    <div className="pane" data-pane={pane.user}>
+    <div className="pane" data-pane={pane.user} data-live={live ? 'ready' : 'connecting'}>
       <h2>
-        {me.data?.name ?? pane.user} <Status pane={pane} path="users.me" />
+        {me.data?.name ?? pane.user} <Status pane={pane} path="users.me" /> <span className="live">{live ? '● live' : '○ connecting'}</span>
       </h2>
       <section data-query="notes.byId">
         <h3>

@@ -104,6 +104,7 @@ export interface EngineOptions {
 }
 
 const NO_TAGS: readonly string[] = [];
+const KEEP = (): void => {};
 const BREAKER_OPEN: ReadOutcome = { kind: 'bypass', reason: 'breaker-open' };
 const PENDING: ReadOutcome = { kind: 'bypass', reason: 'pending-invalidation' };
 const STORE_ERROR: ReadOutcome = { kind: 'bypass', reason: 'store-error' };
@@ -271,14 +272,21 @@ export class CacheEngine {
     // Identical misses join one flight: same entry, same versions, counting a version read as absent as the token
     // this process is seeding for it (in flight, or landed after this read), since that is what the miss would record.
     let tokens = '';
+    // A key with an absent version that nothing is seeding yet names no versions: it may be joined only until the
+    // leader's seeds land (after that, a miss reading the version absent found it lost again, maybe after a move).
+    let provisional = false;
     for (let i = 0; i < miss.tokens.length; i++) {
-      const token = miss.tokens[i] ?? this.versions.reusableSeed(plan.keys[i + 1] as string, miss.readAt) ?? '-';
+      let token = miss.tokens[i] ?? this.versions.reusableSeed(plan.keys[i + 1] as string, miss.readAt);
+      if (token === undefined) {
+        token = '-';
+        provisional = true;
+      }
       tokens += i === 0 ? token : ` ${token}`;
     }
     const flightKey = `${plan.entryKey}\n${tokens}`;
     for (;;) {
       const flight = this.flights.joinable(flightKey);
-      if (flight === undefined) return this.flights.lead(flightKey, (alsoAs) => this.leadLocked(plan, miss, compute, alsoAs));
+      if (flight === undefined) return this.flights.lead(flightKey, (alsoAs, retire) => this.leadLocked(plan, miss, compute, alsoAs, provisional ? retire : KEEP));
       const waitedFrom = monotonicNow();
       const shared = await untilAborted(flight, signal);
       if (shared !== undefined) {
@@ -308,7 +316,7 @@ export class CacheEngine {
     };
     const done = this.flights
       // With `lock`, the lease makes it one refresh across processes too.
-      .lead(flightKey, (alsoAs) => this.leadLocked(plan, stale, run, alsoAs, true))
+      .lead(flightKey, (alsoAs) => this.leadLocked(plan, stale, run, alsoAs, KEEP, true))
       .then(
         () => {
           if (failure !== undefined) this.refreshFailed(plan, stale.freshUntil, failure.error);
@@ -370,17 +378,18 @@ export class CacheEngine {
     miss: VersionsRead,
     compute: () => Promise<Computed<R>>,
     alsoAs: (flightKey: string) => void,
+    retire: () => void,
     background = false,
   ): Promise<{ own: FillOutcome<R>; shared: SharedResult | undefined }> {
     const { leases, options } = this;
     if (!plan.lock || leases === undefined || options.lock === undefined || !this.store.available) {
-      return this.lead(plan, miss, compute, alsoAs, background);
+      return this.lead(plan, miss, compute, alsoAs, retire, background);
     }
     const waitFrom = monotonicNow();
     const turn = await takeTurn(leases, this.keys.lease(plan.entryKey), options.lock, () => this.probe(plan));
     if (turn.kind === 'lead') {
       try {
-        return await this.lead(plan, miss, compute, alsoAs, background);
+        return await this.lead(plan, miss, compute, alsoAs, retire, background);
       } finally {
         turn.release();
       }
@@ -410,12 +419,14 @@ export class CacheEngine {
     miss: VersionsRead,
     compute: () => Promise<Computed<R>>,
     alsoAs: (flightKey: string) => void,
+    retire: () => void,
     background = false,
   ): Promise<{ own: FillOutcome<R>; shared: SharedResult | undefined }> {
     const { tokens, written } = this.seedAbsent(plan, miss);
     // Misses that read the versions being seeded are identical to this one: let them join.
     if (tokens !== miss.tokens) alsoAs(`${plan.entryKey}\n${tokens.join(' ')}`);
     const seeded = await written;
+    retire();
     const computeFrom = monotonicNow();
     const computed = await compute();
     const computeTime = monotonicNow() - computeFrom;

@@ -26,11 +26,15 @@ export class Flights {
   /**
    * Starts the flight for this key. `run` resolves to the leader's own outcome and to what it
    * shares; it may `alsoAs` another key that identical misses will read (the versions it seeded),
-   * so that they join too. The flight is forgotten under every key as soon as it settles.
+   * so that they join too, and `retire` the key it was started under, so that no miss joins it by
+   * that key any more. The flight is forgotten under every key as soon as it settles.
    */
   lead<T>(
     key: string,
-    run: (alsoAs: (key: string) => void) => Promise<{ readonly own: T; readonly shared: SharedResult | undefined }>,
+    run: (
+      alsoAs: (key: string) => void,
+      retire: () => void,
+    ) => Promise<{ readonly own: T; readonly shared: SharedResult | undefined }>,
   ): Promise<T> {
     const keys = [key];
     let share: (shared: SharedResult | undefined) => void = () => {};
@@ -43,7 +47,10 @@ export class Flights {
       this.flights.set(alias, flight);
       keys.push(alias);
     };
-    const running = run(alsoAs);
+    const retire = () => {
+      if (this.flights.get(key) === flight) this.flights.delete(key);
+    };
+    const running = run(alsoAs, retire);
     running.then(
       (outcome) => share(outcome.shared),
       () => share(undefined),

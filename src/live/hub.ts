@@ -151,8 +151,8 @@ export class LiveHub {
       return connection;
     }
     this.connections.add(connection);
-    let same = this.byReader.get(reader);
-    if (same === undefined) this.byReader.set(reader, (same = new Set()));
+    const same = this.byReader.get(reader) ?? new Set<LiveConnection>();
+    this.byReader.set(reader, same);
     same.add(connection);
     connection.push({ id: this.idOf(this.seq), event: READY });
     if (lastEventId !== undefined) this.resume(connection, lastEventId);

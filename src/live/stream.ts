@@ -45,7 +45,7 @@ export interface InvalidationStreamInput {
  * ```
  */
 export type InvalidationStreamProcedure = TRPCSubscriptionProcedure<{
-  input: InvalidationStreamInput | undefined | void;
+  input: InvalidationStreamInput | undefined;
   output: AsyncIterable<{ id: string; data: LiveEvent }, void, unknown>;
   meta: unknown;
 }>;
@@ -82,7 +82,10 @@ export function createInvalidationStream(
   options: InvalidationStreamOptions = {},
 ): InvalidationStreamProcedure {
   if (typeof options !== 'object' || options === null) throw new CachingConfigError('invalidationStream options', 'expected an object');
-  const bufferSize = positiveInteger('invalidationStream.bufferSize', options.bufferSize === undefined ? DEFAULT_BUFFER : options.bufferSize);
+  const bufferSize = positiveInteger(
+    'invalidationStream.bufferSize',
+    options.bufferSize === undefined ? DEFAULT_BUFFER : options.bufferSize,
+  );
   return base.input(parseInput).subscription(async function* invalidations(opts: {
     ctx: unknown;
     input: InvalidationStreamInput;

@@ -3,35 +3,51 @@
 // `X-Cache-Sync`, counting each call that reaches it by user and path.
 import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createTRPCClient, httpBatchLink, httpBatchStreamLink, httpLink, httpSubscriptionLink, splitLink, type TRPCLink } from '@trpc/client';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpBatchStreamLink,
+  httpLink,
+  httpSubscriptionLink,
+  splitLink,
+  type TRPCLink,
+} from '@trpc/client';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Keyv } from 'keyv';
 import superjson from 'superjson';
 import { cacheResponseMeta, withCacheHeaders } from 'trpc-caching/http';
 import { z } from 'zod';
 import { type InvalidationLinkOptions, invalidationLink } from '../../src/client/index.js';
-import { bearer, type HarnessCtx, harness, type Listening } from '../support/apps/harness.js';
 import { TestEventSource } from '../live/event-source.js';
+import { bearer, type HarnessCtx, harness, type Listening } from '../support/apps/harness.js';
 
-interface Post {
+export interface Post {
   id: number;
   owner: string;
   title: string;
   sharedWith: string[];
 }
 
-/** Builds the app on a store (default: memory) with its own data. */
-export function clientApp(store?: Keyv, options: { prefix?: string; bufferSize?: number } = {}) {
-  const { t, authed, caching, errors } = harness<HarnessCtx<string>>(store, {
-    timeout: 2_000,
-    ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
-  });
-  const posts = new Map<number, Post>([
+/** The app's data: alice's post 1 shared with bob, her post 2, bob's post 3, carol's post 4. */
+export function seedPosts(): Map<number, Post> {
+  return new Map<number, Post>([
     [1, { id: 1, owner: 'alice', title: 'one', sharedWith: ['bob'] }],
     [2, { id: 2, owner: 'alice', title: 'two', sharedWith: [] }],
     [3, { id: 3, owner: 'bob', title: 'three', sharedWith: [] }],
     [4, { id: 4, owner: 'carol', title: 'four', sharedWith: [] }],
   ]);
+}
+
+/**
+ * Builds the app on a store (default: memory), with its own data or `posts` (a database that several instances,
+ * standing for processes, share).
+ */
+export function clientApp(store?: Keyv, options: { prefix?: string; bufferSize?: number; posts?: Map<number, Post> } = {}) {
+  const { t, authed, caching, errors } = harness<HarnessCtx<string>>(store, {
+    timeout: 2_000,
+    ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+  });
+  const posts = options.posts ?? seedPosts();
   let counter = 0;
   const visible = (post: Post, user: string) => post.owner === user || post.sharedWith.includes(user);
   const cachedQuery = caching.cachedQuery(authed);
@@ -176,7 +192,11 @@ export function clientFor(
   const options = { url: `${url}/trpc`, transformer: superjson, headers };
   const transport = link.transport ?? 'httpBatchLink';
   const terminal: TRPCLink<ClientRouter> =
-    transport === 'httpLink' ? httpLink(options) : transport === 'httpBatchStreamLink' ? httpBatchStreamLink(options) : httpBatchLink(options);
+    transport === 'httpLink'
+      ? httpLink(options)
+      : transport === 'httpBatchStreamLink'
+        ? httpBatchStreamLink(options)
+        : httpBatchLink(options);
   const { live, transport: _transport, onConnect, onLive, ...rest } = link;
   const client = createTRPCClient<ClientRouter>({
     links: [

@@ -91,7 +91,12 @@ describe.each(shapes)('invalidationLink with %s keys', (shape) => {
     // A path: the queries under it.
     expect(await refetchedBy(page, () => page.client.bump.mutate())).toEqual(['counter.value']);
     // The caller's own scope: every query cached for alice, not the public feed, not the uncached procedure.
-    expect(await refetchedBy(page, () => page.client.post.touch.mutate())).toEqual(['post.byId 1', 'post.byId 2', 'post.list', 'counter.value']);
+    expect(await refetchedBy(page, () => page.client.post.touch.mutate())).toEqual([
+      'post.byId 1',
+      'post.byId 2',
+      'post.list',
+      'counter.value',
+    ]);
     // A public tag.
     expect(await refetchedBy(page, () => page.client.publish.mutate())).toEqual(['feed']);
     // A move of bob's scope and of a tag alice holds no query of: nothing of alice's.

@@ -162,6 +162,34 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     expect(await leader).toEqual({ how: 'computed', value: 'done' });
   });
 
+  it('never lets a query that starts after a mutation join a run from before it, even once the moved version is lost', async () => {
+    const keyv = await kind.fresh();
+    const { engine } = engineOn(keyv);
+    const plan = planFor(engine, { page: 12 });
+    let db = 'before';
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = false;
+    // A reads the database, then takes its time: its result is from before the mutation.
+    const slow = query(engine, plan, async () => {
+      const seen = db;
+      started = true;
+      await gate;
+      return ok(seen);
+    });
+    await until(() => started);
+    db = 'after';
+    expect(await engine.invalidate(engine.targetKeys({ scopes: [alice] }))).toBe(true);
+    // The moved key is lost (eviction, FLUSHALL, a restart without persistence): B reads it absent, as A did.
+    for (const key of plan.keys.slice(1)) await keyv.delete(key);
+    const fresh = query(engine, plan, async () => ok(db));
+    release();
+    expect(await slow).toEqual({ how: 'computed', value: 'before' });
+    expect(await fresh).toEqual({ how: 'computed', value: 'after' });
+  });
+
   it('shares a successful result as a fresh copy that no follower can change for another', async () => {
     const { engine } = engineOn(await kind.fresh());
     const plan = planFor(engine, { page: 11 });

@@ -32,8 +32,8 @@ export class TestEventSource {
   }
 
   addEventListener(type: string, listener: Listener): void {
-    let set = this.listeners.get(type);
-    if (set === undefined) this.listeners.set(type, (set = new Set()));
+    const set = this.listeners.get(type) ?? new Set<Listener>();
+    this.listeners.set(type, set);
     set.add(listener);
   }
 

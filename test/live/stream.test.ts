@@ -1,6 +1,8 @@
 // The live invalidation stream: moves made by others reach a user's open page over SSE, within one process and
 // across two createCaching instances on one real Redis; a page that comes back after missing events resumes or is
 // told to invalidate everything; nobody learns another user's scope; anonymous connections get public moves only.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import KeyvRedis from '@keyv/redis';
 import { QueryClient, QueryObserver } from '@tanstack/query-core';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
@@ -9,8 +11,8 @@ import type { InvalidationEvent, LiveEvent } from '../../src/client/index.js';
 import { scopeSegment } from '../../src/engine/keys.js';
 import { LiveHub } from '../../src/live/hub.js';
 import { createRawStringStore } from '../../src/stores/raw-string.js';
+import { clientApp, clientFor, type ServedApp, seedPosts, serve, until } from '../client/app.js';
 import { fileRedis } from '../support/redis-file.js';
-import { clientApp, clientFor, type ServedApp, serve, until } from '../client/app.js';
 
 const redis = fileRedis();
 
@@ -124,7 +126,12 @@ describe('the live stream, in one process', () => {
   it("streams no user's scope to anyone else, and only public moves to anonymous connections", async () => {
     const app = clientApp();
     const server = await served(app);
-    const streams = { alice: listen(server.url, 'alice'), bob: listen(server.url, 'bob'), carol: listen(server.url, 'carol'), anon: listen(server.url, null) };
+    const streams = {
+      alice: listen(server.url, 'alice'),
+      bob: listen(server.url, 'bob'),
+      carol: listen(server.url, 'carol'),
+      anon: listen(server.url, null),
+    };
     for (const stream of Object.values(streams)) await stream.ready();
     const bob = clientFor(server.url, 'bob', {});
     await bob.post.rename.mutate({ id: 1, title: 'x' }); // alice's and bob's scopes, tag post:1
@@ -233,24 +240,70 @@ describe('the live stream across processes', () => {
   it('carries a move made through one createCaching instance to a page served by another, over Redis', async () => {
     const store = () => redis.track(createRawStringStore(new KeyvRedis(redis.url)));
     await redis.server.command('FLUSHALL');
-    const one = await served(clientApp(store()));
-    const two = await served(clientApp(store()));
+    // One database behind both instances, as behind two processes.
+    const posts = seedPosts();
+    const one = await served(clientApp(store(), { posts }));
+    const two = await served(clientApp(store(), { posts }));
     const alice = await page(one.url, 'alice');
     const feedAt = alice.updatedAt('feed');
     // Bob's rename goes to the other server: his move reaches alice's page through Redis pub/sub.
     await clientFor(two.url, 'bob', {}).post.rename.mutate({ id: 1, title: 'from the other server' });
-    // The other instance's data is its own: alice's refetch (from server one) shows that instance's post 1, and the
-    // event tells what moved.
-    await until(() => alice.events.length > 0, 5_000, 'the move from the other instance');
+    await until(() => alice.data('one') === 'from the other server', 5_000, "alice's page to show bob's title");
     await alice.settled();
     expect(alice.events).toMatchObject([{ source: 'live', self: true, tags: ['post:1'] }]);
     expect(alice.updatedAt('feed')).toBe(feedAt);
     // A job through a third instance reaches her too, once that instance publishes (it made a stream).
-    const job = clientApp(store());
+    const job = clientApp(store(), { posts });
     open.push({ close: () => job.caching.close() });
     await job.caching.invalidate({ tags: ['feed'] });
     await until(() => alice.events.length > 1, 5_000, "the job's move");
     expect(alice.events[1]).toMatchObject({ source: 'live', tags: ['feed'], self: false });
+  });
+});
+
+describe('the live stream when Redis drops its subscription', () => {
+  it('tells every page of the process to invalidate everything: moves made meanwhile may have been lost', async () => {
+    await redis.server.command('FLUSHALL');
+    const server = await served(clientApp(redis.track(createRawStringStore(new KeyvRedis(redis.url)))));
+    const alice = await page(server.url, 'alice');
+    const feedAt = alice.updatedAt('feed');
+    // The subscriber connection goes; @redis/client reconnects and subscribes again by itself.
+    await redis.server.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await until(() => alice.events.length > 0, 10_000, 'the reset');
+    await alice.settled();
+    expect(alice.events).toMatchObject([{ source: 'live', all: true, reset: 'bus' }]);
+    expect(alice.updatedAt('feed')).not.toBe(feedAt);
+  });
+});
+
+describe('the live stream across OS processes', () => {
+  it('carries a move made in another process to a page served by this one, over Redis', async () => {
+    await redis.server.command('FLUSHALL');
+    const here = await served(clientApp(redis.track(createRawStringStore(new KeyvRedis(redis.url)))));
+    const child = fork(fileURLToPath(new URL('./server-process.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, REDIS_URL: redis.url },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    open.push({
+      close: () =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.disconnect();
+        }),
+    });
+    const there = await new Promise<string>((resolve, reject) => {
+      child.once('message', (message: { url: string }) => resolve(message.url));
+      child.once('exit', (code) => reject(new Error(`the server process exited with ${code}`)));
+    });
+    const alice = await page(here.url, 'alice');
+    const at = alice.updatedAt('one');
+    // Bob's rename in the other process: its data is its own, the move reaches alice's page through Redis.
+    await clientFor(there, 'bob', {}).post.rename.mutate({ id: 1, title: 'from another process' });
+    await until(() => alice.updatedAt('one') !== at, 10_000, "alice's refetch");
+    await alice.settled();
+    expect(alice.events).toMatchObject([{ source: 'live', self: true, tags: ['post:1'] }]);
   });
 });
 

@@ -23,6 +23,8 @@ export interface ClusterNode {
   role(): Promise<string>;
   /** Kills the node (SIGKILL): no goodbye to its peers, as a crashed host. */
   kill(): Promise<void>;
+  /** Starts a killed node again with its cluster config: it rejoins (a replaced primary, as a replica). */
+  restart(): Promise<void>;
 }
 
 /** A Redis Cluster of real `redis-server` processes on loopback ports, for one test file. */
@@ -91,7 +93,7 @@ export async function startCluster(
     // The cluster bus listens on port + 10000: both must be free, and distinct from the other nodes'.
     if (port + 10_000 < 65_536 && !ports.includes(port) && !ports.includes(port + 10_000)) ports.push(port);
   }
-  const children = ports.map((port) =>
+  const launch = (port: number) =>
     spawn(
       binary,
       [
@@ -107,6 +109,9 @@ export async function startCluster(
         `nodes-${port}.conf`,
         '--cluster-node-timeout',
         '1000',
+        // A replica syncs at once (diskless sync waits 5 s by default): one that never synced can never take over.
+        '--repl-diskless-sync-delay',
+        '0',
         '--save',
         '',
         '--appendonly',
@@ -115,8 +120,8 @@ export async function startCluster(
         'warning',
       ],
       { stdio: 'ignore' },
-    ),
-  );
+    );
+  const children = ports.map(launch);
   const urls = ports.map((port) => `redis://127.0.0.1:${port}`);
   const stop = () => {
     for (const child of children) child.kill('SIGKILL');
@@ -135,12 +140,14 @@ export async function startCluster(
   const alive = new Set(ports);
   const nodes: ClusterNode[] = ports.map((port, i) => {
     const url = urls[i] as string;
-    const child = children[i] as ChildProcess;
+    let child = children[i] as ChildProcess;
     return {
       port,
       url,
       id: ids[i] as string,
-      process: child,
+      get process() {
+        return child;
+      },
       command: (...args: string[]) => send(url, args),
       async commandCounts() {
         const info = String(await send(url, ['INFO', 'commandstats']));
@@ -158,6 +165,12 @@ export async function startCluster(
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGKILL');
         await exited;
+      },
+      async restart() {
+        child = launch(port);
+        children[i] = child;
+        await waitFor(`${url} answers again`, async () => (await send(url, ['PING'])) === 'PONG', 30_000);
+        alive.add(port);
       },
     };
   });
@@ -232,6 +245,14 @@ export async function startCluster(
     },
   };
   await cluster.settled();
+  await waitFor(
+    'every replica is in sync with its primary',
+    async () => {
+      const roles = await Promise.all(nodes.map(async (node) => String(await node.command('INFO', 'replication'))));
+      return roles.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === masters * replicas;
+    },
+    30_000,
+  );
   return cluster;
 }
 

@@ -44,7 +44,6 @@ export function clusterNodes(cluster: RedisClusterOptions, options: BackendOptio
   const make = (): { client: Cluster; ready: () => boolean } => {
     const client = createCluster({
       ...cluster,
-      maxCommandRedirections: 0,
       defaults: {
         ...cluster.defaults,
         disableOfflineQueue: true,
@@ -81,7 +80,7 @@ export function clusterNodes(cluster: RedisClusterOptions, options: BackendOptio
   const lastRefresh = new WeakMap<Cluster, number>();
   const refresh = (client: Cluster): void => {
     const now = performance.now();
-    if (true || closed || now - (lastRefresh.get(client) ?? Number.NEGATIVE_INFINITY) < REFRESH_EVERY_MS) return;
+    if (closed || now - (lastRefresh.get(client) ?? Number.NEGATIVE_INFINITY) < REFRESH_EVERY_MS) return;
     // Start from a node that answers; the refresh falls back to the root nodes when it does not.
     const from = client.masters.find((node) => node.client?.isReady)?.client;
     if (from === undefined) return;

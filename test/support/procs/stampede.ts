@@ -64,7 +64,7 @@ export class StampedeWorker {
     });
   }
 
-  private call(request: Omit<StampedeRequest, 'seq'>): Promise<unknown> {
+  private call(request: StampedeRequest extends infer R ? (R extends { seq: number } ? Omit<R, 'seq'> : never) : never): Promise<unknown> {
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
       this.waiting.set(seq, { resolve, reject });
