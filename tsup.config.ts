@@ -17,9 +17,14 @@ const entry = {
 // The ESM build shares modules between entries in chunks; the CommonJS build does not split, so each
 // entry has its own copy of what it uses: whatever entries share at run time (the cache log slot on a
 // tRPC context) must be reachable from every copy, hence `Symbol.for` there, never a module-private key.
+// @keyv/redis (and the @redis/client it brings) is the app's own optional peer, never bundled: trpc-caching/redis
+// must use the copy the app installed (one client library, one version).
+const external = ['@keyv/redis', '@redis/client'];
+
 export default defineConfig([
   {
     entry,
+    external,
     format: ['esm'],
     dts: true,
     sourcemap: true,
@@ -28,6 +33,7 @@ export default defineConfig([
   },
   {
     entry,
+    external,
     format: ['cjs'],
     dts: true,
     sourcemap: true,

@@ -352,7 +352,7 @@ describe('the example app documentation', () => {
       await feed.locator('.opblock-summary').click();
       await feed.getByRole('button', { name: 'Try it out' }).click();
       await feed.getByRole('button', { name: 'Execute' }).click();
-      const xCache = feed.locator('.live-responses-table .headerline', { hasText: /x-cache/i });
+      const xCache = feed.locator('.live-responses-table .headerline', { hasText: /x-cache:/i });
       await xCache.waitFor({ timeout: 15_000 });
       expect((await xCache.textContent())?.trim().toLowerCase()).toBe('x-cache: miss');
     } finally {

@@ -5,7 +5,14 @@ import { AppliedMoves, DependencyBook, type Move, moveOf } from './dependencies.
 import { parseSyncHeader, readLiveEvent, SYNC_HEADER, type SyncCall } from './protocol.js';
 import { callOfQueryKey } from './query-keys.js';
 
-/** A TanStack Query query, as far as the link reads it. */
+/**
+ * A TanStack Query query, as far as the link reads it.
+ *
+ * @example
+ * ```ts
+ * const query: QueryLike = { queryKey: [['post', 'byId'], { input: { id: 1 }, type: 'query' }] };
+ * ```
+ */
 export interface QueryLike {
   readonly queryKey: readonly unknown[];
 }
@@ -78,7 +85,7 @@ export interface LiveHandlers {
  *
  * @example
  * ```ts
- * const options: InvalidationLinkOptions = { queryClient, live: (handlers) => client.invalidations.subscribe(undefined, handlers) };
+ * const options: InvalidationLinkOptions = { queryClient, onInvalidate: (event) => console.log(event.tags) };
  * ```
  */
 export interface InvalidationLinkOptions {
@@ -167,7 +174,12 @@ function reportLater(error: unknown): void {
  * const queryClient = new QueryClient();
  * const client = createTRPCClient<AppRouter>({
  *   links: [
- *     invalidationLink({ queryClient, live: (handlers) => client.invalidations.subscribe(undefined, handlers) }),
+ *     invalidationLink({
+ *       queryClient,
+ *       live: (handlers) => {
+ *         client.invalidations.subscribe(undefined, handlers);
+ *       },
+ *     }),
  *     splitLink({ condition: (op) => op.type === 'subscription', true: httpSubscriptionLink({ url: '/trpc' }), false: httpBatchLink({ url: '/trpc' }) }),
  *   ],
  * });

@@ -4,12 +4,24 @@
  * (`trpc-caching`, `trpc-caching/http`) and the browser (`trpc-caching/client`): no imports, no Node APIs.
  */
 
-/** The protocol version this library speaks. A reader that meets another version treats every move as `all`. */
+/**
+ * The protocol version this library speaks. A reader that meets another version treats every move as `all`.
+ *
+ * @example
+ * ```ts
+ * if (JSON.parse(header).v !== PROTOCOL_VERSION) invalidateEverything();
+ * ```
+ */
 export const PROTOCOL_VERSION = 1;
 
 /**
  * Response header that describes each call of a response, in request order (one entry per call of a batch):
- * `{"v":1,"calls":[…]}` as ASCII JSON.
+ * `{"v":1,"calls":[…]}` as ASCII JSON. Sent by `cacheResponseMeta({ sync: true })`.
+ *
+ * @example
+ * ```ts
+ * const calls = parseSyncHeader(response.headers.get(SYNC_HEADER));
+ * ```
  */
 export const SYNC_HEADER = 'X-Cache-Sync';
 

@@ -158,6 +158,11 @@ export class CacheEngine {
   }
 
   /** Whether a store key is one of this engine's version keys (`{prefix}:v:…`), for stores that keep versions apart. */
+  private readonly isTagVersion = (key: string): boolean => key.startsWith(this.tagVersionPrefix);
+  private get tagVersionPrefix(): string {
+    return this.keys.tagVersion('');
+  }
+
   isVersionKey(key: string): boolean {
     return this.keys.isVersionKey(key);
   }
@@ -286,7 +291,8 @@ export class CacheEngine {
     const flightKey = `${plan.entryKey}\n${tokens}`;
     for (;;) {
       const flight = this.flights.joinable(flightKey);
-      if (flight === undefined) return this.flights.lead(flightKey, (alsoAs, retire) => this.leadLocked(plan, miss, compute, alsoAs, provisional ? retire : KEEP));
+      if (flight === undefined)
+        return this.flights.lead(flightKey, (alsoAs, retire) => this.leadLocked(plan, miss, compute, alsoAs, provisional ? retire : KEEP));
       const waitedFrom = monotonicNow();
       const shared = await untilAborted(flight, signal);
       if (shared !== undefined) {
@@ -468,7 +474,7 @@ export class CacheEngine {
     const absent: string[] = [];
     for (let i = 0; i < read.length; i++) if (read[i] === undefined) absent.push(plan.keys[i + 1] as string);
     if (absent.length === 0) return { tokens: read, written: Promise.resolve(true) };
-    const seed = this.versions.seed(absent, plan.path, miss.readAt);
+    const seed = this.versions.seed(absent, plan.path, miss.readAt, this.isTagVersion, plan.ttl + plan.staleWhileRevalidate);
     let next = 0;
     return { tokens: read.map((token) => token ?? seed.tokens[next++]), written: seed.written };
   }

@@ -31,10 +31,7 @@ export class Flights {
    */
   lead<T>(
     key: string,
-    run: (
-      alsoAs: (key: string) => void,
-      retire: () => void,
-    ) => Promise<{ readonly own: T; readonly shared: SharedResult | undefined }>,
+    run: (alsoAs: (key: string) => void, retire: () => void) => Promise<{ readonly own: T; readonly shared: SharedResult | undefined }>,
   ): Promise<T> {
     const keys = [key];
     let share: (shared: SharedResult | undefined) => void = () => {};

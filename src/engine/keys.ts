@@ -231,7 +231,7 @@ export class KeyFormat {
 
 /**
  * The scope of a user id as returned by the `user` option: null or undefined
- * is anonymous; a string or finite number is a user (compared as a string, so
+ * is anonymous; a string or safe integer is a user (compared as a string, so
  * `42` and `"42"` are the same user, as they are in every database lookup);
  * anything else is a configuration error.
  *
@@ -243,12 +243,14 @@ export class KeyFormat {
  */
 export function userScope(id: unknown): Scope {
   if (id === null || id === undefined) return ANON;
-  if ((typeof id === 'string' && id.length > 0) || (typeof id === 'number' && Number.isFinite(id))) {
+  // A number beyond 2^53 may already be another id rounded: two users would share one scope. Such ids must come as strings.
+  if ((typeof id === 'string' && id.length > 0) || (typeof id === 'number' && Number.isSafeInteger(id))) {
     return { kind: 'user', id: String(id) };
   }
   throw new CachingError(
     'config',
-    `the user option must return a non-empty string, a finite number, null or undefined; got ${describeValue(id)}`,
+    `the user option must return a non-empty string, a safe integer, null or undefined; got ${describeValue(id)}` +
+      (typeof id === 'number' && Number.isFinite(id) ? ' (pass ids beyond 2^53, or fractional ones, as strings)' : ''),
   );
 }
 

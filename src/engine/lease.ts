@@ -52,7 +52,8 @@ export function resolveLock(
   }
   const given: LockOptions = typeof value === 'object' ? value : {};
   for (const key of Object.keys(given)) {
-    if (key !== 'enabled' && key !== 'lease' && key !== 'wait') throw new CachingConfigError(`lock.${key}`, 'unknown option; expected enabled, lease or wait');
+    if (key !== 'enabled' && key !== 'lease' && key !== 'wait')
+      throw new CachingConfigError(`lock.${key}`, 'unknown option; expected enabled, lease or wait');
   }
   if (given.enabled !== undefined && typeof given.enabled !== 'boolean') {
     throw new CachingConfigError('lock.enabled', `expected a boolean, got ${describe(given.enabled)}`);
@@ -135,15 +136,18 @@ export async function takeTurn<T>(leases: Leases, key: string, settings: LeaseSe
 /** Renews the lease every third of its lifetime until the returned function releases it. */
 function renewing(leases: Leases, key: string, token: string, lease: number): () => void {
   let held = true;
-  const timer = setInterval(() => {
-    leases.extend(key, token, lease).then(
-      (still) => {
-        // Lost (it expired during a stall and another process took it): renewing would not get it back.
-        if (!still) clearInterval(timer);
-      },
-      () => {},
-    );
-  }, Math.max(1, lease / 3));
+  const timer = setInterval(
+    () => {
+      leases.extend(key, token, lease).then(
+        (still) => {
+          // Lost (it expired during a stall and another process took it): renewing would not get it back.
+          if (!still) clearInterval(timer);
+        },
+        () => {},
+      );
+    },
+    Math.max(1, lease / 3),
+  );
   timer.unref();
   return () => {
     if (!held) return;

@@ -31,8 +31,8 @@ export function targetKeys(keys: KeyFormat, targets: EngineTargets): string[] {
   const moved: string[] = [];
   if (targets.all === true) moved.push(keys.allVersion());
   for (const id of targets.users ?? []) {
-    if (!((typeof id === 'string' && id.length > 0) || (typeof id === 'number' && Number.isFinite(id)))) {
-      throw new CachingError('config', `a user to invalidate must be a non-empty string or a finite number; got ${typeof id}`);
+    if (!((typeof id === 'string' && id.length > 0) || (typeof id === 'number' && Number.isSafeInteger(id)))) {
+      throw new CachingError('config', `a user to invalidate must be a non-empty string or a safe integer; got ${typeof id} ${String(id)}`);
     }
     moved.push(keys.scopeVersion(keys.scopeSegment(userScope(id))));
   }

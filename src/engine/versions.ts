@@ -127,13 +127,19 @@ export class VersionBook {
     return seed !== undefined && seed.landedAt > readAt ? seed.token : undefined;
   }
 
-  seed(keys: readonly string[], path: string, readAt: number): { readonly tokens: readonly string[]; readonly written: Promise<boolean> } {
+  seed(
+    keys: readonly string[],
+    path: string,
+    readAt: number,
+    shortLived: (key: string) => boolean,
+    entryLife: number,
+  ): { readonly tokens: readonly string[]; readonly written: Promise<boolean> } {
     // A seed that landed before this miss read the store is not for it: that read found the key gone again.
     const fresh = keys.filter((key) => {
       const seed = this.seeding.get(key);
       return seed === undefined || seed.landedAt <= readAt;
     });
-    if (fresh.length > 0) this.startSeed(fresh, path);
+    if (fresh.length > 0) this.startSeed(fresh, path, shortLived, entryLife);
     const seeds = keys.map((key) => this.seeding.get(key) as Seed);
     return {
       tokens: seeds.map((seed) => seed.token),
@@ -166,11 +172,13 @@ export class VersionBook {
    * version) record it instead of overwriting it with yet another token and invalidating each other.
    * Reusing a landed token is safe: those misses run their resolvers after it was written.
    */
-  private startSeed(keys: readonly string[], path: string): void {
+  private startSeed(keys: readonly string[], path: string, shortLived: (key: string) => boolean, entryLife: number): void {
     const tokens = keys.map(() => randomUUID());
-    const ttl = this.options.versionTtl;
+    const { versionTtl } = this.options;
+    // A seeded version only has to outlive the entries recorded under it; tags come from inputs, so anyone can make
+    // new ones: their seeds live as long as the entry that made them, not a day (a version that expires costs a miss).
     const written = this.store.setMany(
-      keys.map((key, i) => ({ key, value: tokens[i] as string, ttl })),
+      keys.map((key, i) => ({ key, value: tokens[i] as string, ttl: shortLived(key) ? Math.min(entryLife, versionTtl) : versionTtl })),
       'write',
       path,
     );

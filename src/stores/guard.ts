@@ -17,6 +17,13 @@ export interface StoreGuardOptions {
   readonly events?: EngineEvents | undefined;
 }
 
+/** Whether a timer that fired `lateBy` ms late says this process's event loop was blocked (timers are normally late by a few ms). */
+function stalled(lateBy: number, timeout: number): boolean {
+  return lateBy > Math.min(timeout / 2, 50);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 function kindOf(operation: CachingOperation): 'read' | 'write' | 'invalidate' {
   return operation === 'read' || operation === 'invalidate' ? operation : 'write';
 }
@@ -146,7 +153,11 @@ export class GuardedStore {
         // After an event-loop stall, timers fire before the I/O that arrived meanwhile is read: give a
         // reply that is already on the socket one turn to land before calling the store slow.
         await afterPendingIo();
-        if (!settled) throw new StoreTimeoutError(`store call took longer than ${timeout} ms`, monotonicNow() - startedAt - timeout);
+        const lateBy = monotonicNow() - startedAt - timeout;
+        // A stall of this process's own event loop may have kept the command from even being sent (clients
+        // write on a later tick): such a call gets its time again, now that the loop turns.
+        if (!settled && stalled(lateBy, timeout)) await Promise.race([pending.catch(() => {}), sleep(timeout)]);
+        if (!settled) throw new StoreTimeoutError(`store call took longer than ${timeout} ms`, lateBy);
         result = await pending;
       }
       if (this.errorEpoch !== epoch) throw this.lastStoreError;
@@ -180,7 +191,7 @@ export class GuardedStore {
     // A timer that fired much later than asked says this process's event loop stalled, not that the store
     // is slow: such a timeout is reported but does not count towards opening the circuit. Nor do the
     // unguarded writes of version moves: the circuit is the read path's, and moves have bounds of their own.
-    const localStall = cause instanceof StoreTimeoutError && cause.lateBy > timeout / 2;
+    const localStall = cause instanceof StoreTimeoutError && stalled(cause.lateBy, timeout);
     const counted = !unguarded && !localStall;
     if (counted) this.consecutiveFailures++;
     const opened = counted && this.consecutiveFailures >= this.options.breakerThreshold;

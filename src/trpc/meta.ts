@@ -313,9 +313,9 @@ export function resolveInvalidateMeta(path: string, meta: unknown): ResolvedInva
   };
 }
 
-/** A user id the cache accepts: a non-empty string or a finite number. */
+/** A user id the cache accepts: a non-empty string or a safe integer. */
 export function isUserId(value: unknown): value is string | number {
-  return (typeof value === 'string' && value.length > 0) || (typeof value === 'number' && Number.isFinite(value));
+  return (typeof value === 'string' && value.length > 0) || (typeof value === 'number' && Number.isSafeInteger(value));
 }
 
 /** The input as meta callbacks see it. */

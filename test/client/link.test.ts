@@ -6,6 +6,7 @@ import { createTRPCQueryUtils } from '@trpc/react-query';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type InvalidationEvent, parseSyncHeader, SYNC_HEADER } from '../../src/client/index.js';
+import { formatSyncHeader, MAX_SYNC_HEADER } from '../../src/client/protocol.js';
 import { scopeSegment } from '../../src/engine/keys.js';
 import { clientApp, clientFor, type ServedApp, serve, type Transport, until } from './app.js';
 
@@ -213,5 +214,18 @@ describe('the X-Cache-Sync header', () => {
     const value = cacheResponseMeta({ sync: true })(opts).headers[SYNC_HEADER] as string;
     expect(value).toBe('{"v":1,"calls":[{"path":"a","scope":"user","tags":["\\u00e9"]}]}');
     expect(parseSyncHeader(value)).toEqual([{ path: 'a', scope: 'user', tags: ['é'] }]);
+  });
+
+  it('coarsens a description too long for a header: queries lose their tags, mutations say all', () => {
+    const tags = Array.from({ length: 300 }, (_, i) => `a-long-tag-name:${i}`);
+    const value = formatSyncHeader([
+      { path: 'post.byId', scope: 'user', tags },
+      { path: 'post.rename', moved: { id: 'm1', tags } },
+    ]);
+    expect(value.length).toBeLessThanOrEqual(MAX_SYNC_HEADER);
+    expect(parseSyncHeader(value)).toEqual([
+      { path: 'post.byId', scope: 'user' },
+      { path: 'post.rename', moved: { id: 'm1', all: true } },
+    ]);
   });
 });

@@ -109,6 +109,18 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     for (const token of seen) expect(token).toEqual(expect.any(String));
   });
 
+  it.runIf(kind.name === 'redis')('seeds tag versions for as long as the entry lives, other versions for versionTtl', async () => {
+    const { engine } = engineOn(await kind.fresh());
+    // Tags come from inputs: a flood of made-up ids must not leave a day-long key behind each.
+    const plan = engine.plan({ path: 'post.byId', scope: alice, input: { id: 404 }, tags: ['post:404'], ttl: 5_000 });
+    await query(engine, plan, async () => ok(null));
+    const ttlOf = async (key: string) => Number(await kind.redis?.command('PTTL', key));
+    const tagKey = plan.keys.at(-1) as string;
+    expect(tagKey).toContain(':v:t:');
+    expect(await ttlOf(tagKey)).toBeLessThanOrEqual(5_000);
+    expect(await ttlOf(plan.keys[1] as string)).toBeGreaterThan(50_000);
+  });
+
   it('gives followers of a failed leader their own resolver run, one at a time, and never the failure', async () => {
     const { engine } = engineOn(await kind.fresh());
     const plan = planFor(engine, { page: 9 });
@@ -263,6 +275,20 @@ describe('the engine on Redis under faults', () => {
     expect(outcomes.map((outcome) => outcome.kind)).toEqual(Array(8).fill('miss'));
     expect(errors).toEqual([]);
     expect(await engine.read(plans[0] as QueryPlan)).toMatchObject({ kind: 'miss' });
+  });
+
+  it('writes a move whose process stalled longer than invalidationTimeout right after queueing it', async () => {
+    await redis.server.command('FLUSHALL');
+    const { engine } = engineOn(await store(), { invalidationTimeout: 300 });
+    for (let round = 0; round < 3; round++) {
+      const move = engine.invalidate(engine.targetKeys({ tags: [`stalled:${round}`] }));
+      const until = Date.now() + 450;
+      while (Date.now() < until) {
+        // The client sends the command on a later tick: nothing left this process while it was blocked.
+      }
+      expect(await move).toBe(true);
+      expect(engine.pendingInvalidations).toBe(0);
+    }
   });
 
   it('collapses an oversized backlog into one move of everything, and writes it once the store answers', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalInput, UncacheableInputError } from '../../src/engine/canonical.js';
-import { KeyFormat, scopeSegment } from '../../src/engine/keys.js';
+import { KeyFormat, scopeSegment, userScope } from '../../src/engine/keys.js';
 
 const LIMITS = { maxInputBytes: 64 * 1024, maxInputDepth: 32 };
 const keys = new KeyFormat('trpc-caching');
@@ -203,5 +203,15 @@ describe('key format', () => {
     expect(key(input)).toBe(first);
     keys.clear();
     expect(key(input)).toBe(first);
+  });
+});
+
+describe('numeric user ids', () => {
+  it('refuses a number beyond 2^53, which may already be another id rounded, and asks for a string', () => {
+    expect(2 ** 53 + 1).toBe(2 ** 53);
+    expect(() => userScope(2 ** 53 + 2)).toThrow(/as strings/);
+    expect(() => userScope(1.5)).toThrow(/safe integer/);
+    expect(userScope(42)).toEqual(userScope('42'));
+    expect(userScope(String(2n ** 53n + 1n))).not.toEqual(userScope(String(2n ** 53n)));
   });
 });

@@ -1,4 +1,6 @@
 // `trpc-caching/redis`: a Keyv on Redis, Valkey or a Redis Cluster, built for trpc-caching.
+
+export { type NearCacheOptions, type NearCacheStats, nearCacheStats } from './near-cache.js';
 export {
   createRedisStore,
   type RedisConnection,
@@ -6,4 +8,3 @@ export {
   type RedisStoreOptions,
   type RedisStoreSettings,
 } from './store.js';
-export { type NearCacheOptions, type NearCacheStats, nearCacheStats } from './near-cache.js';

@@ -99,7 +99,17 @@ export class RedisStore extends Keyv<string> {
   }
 }
 
-const KNOWN = ['url', 'client', 'cluster', 'connectTimeout', 'maxReconnectDelay', 'replicaAcks', 'replicaAckTimeout', 'hashTags', 'nearCache'];
+const KNOWN = [
+  'url',
+  'client',
+  'cluster',
+  'connectTimeout',
+  'maxReconnectDelay',
+  'replicaAcks',
+  'replicaAckTimeout',
+  'hashTags',
+  'nearCache',
+];
 
 /**
  * A Keyv on Redis, Valkey or a Redis Cluster, built for trpc-caching: pass it as
