@@ -191,11 +191,13 @@ export function invalidationLink<TRouter extends AnyRouter>(options: Invalidatio
   const applied = new AppliedMoves();
   const responses = new WeakMap<object, ResponseCalls>();
 
-  queryClient?.getQueryCache().subscribe((event) => {
+  // A query that leaves the cache takes what its responses said with it.
+  const stopForgetting = queryClient?.getQueryCache().subscribe((event) => {
     if (event.type !== 'removed') return;
     const call = callOfQueryKey(event.query.queryKey, keyPrefix);
     if (call !== undefined) book.forget(call.path, call.input);
   });
+  signal?.addEventListener('abort', () => stopForgetting?.(), { once: true });
 
   const apply = (move: Move, facts: Pick<InvalidationEvent, 'source' | 'path' | 'id' | 'reset'>): void => {
     const event: InvalidationEvent = { ...facts, ...move, affects: (path, input) => book.affects(move, path, input) };

@@ -9,7 +9,7 @@
  * they rely on: a shape they do not recognise is an error, never an empty answer,
  * because an empty answer would let `validateRouter` pass a router it did not read.
  */
-import type { inferProcedureBuilderResolverOptions } from '@trpc/server';
+import { type inferProcedureBuilderResolverOptions, TRPCError } from '@trpc/server';
 import { type AnyProcedureBuilder, type MiddlewareResult, middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
 
 export type { AnyProcedureBuilder, MiddlewareResult };
@@ -102,3 +102,11 @@ export type BuilderContext<TBuilder extends AnyProcedureBuilder> = inferProcedur
 export type ContextCheck<TBuilder extends AnyProcedureBuilder, TCtx> = [BuilderContext<TBuilder>] extends [TCtx]
   ? unknown
   : { readonly 'trpc-caching: the context of this base procedure does not satisfy the Ctx given to createCaching<Ctx>': TCtx };
+
+/**
+ * Whether a failed call failed in tRPC's `.output()` parser, so after its resolver ran (and, for a mutation,
+ * wrote). tRPC 11 throws this one error there, with this message, from 11.0.0 on.
+ */
+export function isOutputValidationFailure(error: unknown): boolean {
+  return error instanceof TRPCError && error.code === 'INTERNAL_SERVER_ERROR' && error.message === 'Output validation failed';
+}

@@ -3,7 +3,7 @@ import type { EngineTargets } from '../engine/targets.js';
 import { CachingError } from '../errors.js';
 import { recordCacheStatus } from '../http/cache-log.js';
 import { type LiveMove, liveMoveOf, movedFor, moveOfAll } from '../live/move.js';
-import type { MiddlewareResult } from './internals.js';
+import { isOutputValidationFailure, type MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedInvalidateMeta } from './meta.js';
 import { configFailure, misuse } from './query.js';
 import type { CacheMiddlewareOptions, TrpcRuntime } from './runtime.js';
@@ -63,14 +63,15 @@ export function createMutationMiddleware(rt: TrpcRuntime, onMoved?: (move: LiveM
       throw configFailure(error);
     }
     const result = await opts.next();
-    if (!result.ok || settings === undefined) {
+    // A result that failed tRPC's output check comes from a resolver that ran: what it wrote must not stay cached.
+    if ((!result.ok && !isOutputValidationFailure(result.error)) || settings === undefined) {
       recordCacheStatus(ctx, { path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0 });
       return result;
     }
     let keys: string[];
     let move: LiveMove;
     try {
-      ({ keys, move } = mutationTargets(rt, settings, opts, await opts.getRawInput(), result.data));
+      ({ keys, move } = mutationTargets(rt, settings, opts, await opts.getRawInput(), result.ok ? result.data : undefined));
     } catch (cause) {
       // The write has happened; an unusable target must not leave stale data behind, so everything goes.
       rt.report(
