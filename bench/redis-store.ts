@@ -34,7 +34,10 @@ async function connected(store: Keyv): Promise<void> {
 }
 
 /** Commands per call of `run` (50 calls), summed over `nodes`, as `2 MGET`. */
-async function commandsPer(nodes: ReadonlyArray<{ command(...args: string[]): Promise<unknown> }>, run: () => Promise<unknown>): Promise<string> {
+async function commandsPer(
+  nodes: ReadonlyArray<{ command(...args: string[]): Promise<unknown> }>,
+  run: () => Promise<unknown>,
+): Promise<string> {
   const times = 50;
   await Promise.all(nodes.map((node) => node.command('CONFIG', 'RESETSTAT')));
   for (let i = 0; i < times; i++) await run();
@@ -60,7 +63,7 @@ async function redisStoreResults(): Promise<InProcessResults> {
     const single = createRedisStore({ url: redis.url });
     const former = createRawStringStore(new KeyvRedis(redis.url));
     const onCluster = createRedisStore({ cluster: { rootNodes: cluster.rootNodes } });
-    const clusterPlain = createRedisStore({ cluster: { rootNodes: cluster.rootNodes }, hashTags: false, });
+    const clusterPlain = createRedisStore({ cluster: { rootNodes: cluster.rootNodes }, hashTags: false });
     const stores: RedisStore[] = [single, onCluster, clusterPlain];
     for (const store of stores) closers.push(() => store.close());
     closers.push(() => former.disconnect());
@@ -69,7 +72,10 @@ async function redisStoreResults(): Promise<InProcessResults> {
     const raw = createClient({ url: redis.url });
     const rawCluster = createCluster({ rootNodes: cluster.rootNodes });
     await Promise.all([raw.connect(), rawCluster.connect()]);
-    closers.push(() => raw.close(), () => rawCluster.close());
+    closers.push(
+      () => raw.close(),
+      () => rawCluster.close(),
+    );
 
     // Separate prefixes: the cluster stores with and without hash tags must not read each other's entries.
     const apps = {

@@ -28,7 +28,7 @@ export type { ProcedureCaching };
 import { createMutationMiddleware } from './trpc/mutation.js';
 import { createQueryMiddleware } from './trpc/query.js';
 import type { TrpcRuntime } from './trpc/runtime.js';
-import { describeRouter, registerCaching, validateRouter as validateRouterOf } from './trpc/validate.js';
+import { CallChecks, describeRouter, registerCaching, validateRouter as validateRouterOf } from './trpc/validate.js';
 
 /**
  * Options of {@link createCaching}. Durations are in milliseconds, as in Keyv.
@@ -323,12 +323,15 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     };
   };
 
+  // Set once the middlewares exist (they are what it recognises); read at call time only.
+  let calls: CallChecks | undefined;
   const rt: TrpcRuntime = {
     engine,
     user: options.user as (ctx: unknown) => unknown,
     report,
     cacheMeta: memo(cacheMetas, (path, meta) => resolveCacheMeta(path, meta, { ttl, versionTtl, lock: lock.byDefault })),
     invalidateMeta: memo(invalidateMetas, resolveInvalidateMeta),
+    checkCall: (path) => calls?.check(path),
   };
   const queryMiddleware = createQueryMiddleware(rt);
   // The live hub exists once a stream is made: until then no move is published (nobody could listen here).
@@ -351,6 +354,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   const mutationMiddleware = createMutationMiddleware(rt, (move) => hub?.publish(move));
   // Registered now, so that any instance's validateRouter recognises this instance's procedures.
   const parts = registerCaching({ queryMiddleware, mutationMiddleware, cacheMeta: rt.cacheMeta, invalidateMeta: rt.invalidateMeta });
+  calls = new CallChecks(parts);
 
   const caching: Caching<TCtx> = {
     cachedQuery: (base) => base.use(queryMiddleware as Parameters<typeof base.use>[0]) as typeof base,
@@ -362,6 +366,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     },
     validateRouter(router) {
       validateRouterOf(router, parts);
+      calls?.validated(router);
     },
     flush: (deadlineMs) => engine.flush(deadlineMs),
     close: () => {

@@ -47,6 +47,12 @@ export function proceduresOf(router: unknown): ReadonlyMap<string, object> {
   return new Map(Object.entries(procedures as Record<string, object>));
 }
 
+/** The procedure at a full dotted path, once loaded (lazy routers add theirs when first called); undefined otherwise. */
+export function procedureAt(router: unknown, path: string): object | undefined {
+  const procedures = defOf(router, 'router').procedures as Record<string, object> | undefined;
+  return procedures !== undefined && Object.hasOwn(procedures, path) ? procedures[path] : undefined;
+}
+
 /** Dotted paths of the router's lazy sub-routers that have not loaded yet: their procedures are unknown until then. */
 export function lazyPrefixesOf(router: unknown): readonly string[] {
   const lazy = defOf(router, 'router').lazy;

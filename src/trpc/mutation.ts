@@ -58,6 +58,7 @@ export function createMutationMiddleware(rt: TrpcRuntime, onMoved?: (move: LiveM
     let settings: ResolvedInvalidateMeta | undefined;
     try {
       // Validated before the mutation runs: a misconfigured procedure changes nothing.
+      rt.checkCall(path);
       settings = rt.invalidateMeta(path, opts.meta);
     } catch (error) {
       throw configFailure(error);

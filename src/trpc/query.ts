@@ -69,6 +69,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     if (type !== 'query') throw misuse('cachedQuery', 'query', type, path);
     let settings: ResolvedCacheMeta;
     try {
+      rt.checkCall(path);
       settings = rt.cacheMeta(path, opts.meta);
     } catch (error) {
       throw configFailure(error);

@@ -9,6 +9,8 @@ export interface TrpcRuntime {
   readonly report: (error: CachingError) => void;
   readonly cacheMeta: (path: string, meta: unknown) => ResolvedCacheMeta;
   readonly invalidateMeta: (path: string, meta: unknown) => ResolvedInvalidateMeta | undefined;
+  /** Refuses (throws a CachingConfigError) a procedure that validateRouter could not see and that is built wrongly. */
+  readonly checkCall: (path: string) => void;
 }
 
 /** The part of tRPC's middleware options the cache reads. */

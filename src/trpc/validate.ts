@@ -1,6 +1,15 @@
 import type { AnyRouter } from '@trpc/server';
 import { CachingConfigError } from '../errors.js';
-import { lazyPrefixesOf, metaOf, middlewareRole, middlewaresOf, type ProcedureType, proceduresOf, procedureType } from './internals.js';
+import {
+  lazyPrefixesOf,
+  metaOf,
+  middlewareRole,
+  middlewaresOf,
+  type ProcedureType,
+  procedureAt,
+  proceduresOf,
+  procedureType,
+} from './internals.js';
 import type { ProcedureCaching, ResolvedCacheMeta, ResolvedInvalidateMeta } from './meta.js';
 
 /** What validateRouter and describeRouter need of one caching instance. */
@@ -201,4 +210,38 @@ export function describeRouter(router: AnyRouter, parts: CachingParts): Readonly
       described.set(path, { kind: 'mutation', invalidate: parts.invalidateMeta(path, meta) });
   }
   return described;
+}
+
+/**
+ * What `validateRouter` could not see when it ran, checked at a procedure's first call: procedures of lazy
+ * routers load only then. A procedure built wrongly (a middleware after the cache, say) is refused at that call
+ * instead of caching under the wrong user. Paths already checked cost one set lookup.
+ */
+export class CallChecks {
+  private readonly routers: AnyRouter[] = [];
+  private readonly checked = new Set<string>();
+
+  constructor(private readonly parts: CachingParts) {}
+
+  /** Remembers a router validateRouter passed, and the paths it checked. */
+  validated(router: AnyRouter): void {
+    if (!this.routers.includes(router)) this.routers.push(router);
+    for (const path of proceduresOf(router).keys()) this.checked.add(path);
+  }
+
+  /** Throws a CachingConfigError when the procedure at `path` of a validated router is built wrongly. */
+  check(path: string): void {
+    if (this.routers.length === 0 || this.checked.has(path)) return;
+    for (const router of this.routers) {
+      const procedure = procedureAt(router, path);
+      if (procedure === undefined) continue;
+      const builder = checkBuild(path, procedure);
+      const meta = metaOf(procedure);
+      checkPlacement(path, meta, builder);
+      if (builder === 'cachedQuery') this.parts.cacheMeta(path, meta);
+      else if (builder === 'invalidatingMutation') this.parts.invalidateMeta(path, meta);
+      this.checked.add(path);
+      return;
+    }
+  }
 }

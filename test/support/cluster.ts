@@ -129,9 +129,13 @@ export async function startCluster(
   };
   try {
     await Promise.all(urls.map((url) => waitFor(`${url} answers`, async () => (await send(url, ['PING'])) === 'PONG', 30_000)));
-    await run(cli, ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], {
-      timeout: 60_000,
-    });
+    await run(
+      cli,
+      ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
+      {
+        timeout: 60_000,
+      },
+    );
   } catch (error) {
     stop();
     throw error;
@@ -267,7 +271,10 @@ export const SERVERS: ReadonlyArray<{ readonly binary: 'redis-server' | 'valkey-
   { binary: 'redis-server', skip: undefined },
   {
     binary: 'valkey-server',
-    skip: hasBinary('valkey-server') && hasBinary('valkey-cli') ? undefined : 'valkey-server is not installed (Debian 12 has no package for it)',
+    skip:
+      hasBinary('valkey-server') && hasBinary('valkey-cli')
+        ? undefined
+        : 'valkey-server is not installed (Debian 12 has no package for it)',
   },
 ];
 

@@ -93,7 +93,9 @@ export function fleet(users: readonly string[] = ['ann', 'bob', 'cy'], ids: read
         if (missed === undefined && read.reply.slot === slot) continue;
         stale++;
         if (examples.length < 3) {
-          examples.push(`${slot} read ${read.reply.value}${read.reply.cached ? ' (cached)' : ''} after a mutation returned ${missed?.value}`);
+          examples.push(
+            `${slot} read ${read.reply.value}${read.reply.cached ? ' (cached)' : ''} after a mutation returned ${missed?.value}`,
+          );
         }
       }
       return { reads: reads.length, cached, mutations: mutationCount, stale, examples };

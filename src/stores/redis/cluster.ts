@@ -1,5 +1,15 @@
 import { createCluster, type RedisClusterOptions } from '@keyv/redis';
-import { type BackendOptions, backoff, EXTEND_SCRIPT, expiry, px, type RedisBackend, type RedisWrite, RELEASE_SCRIPT, replicaShortfall } from './backend.js';
+import {
+  type BackendOptions,
+  backoff,
+  EXTEND_SCRIPT,
+  expiry,
+  px,
+  RELEASE_SCRIPT,
+  type RedisBackend,
+  type RedisWrite,
+  replicaShortfall,
+} from './backend.js';
 import { keySlot } from './slots.js';
 
 type Cluster = ReturnType<typeof createCluster>;

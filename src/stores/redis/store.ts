@@ -144,7 +144,8 @@ const KNOWN = [
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   if (typeof options !== 'object' || options === null) throw new CachingConfigError('createRedisStore', 'expected an options object');
   for (const key of Object.keys(options)) {
-    if (!KNOWN.includes(key)) throw new CachingConfigError(`createRedisStore.${key}`, `unknown option; expected one of ${KNOWN.join(', ')}`);
+    if (!KNOWN.includes(key))
+      throw new CachingConfigError(`createRedisStore.${key}`, `unknown option; expected one of ${KNOWN.join(', ')}`);
   }
   const onCluster = options.cluster !== undefined;
   if (onCluster && options.url !== undefined) {
@@ -162,7 +163,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     throw new CachingConfigError('createRedisStore.replicaAcks', `expected a whole number of replicas >= 0, got ${describe(replicaAcks)}`);
   }
   const hashTags = setting('hashTags', true);
-  if (typeof hashTags !== 'boolean') throw new CachingConfigError('createRedisStore.hashTags', `expected a boolean, got ${describe(hashTags)}`);
+  if (typeof hashTags !== 'boolean')
+    throw new CachingConfigError('createRedisStore.hashTags', `expected a boolean, got ${describe(hashTags)}`);
   if (onCluster && options.nearCache !== undefined) {
     throw new CachingConfigError('createRedisStore.nearCache', 'one server only: a Cluster would need a tracking connection per node');
   }
@@ -182,13 +184,19 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   if (onCluster) {
     const rootNodes = (options.cluster as { rootNodes?: unknown }).rootNodes;
     if (!Array.isArray(rootNodes) || rootNodes.length === 0) {
-      throw new CachingConfigError('createRedisStore.cluster.rootNodes', `expected a non-empty array of nodes ({ url }), got ${describe(rootNodes)}`);
+      throw new CachingConfigError(
+        'createRedisStore.cluster.rootNodes',
+        `expected a non-empty array of nodes ({ url }), got ${describe(rootNodes)}`,
+      );
     }
     backend = clusterNodes(options.cluster as RedisClusterOptions, backendOptions);
   } else {
     const url = options.url;
     if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
-      throw new CachingConfigError('createRedisStore.url', `expected a redis:// or rediss:// URL, got ${url === undefined ? 'undefined' : describe(url)} (is REDIS_URL set?)`);
+      throw new CachingConfigError(
+        'createRedisStore.url',
+        `expected a redis:// or rediss:// URL, got ${url === undefined ? 'undefined' : describe(url)} (is REDIS_URL set?)`,
+      );
     }
     backend = singleNode(url, options.client, backendOptions);
     if (nearCache !== undefined) ({ backend, near } = withNearCache(backend, url, options.client, backendOptions, nearCache));

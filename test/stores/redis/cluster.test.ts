@@ -46,7 +46,13 @@ for (const { binary, skip } of SERVERS) {
         keys.entry('feed', 'public', 'c'.repeat(32)),
         keys.entry('wëird{path}', user, 'd'.repeat(32)),
       ];
-      const versions = [keys.allVersion(), keys.scopeVersion(user), keys.scopeVersion('anon'), keys.tagVersion('post:{1}'), ...keys.pathVersions('a.b')];
+      const versions = [
+        keys.allVersion(),
+        keys.scopeVersion(user),
+        keys.scopeVersion('anon'),
+        keys.tagVersion('post:{1}'),
+        ...keys.pathVersions('a.b'),
+      ];
       const node = cluster.nodes[0];
       for (const key of [...entries, ...versions, ...entries.map((entry) => keys.lease(entry)), 'foo', '{user1000}.following', 'ключ']) {
         expect(keySlot(key), key).toBe(Number(await node?.command('CLUSTER', 'KEYSLOT', key)));
@@ -122,7 +128,11 @@ for (const { binary, skip } of SERVERS) {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       moving = false;
       await churning;
-      await eventually('no invalidation is pending', () => a.caching.pendingInvalidations === 0 && b.caching.pendingInvalidations === 0, 5_000);
+      await eventually(
+        'no invalidation is pending',
+        () => a.caching.pendingInvalidations === 0 && b.caching.pendingInvalidations === 0,
+        5_000,
+      );
       // Hits resume: a read repeated on each instance is served from the cache.
       await eventually(
         'both instances serve hits',
@@ -164,7 +174,8 @@ for (const { binary, skip } of SERVERS) {
       const first = apps[0]?.caller('alice').gated({ id: 1 });
       await apps[0]?.gate.arrivals(1);
       await eventually('the lease is taken', async () => {
-        for (const node of await cluster.masters()) if (((await node.command('KEYS', 'trpc-caching:l:*')) as string[]).length > 0) return true;
+        for (const node of await cluster.masters())
+          if (((await node.command('KEYS', 'trpc-caching:l:*')) as string[]).length > 0) return true;
         return false;
       });
       const rest = apps.slice(1).flatMap((app) => [app.caller('alice').gated({ id: 1 }), app.caller('alice').gated({ id: 1 })]);

@@ -36,7 +36,11 @@ for (const { binary, skip } of SERVERS) {
       const victim = await cluster.ownerOf(keySlot('trpc-caching:v:{trpc-caching}:all'));
       const killedAt = performance.now();
       await victim.kill();
-      await eventually('a replica serves its slots', async () => (await cluster.ownerOf(keySlot('trpc-caching:v:{trpc-caching}:all'))) !== victim, 30_000);
+      await eventually(
+        'a replica serves its slots',
+        async () => (await cluster.ownerOf(keySlot('trpc-caching:v:{trpc-caching}:all'))) !== victim,
+        30_000,
+      );
       await cluster.settled();
       const promotedAfter = performance.now() - killedAt;
       const successor = await cluster.ownerOf(keySlot('trpc-caching:v:{trpc-caching}:all'));
@@ -56,7 +60,11 @@ for (const { binary, skip } of SERVERS) {
       // Back as a replica of its successor: writes to that shard are acknowledged again.
       await victim.restart();
       await eventually('the old primary rejoined as a replica', async () => (await victim.role()) === 'slave', 20_000);
-      await eventually('no invalidation is pending', () => a.caching.pendingInvalidations === 0 && b.caching.pendingInvalidations === 0, 20_000);
+      await eventually(
+        'no invalidation is pending',
+        () => a.caching.pendingInvalidations === 0 && b.caching.pendingInvalidations === 0,
+        20_000,
+      );
       await eventually(
         'both instances serve hits',
         async () => {

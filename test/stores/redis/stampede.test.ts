@@ -1,5 +1,5 @@
-import { TRPCError } from '@trpc/server';
 import KeyvRedis from '@keyv/redis';
+import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { CachingConfigError, createCaching, createMemoryStore, createRawStringStore, type LockOptions } from '../../../src/index.js';
@@ -68,7 +68,9 @@ describe('stampede protection across processes (lock)', () => {
     const workers: StampedeWorker[] = [];
     beforeAll(async () => {
       // A short lease, so that a takeover after a crash is quick; a long wait, so that waiters never give up in these tests.
-      workers.push(...(await Promise.all(Array.from({ length: 4 }, () => StampedeWorker.spawn(redis.url, { lease: 1_000, wait: 15_000 })))));
+      workers.push(
+        ...(await Promise.all(Array.from({ length: 4 }, () => StampedeWorker.spawn(redis.url, { lease: 1_000, wait: 15_000 })))),
+      );
     }, 60_000);
     afterAll(() => {
       for (const worker of workers) worker.kill();

@@ -66,12 +66,7 @@ for (const { binary, skip } of SERVERS) {
       await server.command('FLUSHALL');
       const app = createContractApp(await connected());
       const [alice, bob] = [app.caller('alice'), app.caller('bob')];
-      const moves = [
-        () => alice.post.touch(),
-        () => bob.post.share({ with: ['alice'] }),
-        () => bob.post.reset(),
-        () => bob.jobs.wipe(),
-      ];
+      const moves = [() => alice.post.touch(), () => bob.post.share({ with: ['alice'] }), () => bob.post.reset(), () => bob.jobs.wipe()];
       for (const move of moves) {
         const before = await alice.post.list({ page: 1 });
         const used = await commandsDuring(server, move);
@@ -148,7 +143,10 @@ for (const { binary, skip } of SERVERS) {
     });
 
     it('closes its connections on close()', async () => {
-      const clients = async () => String(await server.command('CLIENT', 'LIST')).trim().split('\n').length;
+      const clients = async () =>
+        String(await server.command('CLIENT', 'LIST'))
+          .trim()
+          .split('\n').length;
       const before = await clients();
       const store = createRedisStore({ url: server.url, replicaAcks: 1 });
       await eventually('the store is connected', () => store.set('probe', '1', 1_000));

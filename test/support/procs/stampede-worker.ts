@@ -8,7 +8,7 @@ import { initTRPC } from '@trpc/server';
 import { z } from 'zod';
 import { type CachingError, type CachingMeta, createCaching } from '../../../src/index.js';
 import { createRedisStore } from '../../../src/stores/redis/index.js';
-import { RUNS_KEY, STAMPEDE_ENV, type StampedeReply, type StampedeRequest, STARTS_KEY } from './stampede.js';
+import { RUNS_KEY, STAMPEDE_ENV, STARTS_KEY, type StampedeReply, type StampedeRequest } from './stampede.js';
 
 const url = process.env[STAMPEDE_ENV.url];
 if (!url || !process.send) throw new Error('start me through test/support/procs/stampede.ts');
@@ -27,7 +27,13 @@ await db.connect();
 const store = createRedisStore({ url });
 const errors: CachingError[] = [];
 // A generous timeout: on a loaded 2-core box a slow store call must not turn a miss into a bypass (and an extra run).
-const caching = createCaching<{ user: string }>({ user: (ctx) => ctx.user, store, lock: { lease, wait }, timeout: 2_000, onError: (error) => errors.push(error) });
+const caching = createCaching<{ user: string }>({
+  user: (ctx) => ctx.user,
+  store,
+  lock: { lease, wait },
+  timeout: 2_000,
+  onError: (error) => errors.push(error),
+});
 /** While true, the next resolver run never finishes (a holder that hangs until it is killed). */
 let hangNext = false;
 
