@@ -461,7 +461,9 @@ export class CacheEngine {
     }
     // With a window the entry records when its TTL ends and the store keeps it through the window.
     const window = plan.staleWhileRevalidate;
-    const entry = formatEntry(tokens.join(' '), payload, window > 0 ? Date.now() + plan.ttl : undefined);
+    // Every entry records when its TTL ends, and a read past it is a miss whatever the store says: stores that keep a
+    // key longer than asked (a near cache between expiries, an adapter rounding TTLs) cannot serve an expired entry.
+    const entry = formatEntry(tokens.join(' '), payload, Date.now() + plan.ttl);
     // An invalidation this process could not write covers these keys: storing would only add an entry it must not serve.
     const cached = !this.versions.covers(plan.keys) && (await this.store.set(plan.entryKey, entry.text, plan.ttl + window, plan.path));
     if (cached && this.failedRefreshes.size > 0) this.failedRefreshes.delete(plan.entryKey);

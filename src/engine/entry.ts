@@ -10,11 +10,12 @@ import { md5 } from './keys.js';
  * The tokens are the versions the result was computed under, in the order the
  * query reads them; the entry is valid only while they are all current.
  *
- * Format 2 is written only for a procedure with a stale-while-revalidate
- * window: its store TTL is the TTL plus the window, and `fresh until` (wall
- * clock ms, decimal) says when its TTL ended. A procedure without a window keeps
- * writing format 1, so its hit path reads no clock. A process that knows only
- * format 1 reads a format-2 entry as a miss, never as a wrong hit.
+ * Format 2 is what is written: `fresh until` (wall clock ms, decimal) says when
+ * the entry's TTL ends, and a read after it is a miss (or, within a procedure's
+ * stale-while-revalidate window, a stale hit; the store TTL is the TTL plus the
+ * window), whatever the store still holds. Format 1 (0.1.0) is still read. A
+ * process that knows only format 1 reads a format-2 entry as a miss, never as a
+ * wrong hit.
  */
 const FORMAT = '1 ';
 const STALE_FORMAT = '2 ';
@@ -34,8 +35,8 @@ export interface EntryRead {
 }
 
 /**
- * The stored text of a result computed under `tokens`. With `freshUntil` (a procedure with a
- * stale-while-revalidate window) the entry records when its TTL ends.
+ * The stored text of a result computed under `tokens`. With `freshUntil` the entry records when its TTL
+ * ends (format 2); without it, format 1 (kept for tests of entries written by 0.1.0).
  */
 export function formatEntry(tokens: string, payload: string, freshUntil?: number): { text: string; etag: string } {
   const etag = md5(payload);

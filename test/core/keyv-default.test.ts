@@ -44,7 +44,7 @@ describe('Keyv on Redis', () => {
     expect(key).toBeDefined();
     const text = String(await server.command('GET', String(key)));
     // No JSON envelope: the entry header is the first thing stored.
-    expect(text.startsWith('1 ')).toBe(true);
+    expect(text.startsWith('2 ')).toBe(true);
     const pttl = Number(await server.command('PTTL', String(key)));
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(300_000);

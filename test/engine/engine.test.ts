@@ -96,6 +96,22 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     }
   });
 
+  it('treats an entry past its TTL as a miss even while the store still holds it', async () => {
+    const { engine } = engineOn(await kind.fresh());
+    const plan = engine.plan({ path: 'post.list', scope: alice, input: { page: 13 }, tags: undefined, ttl: 60_000 });
+    await query(engine, plan, async () => ok('old'));
+    expect(await query(engine, plan, async () => ok('unused'))).toEqual({ how: 'hit', value: 'old' });
+    // The wall clock moves past the TTL while the store (a near cache between expiries, an adapter that rounds
+    // TTLs up, a store whose clock lags) still answers with the entry.
+    const realNow = Date.now;
+    Date.now = () => realNow() + 61_000;
+    try {
+      expect(await query(engine, plan, async () => ok('new'))).toEqual({ how: 'computed', value: 'new' });
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it('writes the versions a miss found absent before the resolver runs', async () => {
     const keyv = await kind.fresh();
     const { engine } = engineOn(keyv);
