@@ -52,11 +52,17 @@ export interface CacheLog {
    * told not to: a response to it must not be offered to shared caches, even for a public entry.
    */
   readonly credentialed: boolean;
+  /** Whether the request carried a header (by name, any case): a public entry varies on none of the `vary` headers. */
+  readonly hasHeader: (name: string) => boolean;
 }
 
 /** Adds a fresh cache log to a context object (in place) and returns it. */
-export function attachCacheLog<T extends object>(ctx: T, credentialed: boolean): T {
-  const log: CacheLog = { entries: [], credentialed };
+export function attachCacheLog<T extends object>(
+  ctx: T,
+  credentialed: boolean,
+  hasHeader: (name: string) => boolean = () => credentialed,
+): T {
+  const log: CacheLog = { entries: [], credentialed, hasHeader };
   Object.defineProperty(ctx, cacheLogSlot, { value: log, enumerable: true, configurable: true, writable: true });
   return ctx;
 }

@@ -3,16 +3,33 @@ import { attachCacheLog, cacheLogOf } from './cache-log.js';
 /** The credential headers: a request that sends either may be answered with data meant for its sender. */
 const CREDENTIALS = ['authorization', 'cookie'];
 
-/** Reads the credential headers of a request's `headers`: a fetch `Headers` or a record (Node, Fastify, Lambda). */
-function carriesCredentialHeader(headers: unknown): boolean | undefined {
+/** Which of `names` (lower case) a request's `headers` carries: a fetch `Headers` or a record (Node, Fastify, Lambda). */
+function carriesHeader(headers: unknown, names: readonly string[]): boolean | undefined {
   if (typeof headers !== 'object' || headers === null) return undefined;
   const get = (headers as { get?: unknown }).get;
-  if (typeof get === 'function') return CREDENTIALS.some((name) => Boolean(get.call(headers, name)));
+  if (typeof get === 'function') return names.some((name) => Boolean(get.call(headers, name)));
   // Node lower-cases header names; other sources (Lambda events) may not.
   for (const [name, value] of Object.entries(headers)) {
-    if (CREDENTIALS.includes(name.toLowerCase()) && (Array.isArray(value) ? value.length > 0 : Boolean(value))) return true;
+    if (names.includes(name.toLowerCase()) && (Array.isArray(value) ? value.length > 0 : Boolean(value))) return true;
   }
   return false;
+}
+
+/** The request headers behind a `createContext` call, wherever the adapter put them; undefined when none are found. */
+function requestHeadersOf(args: readonly unknown[]): unknown {
+  const first = args[0];
+  if (typeof first !== 'object' || first === null) return undefined;
+  const holder = first as {
+    req?: { headers?: unknown };
+    request?: { headers?: unknown };
+    event?: { headers?: unknown };
+    headers?: unknown;
+  };
+  for (const source of [holder.req, holder.request, holder.event, holder]) {
+    const headers = source?.headers;
+    if (typeof headers === 'object' && headers !== null) return headers;
+  }
+  return undefined;
 }
 
 /**
@@ -22,19 +39,13 @@ function carriesCredentialHeader(headers: unknown): boolean | undefined {
  * then sent `private`, which costs shared caching and never leaks.
  */
 export function requestCarriesCredentials(args: readonly unknown[]): boolean {
-  const first = args[0];
-  if (typeof first !== 'object' || first === null) return true;
-  const holder = first as {
-    req?: { headers?: unknown };
-    request?: { headers?: unknown };
-    event?: { headers?: unknown };
-    headers?: unknown;
-  };
-  for (const source of [holder.req, holder.request, holder.event, holder]) {
-    const found = carriesCredentialHeader(source?.headers);
-    if (found !== undefined) return found;
-  }
-  return true;
+  return carriesHeader(requestHeadersOf(args), CREDENTIALS) ?? true;
+}
+
+/** A look-up of the request's headers by name, for headers a response varies on; unknown headers count as present. */
+export function requestHeaderLookup(args: readonly unknown[]): (name: string) => boolean {
+  const headers = requestHeadersOf(args);
+  return (name) => carriesHeader(headers, [name.toLowerCase()]) ?? true;
 }
 
 /**
@@ -65,6 +76,6 @@ export function withCacheHeaders<TArgs extends unknown[], TCtx extends object>(
     // A context object reused across requests (or frozen) gets a per-request copy, so logs never mix.
     const fresh =
       Object.isExtensible(ctx) && cacheLogOf(ctx) === undefined ? ctx : Object.assign(Object.create(Object.getPrototypeOf(ctx)), ctx);
-    return attachCacheLog(fresh, requestCarriesCredentials(args));
+    return attachCacheLog(fresh, requestCarriesCredentials(args), requestHeaderLookup(args));
   };
 }

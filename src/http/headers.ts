@@ -166,13 +166,14 @@ export function cacheHeaders(
   }
   // A public entry answering a request with credentials goes out private too: `public` would license a
   // shared cache to store it (RFC 9111 §3.5) and hand it to callers the procedure's auth turns away.
-  const isPrivate = log.credentialed || served.some((call) => call.scope !== 'public');
+  // So does one answering a request that carried a header the app says responses vary on (an API key, say).
+  const varies = options.vary ?? ['Authorization'];
+  const isPrivate = log.credentialed || served.some((call) => call.scope !== 'public') || varies.some((name) => log.hasHeader(name));
   const maxAge = Math.min(...served.map((call) => maxAgeOf(call, options.maxAge, isPrivate)));
   const swr = isPrivate ? 0 : staleWhileRevalidateOf(served);
   headers['Cache-Control'] = `${isPrivate ? 'private' : 'public'}, max-age=${maxAge}${swr > 0 ? `, stale-while-revalidate=${swr}` : ''}`;
   if (isPrivate) {
-    const vary = options.vary ?? ['Authorization'];
-    if (vary.length > 0) headers.Vary = [...vary];
+    if (varies.length > 0) headers.Vary = [...varies];
   }
   const etags = served.map((call) => call.etag);
   if (etags.every((etag): etag is string => typeof etag === 'string')) {

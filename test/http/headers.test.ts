@@ -222,6 +222,19 @@ describe('cacheResponseMeta', () => {
     });
   });
 
+  it('sends a public entry as private, varying on it, to a request that carried a header named in vary (an API key)', async () => {
+    const withKey = await withCacheHeaders((_args: unknown) => ({}))({ req: { headers: { 'x-api-key': 'k1' } } });
+    const without = await withCacheHeaders((_args: unknown) => ({}))({ req: { headers: {} } });
+    const publicHit = entry({ scope: 'public', ttl: 120_000 });
+    for (const ctx of [withKey, without]) cacheLogOf(ctx)?.entries.push(publicHit);
+    const options = { maxAge: (e: CacheLogEntry) => e.ttl / 1000, vary: ['X-Api-Key'] };
+    expect(headersFor({ ctx: withKey, type: 'query', paths: ['a'], errors: [] }, options)).toMatchObject({
+      'Cache-Control': 'private, max-age=120',
+      Vary: ['X-Api-Key'],
+    });
+    expect(headersFor({ ctx: without, type: 'query', paths: ['a'], errors: [] }, options)['Cache-Control']).toBe('public, max-age=120');
+  });
+
   it('sends no-store for streamed responses, whose headers leave before the results', () => {
     expect(headersFor({ ctx: ctxWith(entry({})), type: 'query', paths: ['a'], errors: [], data: [], eagerGeneration: true })).toEqual({
       'Cache-Control': 'no-store',

@@ -4,7 +4,7 @@ export { type NearCacheOptions, type NearCacheStats, nearCacheStats } from './ne
 export {
   createRedisStore,
   type RedisConnection,
-  RedisStore,
+  type RedisStore,
   type RedisStoreOptions,
   type RedisStoreSettings,
 } from './store.js';

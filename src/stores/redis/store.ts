@@ -10,7 +10,15 @@ import { withNearCache } from './near-backend.js';
 import { attachNearCache, type NearCache, type NearCacheOptions, resolveNearCacheOptions } from './near-cache.js';
 import { singleNode } from './single.js';
 
-/** Where the store's Redis is: one server (Redis or Valkey) by URL, or a Redis Cluster by some of its nodes. */
+/**
+ * Where the store's Redis is: one server (Redis or Valkey) by URL, or a Redis Cluster by some of its nodes.
+ *
+ * @example
+ * ```ts
+ * const one: RedisConnection = { url: process.env.REDIS_URL };
+ * const cluster: RedisConnection = { cluster: { rootNodes: [{ url: 'redis://10.0.0.1:6379' }], defaults: { password: 'secret' } } };
+ * ```
+ */
 export type RedisConnection =
   | {
       /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
@@ -25,7 +33,14 @@ export type RedisConnection =
       readonly url?: undefined;
     };
 
-/** How the store connects and writes; every duration in ms. */
+/**
+ * How the store connects and writes; every duration in ms.
+ *
+ * @example
+ * ```ts
+ * const settings: RedisStoreSettings = { connectTimeout: 500, replicaAcks: 1 };
+ * ```
+ */
 export interface RedisStoreSettings {
   /**
    * Longest a connection attempt may take before it counts as failed.
@@ -70,7 +85,14 @@ export interface RedisStoreSettings {
   readonly nearCache?: NearCacheOptions | true;
 }
 
-/** Options of {@link createRedisStore}: where Redis is, and how the store uses it. */
+/**
+ * Options of {@link createRedisStore}: where Redis is, and how the store uses it.
+ *
+ * @example
+ * ```ts
+ * const options: RedisStoreOptions = { cluster: { rootNodes: [{ url: 'redis://10.0.0.1:6379' }] }, replicaAcks: 1 };
+ * ```
+ */
 export type RedisStoreOptions = RedisConnection & RedisStoreSettings;
 
 // trpc-caching's values are strings: stored as they are, with Redis TTLs, and no Keyv envelope.

@@ -57,8 +57,9 @@ for (const { binary, skip } of SERVERS) {
         expect.stringMatching(/^trpc-caching:v:s:u\.[0-9a-f]{32}$/),
       ]);
       const entry = String(await server.command('GET', keys[0] as string));
-      // The entry's own format (`1 {etag} {tokens}`), not a Keyv JSON envelope.
-      expect(entry).toMatch(/^1 [0-9a-f]{32} /);
+      // The entry's own format (`{format} {etag} …`), not a Keyv JSON envelope.
+      expect(entry).toMatch(/^\d+ [0-9a-f]{32} /);
+      expect(entry.startsWith('{')).toBe(false);
       for (const key of keys) expect(Number(await server.command('PTTL', key))).toBeGreaterThan(0);
     });
 
