@@ -29,7 +29,7 @@ interface Seed {
 }
 
 /** How long a seeded token is offered to other misses of the same version after it landed, in ms. */
-const SEED_REUSE_MS = 1_000;
+const SEED_REUSE_MS = 10_000;
 
 /** Version keys written in one store call: small enough to fit the write timeout, large enough to drain fast. */
 const CHUNK = 200;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import KeyvRedis from '@keyv/redis';
 import { QueryClient, QueryObserver } from '@tanstack/query-core';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
+import { createRedisStore } from 'trpc-caching/redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InvalidationEvent, LiveEvent } from '../../src/client/index.js';
 import { scopeSegment } from '../../src/engine/keys.js';
@@ -236,9 +237,12 @@ describe('the live stream, in one process', () => {
   });
 });
 
-describe('the live stream across processes', () => {
+describe.each([
+  { form: 'createRawStringStore(new KeyvRedis(...))', open: () => createRawStringStore(new KeyvRedis(redis.url)) },
+  { form: 'createRedisStore', open: () => createRedisStore({ url: redis.url }) },
+])('the live stream across processes, on $form', ({ open: openStore }) => {
   it('carries a move made through one createCaching instance to a page served by another, over Redis', async () => {
-    const store = () => redis.track(createRawStringStore(new KeyvRedis(redis.url)));
+    const store = () => redis.track(openStore());
     await redis.server.command('FLUSHALL');
     // One database behind both instances, as behind two processes.
     const posts = seedPosts();

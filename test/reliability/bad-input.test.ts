@@ -194,7 +194,7 @@ describe.each(storeKinds())('a user option that returns something other than an 
     for (const error of errors) {
       expect(error.operation).toBe('config');
       expect(error.path === 'get' || error.path === 'save').toBe(true);
-      expect(error.message).toMatch(/user option must return a non-empty string, a finite number, null or undefined/);
+      expect(error.message).toMatch(/user option must return a non-empty string, a safe integer, null or undefined/);
     }
   });
 });

@@ -1,4 +1,4 @@
-import type { Leases } from '../capabilities.js';
+import type { Leases, PubSub } from '../capabilities.js';
 
 /** One key to write, and its lifetime in ms (none: it never expires). */
 export interface RedisWrite {
@@ -25,6 +25,8 @@ export interface RedisBackend {
   /** Deletes keys; resolves to how many existed. */
   delete(keys: readonly string[]): Promise<number>;
   readonly leases: Leases;
+  /** Publish/subscribe for the live invalidation stream, on this backend's connections (single node only). */
+  readonly pubsub?: PubSub | undefined;
   /** Closes the connections, waiting for replies to commands already sent. */
   close(): Promise<void>;
 }

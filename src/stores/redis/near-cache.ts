@@ -358,15 +358,15 @@ export class NearCache {
 
   private open(): void {
     if (this.closed) return;
+    // Its own heartbeat and no client-side cache of the client's: the near cache is both.
+    const { clientSideCache: _cache, pingInterval: _ping, ...clientOptions } = this.clientOptions;
     const client = createClient({
-      ...this.clientOptions,
+      ...clientOptions,
       RESP: 3,
       // The client sends CLIENT TRACKING ON in every handshake, before any command, and emits each invalidated key.
       emitInvalidate: true,
       // Fail at once while disconnected: a read then goes to the store's connection instead of waiting here.
       disableOfflineQueue: true,
-      clientSideCache: undefined,
-      pingInterval: undefined,
     }) as unknown as TrackingClient;
     const session: Session = { client, handshakeSince: undefined, pingSentAt: undefined };
     this.session = session;

@@ -1,4 +1,5 @@
 import { createClient, type RedisClientOptions } from '@keyv/redis';
+import { redisPubSub } from '../../live/redis-pubsub.js';
 import {
   type BackendOptions,
   backoff,
@@ -67,6 +68,8 @@ export function singleNode(url: string, client: RedisClientOptions | undefined, 
     async delete(keys) {
       return keys.length === 0 ? 0 : Number(await main.del(keys as string[]));
     },
+    // Moves travel to other processes' live streams on this connection; subscribers get duplicates of it.
+    pubsub: redisPubSub(main),
     leases: {
       async acquire(key, token, ttl) {
         return (await main.set(key, token, { condition: 'NX', expiration: { type: 'PX', value: px(ttl) } })) !== null;

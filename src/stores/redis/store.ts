@@ -226,6 +226,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   adapter = new RedisAdapter(backend);
   const store = new RedisStore(adapter);
   if (near !== undefined) attachNearCache(store, near);
-  registerCapabilities(store, { leases: backend.leases, ...(onCluster && hashTags ? { keyLayout: 'hash-tags' as const } : {}) });
+  registerCapabilities(store, {
+    leases: backend.leases,
+    ...(backend.pubsub === undefined ? {} : { pubsub: backend.pubsub }),
+    ...(onCluster && hashTags ? { keyLayout: 'hash-tags' as const } : {}),
+  });
   return store;
 }
