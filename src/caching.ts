@@ -1,19 +1,18 @@
 import type { AnyRouter } from '@trpc/server';
 import type { Keyv } from 'keyv';
+import { type CachingOptions, resolveCachingOptions } from './caching-options.js';
 import { CacheEngine } from './engine/engine.js';
 import { userScope } from './engine/keys.js';
-import { type LockOptions, resolveLock } from './engine/lease.js';
 import type { InvalidationTargets } from './engine/targets.js';
-import { CachingConfigError, CachingError } from './errors.js';
+import { CachingError } from './errors.js';
 import { LiveHub } from './live/hub.js';
 import { liveMoveOf } from './live/move.js';
 import { pubSubOf } from './live/redis-pubsub.js';
 import { createInvalidationStream, type InvalidationStreamOptions, type InvalidationStreamProcedure } from './live/stream.js';
 import { makeObservable, Observers } from './observability/observers.js';
-import { type CachingStats, emptyStats, type StatsOptions, StatsRecorder } from './observability/stats.js';
-import { checkDuration, positiveInteger } from './options.js';
+import { type CachingStats, emptyStats, StatsRecorder } from './observability/stats.js';
 import { GuardedStore } from './stores/guard.js';
-import { createMemoryStore, DEFAULT_MAX_ENTRIES, partitionVersions } from './stores/memory.js';
+import { partitionVersions } from './stores/memory.js';
 import type { AnyProcedureBuilder, ContextCheck } from './trpc/internals.js';
 import {
   type ProcedureCaching,
@@ -29,89 +28,6 @@ import { createMutationMiddleware } from './trpc/mutation.js';
 import { createQueryMiddleware } from './trpc/query.js';
 import type { TrpcRuntime } from './trpc/runtime.js';
 import { CallChecks, describeRouter, registerCaching, validateRouter as validateRouterOf } from './trpc/validate.js';
-
-/**
- * Options of {@link createCaching}. Durations are in milliseconds, as in Keyv.
- *
- * @example
- * ```ts
- * createCaching<Ctx>({ user: (ctx) => ctx.user?.id, ttl: 60_000, store: new Keyv(new KeyvRedis(process.env.REDIS_URL)) });
- * ```
- */
-export interface CachingOptions<TCtx> {
-  /**
-   * Who is asking: the id of the user in `ctx` (string or number), or null/undefined
-   * for an anonymous caller. Entries are scoped by it; raw ids never reach the store.
-   */
-  user: (ctx: TCtx) => string | number | null | undefined;
-  /** Any Keyv instance; default: a bounded in-memory store of `maxEntries` entries (see {@link createMemoryStore}). */
-  store?: Keyv;
-  /**
-   * Most cached results the default in-memory store holds (least recently used go first); it keeps up to as many
-   * version keys apart from them, so that a flood of inputs never evicts a version. Default 10 000. Ignored with `store`.
-   */
-  maxEntries?: number;
-  /** Namespace of every key. Default `trpc-caching`. */
-  prefix?: string;
-  /** Entry lifetime, unless a procedure sets `meta.cache.ttl`. Default 5 minutes. */
-  ttl?: number;
-  /** Version lifetime; must be at least every entry TTL. Default 1 day. */
-  versionTtl?: number;
-  /** Longest a store call may take before the cache gives up on it. Default 100 ms. */
-  timeout?: number;
-  /** Consecutive store failures that open the circuit breaker. Default 5. */
-  breakerThreshold?: number;
-  /** How long an open breaker skips the store. Default 5 s. */
-  breakerCooldown?: number;
-  /** Largest entry payload stored, in bytes; larger results are returned uncached. Default 1 MiB. */
-  maxEntryBytes?: number;
-  /** Longest canonical input that is keyed, in characters; longer inputs bypass the cache. Default 64 KiB. */
-  maxInputBytes?: number;
-  /** Deepest input nesting that is keyed; deeper inputs bypass the cache. Default 32. */
-  maxInputDepth?: number;
-  /** First delay before retrying an invalidation that could not be written; doubles up to `breakerCooldown`. Default 50 ms. */
-  retryDelay?: number;
-  /**
-   * How long an invalidating mutation (or `invalidate()`) waits for its version moves to reach the store
-   * before returning with them pending. Moves are never skipped by the circuit breaker; one that is not
-   * written in time is bypassed by this process and retried until it lands.
-   * @default 1000
-   */
-  invalidationTimeout?: number;
-  /**
-   * Most version keys this process keeps pending while the store is unreachable. Above it they collapse
-   * into one move of the global version (everything is invalidated once the store answers): coarse, but
-   * bounded in memory and always correct.
-   * @default 1000
-   */
-  maxPendingInvalidations?: number;
-  /**
-   * Stampede protection across processes: processes that miss the same entry at once run its resolver once.
-   * The first takes a lease in the store (`SET NX PX` on Redis), the others wait for its entry and read it;
-   * a holder that dies frees the lease when it expires; a miss that cannot get its turn within `wait` runs
-   * its resolver anyway (never an error, never an unbounded wait). `true` turns it on for every cached query;
-   * `meta.cache.lock` overrides it per procedure. Needs a store that offers leases (`createRedisStore`).
-   * @default false
-   * @example
-   * ```ts
-   * createCaching<Ctx>({ user: (ctx) => ctx.user?.id, store: createRedisStore({ url: process.env.REDIS_URL }), lock: true });
-   * ```
-   */
-  lock?: boolean | LockOptions;
-  /** Told of every cache fault; the procedure itself never fails for one. Default: `console.error`. */
-  onError?: (error: CachingError) => void;
-  /**
-   * Counting for {@link Caching.stats}: hits, misses, bypasses by reason, store latency, the busiest paths.
-   * It costs a hit a few field increments (within the benchmark's noise), hence on by default; `false` leaves
-   * every count at 0. Diagnostics channels and OpenTelemetry work either way.
-   * @default true
-   * @example
-   * ```ts
-   * createCaching<Ctx>({ user: (ctx) => ctx.user?.id, stats: { paths: 20 } });
-   * ```
-   */
-  stats?: boolean | StatsOptions;
-}
 
 /**
  * A caching instance: two procedure builders, a way to invalidate from
@@ -198,32 +114,6 @@ export interface Caching<TCtx> {
   ): InvalidationStreamProcedure;
 }
 
-const DEFAULTS = {
-  prefix: 'trpc-caching',
-  ttl: 5 * 60_000,
-  versionTtl: 24 * 60 * 60_000,
-  timeout: 100,
-  breakerThreshold: 5,
-  breakerCooldown: 5_000,
-  maxEntryBytes: 1024 * 1024,
-  maxInputBytes: 64 * 1024,
-  maxInputDepth: 32,
-  retryDelay: 50,
-  invalidationTimeout: 1_000,
-  maxPendingInvalidations: 1_000,
-} as const;
-
-const DEFAULT_STATS_PATHS = 50;
-
-/** The option's value, or its default only when it is absent: `null` is a bad value, not a request for the default. */
-function given<T>(value: T | null | undefined, fallback: T): T | null {
-  return value === undefined ? fallback : value;
-}
-
-function defaultOnError(error: CachingError): void {
-  console.error(`[trpc-caching] ${error.operation}${error.path ? ` ${error.path}` : ''}: ${error.message}`);
-}
-
 /**
  * Creates a caching instance for an app's tRPC context. Options are validated
  * here, at startup: a bad one throws a {@link CachingConfigError} naming it.
@@ -238,52 +128,28 @@ function defaultOnError(error: CachingError): void {
  * ```
  */
 export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Caching<TCtx> {
-  if (typeof options !== 'object' || options === null) throw new CachingConfigError('options', 'expected an options object');
-  if (typeof options.user !== 'function') {
-    throw new CachingConfigError('user', 'expected a function from the context to a user id, e.g. (ctx) => ctx.user?.id');
-  }
-  const prefix = given(options.prefix, DEFAULTS.prefix);
-  if (typeof prefix !== 'string' || prefix.length === 0) throw new CachingConfigError('prefix', 'expected a non-empty string');
-  if (/[:\s\p{Cc}]/u.test(prefix)) {
-    throw new CachingConfigError('prefix', 'must not contain ":", white space or control characters (":" separates key segments)');
-  }
-  const ttl = checkDuration('ttl', given(options.ttl, DEFAULTS.ttl), { min: 1 });
-  const versionTtl = checkDuration('versionTtl', given(options.versionTtl, DEFAULTS.versionTtl), { min: 1 });
-  if (versionTtl < ttl) {
-    throw new CachingConfigError(
-      'versionTtl',
-      `must be at least ttl (${ttl} ms), got ${versionTtl} ms: a version must outlive every entry that depends on it`,
-    );
-  }
-  const timeout = checkDuration('timeout', given(options.timeout, DEFAULTS.timeout), { min: 1 });
-  const breakerCooldown = checkDuration('breakerCooldown', given(options.breakerCooldown, DEFAULTS.breakerCooldown), { min: 1 });
-  const retryDelay = checkDuration('retryDelay', given(options.retryDelay, DEFAULTS.retryDelay), { min: 1 });
-  const invalidationTimeout = checkDuration('invalidationTimeout', given(options.invalidationTimeout, DEFAULTS.invalidationTimeout), {
-    min: 1,
-  });
-  const maxPendingInvalidations = positiveInteger(
-    'maxPendingInvalidations',
-    given(options.maxPendingInvalidations, DEFAULTS.maxPendingInvalidations),
-  );
-  const breakerThreshold = positiveInteger('breakerThreshold', given(options.breakerThreshold, DEFAULTS.breakerThreshold));
-  const maxEntryBytes = positiveInteger('maxEntryBytes', given(options.maxEntryBytes, DEFAULTS.maxEntryBytes));
-  const maxInputBytes = positiveInteger('maxInputBytes', given(options.maxInputBytes, DEFAULTS.maxInputBytes));
-  const maxInputDepth = positiveInteger('maxInputDepth', given(options.maxInputDepth, DEFAULTS.maxInputDepth));
-  if (options.onError !== undefined && typeof options.onError !== 'function')
-    throw new CachingConfigError('onError', 'expected a function');
-  if (options.store !== undefined && (typeof options.store !== 'object' || typeof options.store?.getMany !== 'function')) {
-    throw new CachingConfigError('store', 'expected a Keyv instance');
-  }
-  const keyv =
-    options.store ?? createMemoryStore({ maxEntries: positiveInteger('maxEntries', given(options.maxEntries, DEFAULT_MAX_ENTRIES)) });
-
-  const lock = resolveLock(options.lock, keyv, timeout);
-  const statsPaths = statsOption(options.stats);
+  const {
+    prefix,
+    ttl,
+    versionTtl,
+    timeout,
+    breakerThreshold,
+    breakerCooldown,
+    maxEntryBytes,
+    maxInputBytes,
+    maxInputDepth,
+    retryDelay,
+    invalidationTimeout,
+    maxPendingInvalidations,
+    store: keyv,
+    lock,
+    statsPaths,
+    onError,
+  } = resolveCachingOptions(options);
   const recorder = statsPaths === undefined ? undefined : new StatsRecorder(statsPaths);
   // Stats, diagnostics channels and attached observers (OpenTelemetry) hear every event through this one object.
   const observers = new Observers(recorder);
 
-  const onError = options.onError ?? defaultOnError;
   const report = (error: CachingError): void => {
     try {
       onError(error);
@@ -394,14 +260,4 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   // For trpc-caching/otel's instrumentCaching: a hidden slot, not a member of the public type.
   makeObservable(caching, observers);
   return caching;
-}
-
-/** The `stats` option as the number of paths to list, or undefined when stats are off. */
-function statsOption(value: boolean | StatsOptions | undefined | null): number | undefined {
-  if (value === undefined || value === true) return DEFAULT_STATS_PATHS;
-  if (value === false) return undefined;
-  if (typeof value !== 'object' || value === null) {
-    throw new CachingConfigError('stats', 'expected true, false or an object such as { paths: 50 }');
-  }
-  return positiveInteger('stats.paths', given(value.paths, DEFAULT_STATS_PATHS));
 }

@@ -1,4 +1,5 @@
-export { type Caching, type CachingOptions, createCaching, type ProcedureCaching } from './caching.js';
+export { type Caching, createCaching, type ProcedureCaching } from './caching.js';
+export type { CachingOptions } from './caching-options.js';
 export type { BypassReason } from './engine/events.js';
 export type { LockOptions } from './engine/lease.js';
 export type { InvalidationTargets } from './engine/targets.js';
@@ -15,13 +16,5 @@ export {
 export type { CachingStats, LatencySummary, PathStats, StatsOptions } from './observability/stats.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { createRawStringStore } from './stores/raw-string.js';
-export type {
-  CacheMeta,
-  CacheTagArgs,
-  CachingMeta,
-  InputRecord,
-  InvalidateArgs,
-  InvalidateMeta,
-  ResolvedCacheMeta,
-  ResolvedInvalidateMeta,
-} from './trpc/meta.js';
+export type { CacheMeta, CacheTagArgs, CachingMeta, InputRecord, InvalidateArgs, InvalidateMeta } from './trpc/caching-meta.js';
+export type { ResolvedCacheMeta, ResolvedInvalidateMeta } from './trpc/meta.js';

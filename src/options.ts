@@ -1,5 +1,8 @@
 import { CachingConfigError } from './errors.js';
 
+// Checks shared by every option resolver (createCaching's in caching-options.ts, meta, lock, stores), so that a bad
+// value is refused with the same wording wherever it is given.
+
 /** Checks a duration option: a finite number of ms in range. */
 export function checkDuration(option: string, value: unknown, { min, max }: { min: number; max?: number }): number {
   if (typeof value !== 'number' || Number.isNaN(value)) {

@@ -1,13 +1,7 @@
 // `trpc-caching/client`: keeps client-side caches (TanStack Query, or your own) in step with the server's invalidations.
 // Runs in browsers: nothing here imports Node.
-export {
-  type InvalidationEvent,
-  type InvalidationLinkOptions,
-  invalidationLink,
-  type LiveHandlers,
-  type QueryClientLike,
-  type QueryLike,
-} from './link.js';
+export { invalidationLink } from './link.js';
+export type { InvalidationEvent, InvalidationLinkOptions, LiveHandlers, QueryClientLike, QueryLike } from './link-options.js';
 export {
   type LiveEvent,
   type Moved,

@@ -76,3 +76,9 @@ function digits(text: string, from: number, to: number): number | undefined {
   }
   return n;
 }
+
+/** A version row as a token: a non-empty string that cannot be confused with the entry format's separators. */
+export function asToken(row: unknown): string | undefined {
+  if (typeof row !== 'string' || row.length === 0 || row.length > 64) return undefined;
+  return row.includes(' ') || row.includes('\n') ? undefined : row;
+}

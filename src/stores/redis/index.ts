@@ -1,6 +1,7 @@
 // `trpc-caching/redis`: a Keyv on Redis, Valkey or a Redis Cluster, built for trpc-caching.
 
-export { type NearCacheOptions, type NearCacheStats, nearCacheStats } from './near-cache.js';
+export { type NearCacheStats, nearCacheStats } from './near-cache.js';
+export type { NearCacheOptions } from './near-cache-options.js';
 export {
   createRedisStore,
   type RedisConnection,

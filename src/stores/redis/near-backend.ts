@@ -1,6 +1,7 @@
 import type { RedisClientOptions } from '@keyv/redis';
 import { type BackendOptions, backoff, type RedisBackend } from './backend.js';
-import { NearCache, type ResolvedNearCacheOptions } from './near-cache.js';
+import { NearCache } from './near-cache.js';
+import type { ResolvedNearCacheOptions } from './near-cache-options.js';
 
 /**
  * A single-node backend with a near cache in front: reads go through the near

@@ -1,39 +1,7 @@
-import { createClient, type RedisClientOptions } from '@keyv/redis';
+import type { RedisClientOptions } from '@keyv/redis';
 import { LRUCache } from 'lru-cache';
-import { monotonicNow } from '../../engine/clock.js';
-import { CachingConfigError } from '../../errors.js';
-import { describe, positiveInteger } from '../../options.js';
-
-/**
- * The near cache of `createRedisStore`: copies of Redis keys in this process,
- * kept exact by Redis itself (client tracking) and served only while that can be proven.
- *
- * @example
- * ```ts
- * import { createRedisStore } from 'trpc-caching/redis';
- * const store = createRedisStore({ url: process.env.REDIS_URL, nearCache: { maxStaleness: 250, maxEntries: 50_000 } });
- * ```
- */
-export interface NearCacheOptions {
-  /**
-   * The longest, in ms, that another process's write may stay invisible here after it returned.
-   * The tracking connection is pinged every third of it; copies are served only while a ping sent
-   * less than `maxStaleness` ago has been answered, and Redis is read otherwise.
-   * @default 250
-   */
-  maxStaleness?: number;
-  /**
-   * Most keys held (entries and version keys together); the least recently used go first.
-   * @default 10_000
-   */
-  maxEntries?: number;
-  /**
-   * Most bytes of key and value text held, counted at 2 bytes a character (an upper bound of what
-   * V8 keeps for them); the least recently used go first, and a value larger than this is never held.
-   * @default 67_108_864 (64 MiB)
-   */
-  maxBytes?: number;
-}
+import type { ResolvedNearCacheOptions } from './near-cache-options.js';
+import { TrackingConnection } from './tracking-connection.js';
 
 /**
  * What a near cache did since it started: read with `nearCacheStats(store)`.
@@ -65,77 +33,13 @@ export interface NearCacheStats {
   readonly live: boolean;
 }
 
-/** Near cache options with their defaults applied. */
-export interface ResolvedNearCacheOptions {
-  readonly maxStaleness: number;
-  readonly maxEntries: number;
-  readonly maxBytes: number;
-}
-
 /** A row of a read: the key's string, or undefined when the key is absent. */
 export type NearRow = string | undefined;
-
-const DEFAULTS: ResolvedNearCacheOptions = { maxStaleness: 250, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 };
-
-/** Below this a heartbeat every third of the bound would flood Redis with PINGs and lose to timer jitter. */
-const MIN_STALENESS = 30;
-
-/**
- * Checks `nearCache` (`true` or options) and applies defaults; throws a `CachingConfigError` naming the option.
- *
- * @example
- * ```ts
- * resolveNearCacheOptions({ maxStaleness: 100 }); // { maxStaleness: 100, maxEntries: 10_000, maxBytes: 67_108_864 }
- * ```
- */
-export function resolveNearCacheOptions(options: NearCacheOptions | true): ResolvedNearCacheOptions {
-  if (options === true) return DEFAULTS;
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new CachingConfigError('nearCache', `expected true or an object of options, got ${describe(options)}`);
-  }
-  for (const name of Object.keys(options)) {
-    if (!(name in DEFAULTS))
-      throw new CachingConfigError(`nearCache.${name}`, 'unknown option: expected maxStaleness, maxEntries or maxBytes');
-  }
-  const maxStaleness = positiveInteger('nearCache.maxStaleness', options.maxStaleness ?? DEFAULTS.maxStaleness);
-  if (maxStaleness < MIN_STALENESS) {
-    throw new CachingConfigError(
-      'nearCache.maxStaleness',
-      `expected at least ${MIN_STALENESS} ms (a ping every third of it), got ${maxStaleness}`,
-    );
-  }
-  return {
-    maxStaleness,
-    maxEntries: positiveInteger('nearCache.maxEntries', options.maxEntries ?? DEFAULTS.maxEntries),
-    maxBytes: positiveInteger('nearCache.maxBytes', options.maxBytes ?? DEFAULTS.maxBytes),
-  };
-}
-
-/** The calls the near cache makes on its tracking client (`@redis/client` 5, RESP3, `emitInvalidate`). */
-interface TrackingClient {
-  readonly isOpen: boolean;
-  readonly isReady: boolean;
-  readonly socketEpoch: number;
-  connect(): Promise<unknown>;
-  destroy(): void;
-  sendCommand(args: string[]): Promise<unknown>;
-  on(event: 'invalidate', listener: (key: Buffer | null) => void): unknown;
-  on(event: 'error' | 'end' | 'reconnecting' | 'connect' | 'ready', listener: () => void): unknown;
-}
 
 /** One read in flight on the tracking connection. `stale` once anything it read may have changed since. */
 interface Load {
   readonly keys: readonly string[];
   stale: boolean;
-}
-
-/** One tracking connection, from its creation to its loss; a stalled one is destroyed and replaced. */
-interface Session {
-  readonly client: TrackingClient;
-  /** Since when its handshake has been under way (undefined while ready, or while not connected at all). */
-  handshakeSince: number | undefined;
-  /** When the PING in flight was sent (undefined when none is). */
-  pingSentAt: number | undefined;
 }
 
 /**
@@ -163,18 +67,12 @@ interface Session {
  */
 export class NearCache {
   private readonly held: LRUCache<string, string>;
-  private readonly options: ResolvedNearCacheOptions;
-  /** Send time of the latest answered PING: every write that returned before it has been applied here. */
-  private provenAt = Number.NEGATIVE_INFINITY;
-  private session: Session | undefined;
+  /** The connection reads are loaded on, and its proof of liveness. */
+  private readonly tracking: TrackingConnection;
   /** Reads in flight on the tracking connection, by key they read. */
   private readonly loading = new Map<string, Set<Load>>();
-  private readonly timer: ReturnType<typeof setInterval>;
   /** How long a load may wait for the tracking connection before Redis is read on the store's connection. */
   private readonly rescueAfter: number;
-  /** How long the tracking connection may stay unready, or leave a PING unanswered, before it is replaced. */
-  private readonly stallAfter: number;
-  private closed = false;
   private readonly counts = { hits: 0, loads: 0, fallbacks: 0, invalidations: 0, evictions: 0, clears: 0 };
 
   /**
@@ -183,11 +81,10 @@ export class NearCache {
    * @param fallback reads keys on the store's own connection, for reads the near cache cannot answer.
    */
   constructor(
-    private readonly clientOptions: RedisClientOptions,
+    clientOptions: RedisClientOptions,
     private readonly fallback: (keys: string[]) => Promise<NearRow[]>,
     options: ResolvedNearCacheOptions,
   ) {
-    this.options = options;
     this.held = new LRUCache<string, string>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
@@ -196,13 +93,11 @@ export class NearCache {
         if (reason === 'evict') this.counts.evictions++;
       },
     });
-    const interval = Math.floor(options.maxStaleness / 3);
     this.rescueAfter = Math.min(Math.floor(options.maxStaleness / 6), 50);
-    this.stallAfter = Math.max(1_000, 4 * options.maxStaleness);
-    this.timer = setInterval(() => this.tick(), interval);
-    // The heartbeat must not keep a process alive that has nothing else to do.
-    this.timer.unref();
-    this.open();
+    this.tracking = new TrackingConnection(clientOptions, options.maxStaleness, {
+      invalidated: (key) => this.invalidated(key),
+      lost: () => this.dropAll(),
+    });
   }
 
   /**
@@ -211,7 +106,7 @@ export class NearCache {
    * or on the store's connection when the tracking one cannot be relied on).
    */
   getMany(keys: string[]): NearRow[] | Promise<NearRow[]> {
-    if (monotonicNow() - this.provenAt < this.options.maxStaleness) {
+    if (this.tracking.live()) {
       const rows: NearRow[] = new Array(keys.length);
       for (let i = 0; i < keys.length; i++) {
         const value = this.held.get(keys[i] as string);
@@ -223,7 +118,7 @@ export class NearCache {
     }
     this.counts.fallbacks++;
     // Prove the connection again now rather than at the next tick: a stalled event loop, not Redis, may be why.
-    this.heartbeat();
+    this.tracking.heartbeat();
     return this.fallback(keys);
   }
 
@@ -249,20 +144,18 @@ export class NearCache {
       ...this.counts,
       entries: this.held.size,
       bytes: this.held.calculatedSize,
-      live: monotonicNow() - this.provenAt < this.options.maxStaleness,
+      live: this.tracking.live(),
     };
   }
 
   /** Stops the heartbeat, closes the tracking connection and drops every copy. */
   close(): void {
-    this.closed = true;
-    clearInterval(this.timer);
-    this.abandon();
+    this.tracking.close();
     this.dropAll();
   }
 
   private load(keys: string[]): Promise<NearRow[]> {
-    const session = this.session;
+    const session = this.tracking.session;
     if (session === undefined || !session.client.isReady) {
       this.counts.fallbacks++;
       return this.fallback(keys);
@@ -292,7 +185,7 @@ export class NearCache {
           const rows = asRows(reply, keys.length);
           if (rows === undefined) return viaStore();
           // Kept even when rescued: Redis tracks what it read, and replies and invalidations arrive in order.
-          if (!load.stale && session === this.session && session.client.socketEpoch === epoch) this.keep(keys, rows);
+          if (!load.stale && session === this.tracking.session && session.client.socketEpoch === epoch) this.keep(keys, rows);
           if (answered) return;
           answered = true;
           clearTimeout(rescue);
@@ -339,102 +232,11 @@ export class NearCache {
     for (const loads of this.loading.values()) for (const load of loads) load.stale = true;
   }
 
-  private invalidated(session: Session, key: Buffer | null): void {
-    if (session !== this.session) return;
+  private invalidated(key: Buffer | null): void {
     this.counts.invalidations++;
     // A null key is Redis's way of saying that every key changed (FLUSHALL, FLUSHDB).
     if (key === null) this.dropAll();
     else this.forget([key.toString()]);
-  }
-
-  /** The tracking connection was lost: nothing held can be vouched for any more. */
-  private lost(session: Session): void {
-    if (session !== this.session) return;
-    this.provenAt = Number.NEGATIVE_INFINITY;
-    session.pingSentAt = undefined;
-    session.handshakeSince = undefined;
-    this.dropAll();
-  }
-
-  private open(): void {
-    if (this.closed) return;
-    // Its own heartbeat and no client-side cache of the client's: the near cache is both.
-    const { clientSideCache: _cache, pingInterval: _ping, ...clientOptions } = this.clientOptions;
-    const client = createClient({
-      ...clientOptions,
-      RESP: 3,
-      // The client sends CLIENT TRACKING ON in every handshake, before any command, and emits each invalidated key.
-      emitInvalidate: true,
-      // Fail at once while disconnected: a read then goes to the store's connection instead of waiting here.
-      disableOfflineQueue: true,
-    }) as unknown as TrackingClient;
-    const session: Session = { client, handshakeSince: undefined, pingSentAt: undefined };
-    this.session = session;
-    client.on('invalidate', (key) => this.invalidated(session, key));
-    // Connection errors are the near cache's own business: reads fall back, nothing is reported to the store.
-    client.on('error', () => this.lost(session));
-    client.on('reconnecting', () => this.lost(session));
-    client.on('end', () => this.lost(session));
-    // Connected but not ready: a handshake that never ends (the client's connect timeout covers only TCP) counts as a stall.
-    client.on('connect', () => {
-      session.handshakeSince = monotonicNow();
-    });
-    client.on('ready', () => {
-      if (session !== this.session) return;
-      session.handshakeSince = undefined;
-      this.heartbeat();
-    });
-    client.connect().catch(() => this.lost(session));
-  }
-
-  /** Destroys the tracking connection, if any; its late replies and events are ignored. */
-  private abandon(): void {
-    const session = this.session;
-    if (session === undefined) return;
-    this.lost(session);
-    this.session = undefined;
-    try {
-      session.client.destroy();
-    } catch {
-      // Already closed.
-    }
-  }
-
-  private tick(): void {
-    const session = this.session;
-    if (session === undefined) {
-      this.open();
-      return;
-    }
-    const now = monotonicNow();
-    const since = session.handshakeSince ?? session.pingSentAt;
-    // A client that gave up, or a connection silent for too long (a peer gone without FIN or RST, a frozen proxy):
-    // start over on a new connection. A client that is reconnecting by itself (Redis down) is left to it.
-    if (!session.client.isOpen || (since !== undefined && now - since > this.stallAfter)) {
-      this.abandon();
-      this.open();
-      return;
-    }
-    this.heartbeat();
-  }
-
-  /** Sends a PING unless one is in flight; its answer proves every write before its send time applied here. */
-  private heartbeat(): void {
-    const session = this.session;
-    if (session === undefined || session.pingSentAt !== undefined || !session.client.isReady) return;
-    const sentAt = monotonicNow();
-    const epoch = session.client.socketEpoch;
-    session.pingSentAt = sentAt;
-    session.client.sendCommand(['PING']).then(
-      () => {
-        if (session.pingSentAt !== sentAt) return;
-        session.pingSentAt = undefined;
-        if (session === this.session && session.client.socketEpoch === epoch && sentAt > this.provenAt) this.provenAt = sentAt;
-      },
-      () => {
-        if (session.pingSentAt === sentAt) session.pingSentAt = undefined;
-      },
-    );
   }
 }
 

@@ -7,7 +7,8 @@ import { RedisAdapter } from './adapter.js';
 import type { BackendOptions, RedisBackend } from './backend.js';
 import { clusterNodes } from './cluster.js';
 import { withNearCache } from './near-backend.js';
-import { attachNearCache, type NearCache, type NearCacheOptions, resolveNearCacheOptions } from './near-cache.js';
+import { attachNearCache, type NearCache } from './near-cache.js';
+import { type NearCacheOptions, resolveNearCacheOptions } from './near-cache-options.js';
 import { singleNode } from './single.js';
 
 /**

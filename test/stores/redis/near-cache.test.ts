@@ -1,7 +1,8 @@
 import { createClient } from '@keyv/redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CachingConfigError } from '../../../src/errors.js';
-import { NearCache, type NearRow, resolveNearCacheOptions } from '../../../src/stores/redis/near-cache.js';
+import { NearCache, type NearRow } from '../../../src/stores/redis/near-cache.js';
+import { resolveNearCacheOptions } from '../../../src/stores/redis/near-cache-options.js';
 import { type RedisServer, startRedis } from '../../support/redis.js';
 import { type ProxiedConnection, startTcpProxy, type TcpProxy, trackingConnection } from '../../support/tcp-proxy.js';
 
