@@ -1,59 +1,16 @@
 import type { Keyv } from 'keyv';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CacheEngine, type Computed, type EngineOptions, type QueryPlan } from '../../src/engine/engine.js';
-import type { CachingError } from '../../src/errors.js';
-import { GuardedStore } from '../../src/stores/guard.js';
+import type { CacheEngine, Computed, QueryPlan } from '../../src/engine/engine.js';
+import { failed, ok, query, testEngine } from '../support/engine.js';
+import { Gate } from '../support/gate.js';
 import { fileRedis } from '../support/redis-file.js';
 import { destroyStore, readyRedisStore } from '../support/redis-store.js';
 import { storeKinds } from '../support/stores.js';
-
-/** An engine on a store, as createCaching builds one, with test-sized bounds. */
-function engineOn(keyv: Keyv, overrides: Partial<EngineOptions> & { timeout?: number; breakerThreshold?: number } = {}) {
-  const errors: CachingError[] = [];
-  const report = (error: CachingError) => errors.push(error);
-  const { timeout = 2_000, breakerThreshold = 5, ...rest } = overrides;
-  const engine = new CacheEngine({
-    prefix: 'engine',
-    store: new GuardedStore(keyv, { timeout, breakerThreshold, breakerCooldown: 5_000, report }),
-    versionTtl: 60_000,
-    invalidationTimeout: 1_000,
-    maxPendingInvalidations: 1_000,
-    retryDelay: 60_000,
-    retryMax: 60_000,
-    maxEntryBytes: 1024 * 1024,
-    inputLimits: { maxInputBytes: 64 * 1024, maxInputDepth: 32 },
-    report,
-    ...rest,
-  });
-  engines.push(engine);
-  return { engine, errors };
-}
-
-const engines: CacheEngine[] = [];
-afterEach(() => {
-  for (const engine of engines.splice(0)) engine.close();
-});
 
 const alice = { kind: 'user', id: 'alice' } as const;
 
 function planFor(engine: CacheEngine, input: unknown = { page: 1 }, tags: readonly string[] = ['post:1']): QueryPlan {
   return engine.plan({ path: 'post.list', scope: alice, input, tags, ttl: 60_000 });
-}
-
-/** Reads through the engine the way a framework adapter does: a hit, or the fill of a miss with `compute`. */
-async function query<T>(
-  engine: CacheEngine,
-  plan: QueryPlan,
-  compute: () => Promise<Computed<T>>,
-  signal?: AbortSignal,
-  onRead?: () => void,
-) {
-  const read = await engine.read(plan);
-  onRead?.();
-  if (read.kind === 'hit') return { how: 'hit' as const, value: read.value };
-  if (read.kind === 'bypass') return { how: 'bypass' as const, value: (await compute()).data };
-  const outcome = await engine.fill(plan, read, compute, signal);
-  return outcome.kind === 'shared' ? { how: 'shared' as const, value: outcome.value } : { how: 'computed' as const, value: outcome.result };
 }
 
 /** Waits until `condition` holds (the machine may be loaded: no fixed sleep decides an order). */
@@ -65,12 +22,9 @@ async function until(condition: () => boolean): Promise<void> {
   }
 }
 
-const ok = <T>(data: T): Computed<T> => ({ result: data, ok: true, data });
-const failed = (message: string): Computed<string> => ({ result: message, ok: false, data: undefined });
-
 describe.each(storeKinds())('the engine on $name', (kind) => {
   it('serves an entry only while every version it recorded is current', async () => {
-    const { engine } = engineOn(await kind.fresh());
+    const { engine } = testEngine(await kind.fresh());
     const plan = planFor(engine);
     expect(await query(engine, plan, async () => ok('v1'))).toEqual({ how: 'computed', value: 'v1' });
     expect(await query(engine, plan, async () => ok('unused'))).toEqual({ how: 'hit', value: 'v1' });
@@ -83,7 +37,7 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
 
   it('never serves an entry again once one of its version keys was lost, and seeds a fresh version instead', async () => {
     const keyv = await kind.fresh();
-    const { engine } = engineOn(keyv);
+    const { engine } = testEngine(keyv);
     const plan = planFor(engine);
     await query(engine, plan, async () => ok('before'));
     expect(await query(engine, plan, async () => ok('unused'))).toMatchObject({ how: 'hit' });
@@ -97,7 +51,7 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
   });
 
   it('treats an entry past its TTL as a miss even while the store still holds it', async () => {
-    const { engine } = engineOn(await kind.fresh());
+    const { engine } = testEngine(await kind.fresh());
     const plan = engine.plan({ path: 'post.list', scope: alice, input: { page: 13 }, tags: undefined, ttl: 60_000 });
     await query(engine, plan, async () => ok('old'));
     expect(await query(engine, plan, async () => ok('unused'))).toEqual({ how: 'hit', value: 'old' });
@@ -114,7 +68,7 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
 
   it('writes the versions a miss found absent before the resolver runs', async () => {
     const keyv = await kind.fresh();
-    const { engine } = engineOn(keyv);
+    const { engine } = testEngine(keyv);
     const plan = planFor(engine);
     const seen: unknown[] = [];
     await query(engine, plan, async () => {
@@ -126,7 +80,7 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
   });
 
   it.runIf(kind.name === 'redis')('seeds tag versions for as long as the entry lives, other versions for versionTtl', async () => {
-    const { engine } = engineOn(await kind.fresh());
+    const { engine } = testEngine(await kind.fresh());
     // Tags come from inputs: a flood of made-up ids must not leave a day-long key behind each.
     const plan = engine.plan({ path: 'post.byId', scope: alice, input: { id: 404 }, tags: ['post:404'], ttl: 5_000 });
     await query(engine, plan, async () => ok(null));
@@ -138,18 +92,16 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
   });
 
   it('gives followers of a failed leader their own resolver run, one at a time, and never the failure', async () => {
-    const { engine } = engineOn(await kind.fresh());
+    const { engine } = testEngine(await kind.fresh());
     const plan = planFor(engine, { page: 9 });
     let runs = 0;
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const gate = new Gate();
+    gate.close();
     const compute = async (): Promise<Computed<string>> => {
       runs++;
       const mine = runs;
       if (mine === 1) {
-        await gate;
+        await gate.pass();
         return failed("alice's secret error");
       }
       return ok(`run ${mine}`);
@@ -158,7 +110,7 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     await until(() => runs === 1);
     const followers = Array.from({ length: 8 }, () => query(engine, plan, compute));
     await new Promise((resolve) => setTimeout(resolve, 20));
-    release();
+    gate.open();
     expect(await leader).toEqual({ how: 'computed', value: "alice's secret error" });
     const answers = await Promise.all(followers);
     expect(answers.map((answer) => answer.value)).not.toContain("alice's secret error");
@@ -169,16 +121,14 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
   });
 
   it("lets a follower stop waiting when its own caller aborts, without touching the leader's run", async () => {
-    const { engine } = engineOn(await kind.fresh());
+    const { engine } = testEngine(await kind.fresh());
     const plan = planFor(engine, { page: 10 });
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const gate = new Gate();
+    gate.close();
     let started = false;
     const leader = query(engine, plan, async () => {
       started = true;
-      await gate;
+      await gate.pass();
       return ok('done');
     });
     await until(() => started);
@@ -186,25 +136,23 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     const follower = query(engine, plan, async () => ok('follower ran'), controller.signal);
     controller.abort(new Error('client went away'));
     await expect(follower).rejects.toThrow('client went away');
-    release();
+    gate.open();
     expect(await leader).toEqual({ how: 'computed', value: 'done' });
   });
 
   it('never lets a query that starts after a mutation join a run from before it, even once the moved version is lost', async () => {
     const keyv = await kind.fresh();
-    const { engine } = engineOn(keyv);
+    const { engine } = testEngine(keyv);
     const plan = planFor(engine, { page: 12 });
     let db = 'before';
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const gate = new Gate();
+    gate.close();
     let started = false;
     // A reads the database, then takes its time: its result is from before the mutation.
     const slow = query(engine, plan, async () => {
       const seen = db;
       started = true;
-      await gate;
+      await gate.pass();
       return ok(seen);
     });
     await until(() => started);
@@ -213,22 +161,20 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     // The moved key is lost (eviction, FLUSHALL, a restart without persistence): B reads it absent, as A did.
     for (const key of plan.keys.slice(1)) await keyv.delete(key);
     const fresh = query(engine, plan, async () => ok(db));
-    release();
+    gate.open();
     expect(await slow).toEqual({ how: 'computed', value: 'before' });
     expect(await fresh).toEqual({ how: 'computed', value: 'after' });
   });
 
   it('shares a successful result as a fresh copy that no follower can change for another', async () => {
-    const { engine } = engineOn(await kind.fresh());
+    const { engine } = testEngine(await kind.fresh());
     const plan = planFor(engine, { page: 11 });
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const gate = new Gate();
+    gate.close();
     let runs = 0;
     const compute = async () => {
       runs++;
-      await gate;
+      await gate.pass();
       return ok({ items: [1, 2, 3] });
     };
     const leader = query(engine, plan, compute);
@@ -237,7 +183,7 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     const followers = [1, 2].map(() => query(engine, plan, compute, undefined, () => read++));
     // Both followers have read (and so joined the flight: fill runs in the same turn) before the leader finishes.
     await until(() => read === 2);
-    release();
+    gate.open();
     await leader;
     const [first, second] = await Promise.all(followers);
     if (first === undefined || second === undefined) throw new Error('two followers expected');
@@ -262,8 +208,8 @@ describe('the engine on Redis under faults', () => {
 
   it('writes an invalidation while the circuit breaker is open, so other processes see it', async () => {
     await redis.server.command('FLUSHALL');
-    const writer = engineOn(await store(), { timeout: 50, breakerThreshold: 1 });
-    const reader = engineOn(await store());
+    const writer = testEngine(await store(), { timeout: 50, breakerThreshold: 1 });
+    const reader = testEngine(await store());
     const plan = planFor(reader.engine);
     await query(reader.engine, plan, async () => ok('before'));
     expect(await query(reader.engine, plan, async () => ok('unused'))).toEqual({ how: 'hit', value: 'before' });
@@ -280,7 +226,7 @@ describe('the engine on Redis under faults', () => {
 
   it('does not open the breaker when its own event loop stalls with reads in flight', async () => {
     await redis.server.command('FLUSHALL');
-    const { engine, errors } = engineOn(await store(), { timeout: 100, breakerThreshold: 5 });
+    const { engine, errors } = testEngine(await store(), { timeout: 100, breakerThreshold: 5 });
     const plans = Array.from({ length: 8 }, (_, page) => planFor(engine, { page }));
     const reads = plans.map((plan) => engine.read(plan));
     const until = Date.now() + 150;
@@ -295,7 +241,7 @@ describe('the engine on Redis under faults', () => {
 
   it('writes a move whose process stalled longer than invalidationTimeout right after queueing it', async () => {
     await redis.server.command('FLUSHALL');
-    const { engine } = engineOn(await store(), { invalidationTimeout: 300 });
+    const { engine } = testEngine(await store(), { invalidationTimeout: 300 });
     for (let round = 0; round < 3; round++) {
       const move = engine.invalidate(engine.targetKeys({ tags: [`stalled:${round}`] }));
       const until = Date.now() + 450;
@@ -309,10 +255,10 @@ describe('the engine on Redis under faults', () => {
 
   it('collapses an oversized backlog into one move of everything, and writes it once the store answers', async () => {
     await redis.server.command('FLUSHALL');
-    const reader = engineOn(await store());
+    const reader = testEngine(await store());
     const plan = planFor(reader.engine);
     await query(reader.engine, plan, async () => ok('before'));
-    const writer = engineOn(await store(), { maxPendingInvalidations: 50, invalidationTimeout: 100 });
+    const writer = testEngine(await store(), { maxPendingInvalidations: 50, invalidationTimeout: 100 });
     await redis.server.command('CLIENT', 'PAUSE', '1500', 'WRITE');
     const moves = await Promise.all(
       Array.from({ length: 200 }, (_, i) => writer.engine.invalidate(writer.engine.targetKeys({ tags: [`other:${i}`] }))),

@@ -3,13 +3,13 @@ import { TRPCError } from '@trpc/server';
 import type { Keyv } from 'keyv';
 import * as lowest from 'trpc-server-lowest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CacheEngine, type Computed, type EngineOptions, type QueryPlan } from '../../src/engine/engine.js';
+import type { CacheEngine, Computed, QueryPlan } from '../../src/engine/engine.js';
 import { formatEntry, readEntry } from '../../src/engine/entry.js';
 import type { ReadEvent } from '../../src/engine/events.js';
 import { CachingConfigError, type CachingError } from '../../src/errors.js';
 import { type CachingMeta, createCaching, createMemoryStore } from '../../src/index.js';
-import { GuardedStore } from '../../src/stores/guard.js';
 import { harness } from '../support/apps/harness.js';
+import { failed, ok, query, type TestEngineOptions, testEngine } from '../support/engine.js';
 // Aliased: the linter takes a use* call for a React hook.
 import { useFakeClock as fakeEveryClock } from '../support/fake-clock.js';
 import { Gate } from '../support/gate.js';
@@ -35,35 +35,22 @@ function fakeClock(kind: StoreKind): { advance(ms: number): void; restore(): voi
 }
 
 let clock: { advance(ms: number): void; restore(): void } | undefined;
-const engines: CacheEngine[] = [];
 afterEach(() => {
   clock?.restore();
   clock = undefined;
-  for (const engine of engines.splice(0)) engine.close();
 });
 
 /** An engine on a store, as createCaching builds one, recording faults and read events. */
-function engineOn(keyv: Keyv, overrides: Partial<EngineOptions> = {}) {
-  const errors: CachingError[] = [];
+function engineOn(keyv: Keyv, overrides: TestEngineOptions = {}) {
   const reads: ReadEvent['status'][] = [];
-  const report = (error: CachingError) => errors.push(error);
-  const engine = new CacheEngine({
-    prefix: 'engine',
+  const made = testEngine(keyv, {
     // Generous: a loaded machine must not turn a hit into a bypass here.
-    store: new GuardedStore(keyv, { timeout: 5_000, breakerThreshold: 5, breakerCooldown: 5_000, report }),
-    versionTtl: 60_000,
+    timeout: 5_000,
     invalidationTimeout: 5_000,
-    maxPendingInvalidations: 1_000,
-    retryDelay: 60_000,
-    retryMax: 60_000,
-    maxEntryBytes: 1024 * 1024,
-    inputLimits: { maxInputBytes: 64 * 1024, maxInputDepth: 32 },
-    report,
     events: { onRead: (event) => reads.push(event.status) },
     ...overrides,
   });
-  engines.push(engine);
-  return { engine, errors, reads };
+  return { ...made, reads };
 }
 
 const alice = { kind: 'user', id: 'alice' } as const;
@@ -79,22 +66,6 @@ function planFor(engine: CacheEngine, stale: { window?: number; ifError?: boolea
     staleIfError: stale.ifError ?? false,
   });
 }
-
-/** Reads through the engine the way the tRPC middleware does: a hit, a stale value (refreshed in the background), or a fill. */
-async function query<T>(engine: CacheEngine, plan: QueryPlan, compute: () => Promise<Computed<T>>) {
-  const read = await engine.read(plan);
-  if (read.kind === 'hit') return { how: 'hit' as const, value: read.value };
-  if (read.kind === 'stale') {
-    engine.refresh(plan, read, compute);
-    return { how: 'stale' as const, value: read.value };
-  }
-  if (read.kind === 'bypass') return { how: 'bypass' as const, value: (await compute()).data };
-  const outcome = await engine.fill(plan, read, compute);
-  return outcome.kind === 'shared' ? { how: 'shared' as const, value: outcome.value } : { how: 'computed' as const, value: outcome.result };
-}
-
-const ok = <T>(data: T): Computed<T> => ({ result: data, ok: true, data });
-const failed = (message: string): Computed<string> => ({ result: message, ok: false, data: undefined, error: new Error(message) });
 
 /** A resolver that counts its runs and returns `v<run>`. */
 function counter() {
