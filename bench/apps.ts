@@ -44,6 +44,24 @@ async function adrfLookup<T>(keyv: Keyv, user: string, input: unknown, resolve: 
   return data;
 }
 
+/**
+ * Stores for a benchmark of trpc-caching alone: `keyv`, and peers that throw `unused` if a peer's procedure
+ * is called.
+ */
+export function keyvOnly(keyv: Keyv, unused: string): BenchStores {
+  const peer = {
+    getOrSet(): never {
+      throw new Error(unused);
+    },
+  };
+  return { keyv, bento: peer, cacheable: peer };
+}
+
+/** Waits until a store's connection takes writes (calls before would bypass the cache); `ttl` is the probe key's. */
+export async function storeConnected(store: Keyv, ttl?: number): Promise<void> {
+  for (let i = 0; i < 500 && !(await store.set('bench:probe', '1', ttl)); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 /** A router with every variant of the list procedure on `stores`, and a caller factory; `options` are createCaching's. */
 export function createBenchApp(stores: BenchStores, options: Partial<CachingOptions<BenchCtx>> = {}) {
   const t = createT();

@@ -9,6 +9,11 @@ import { Bench } from 'tinybench';
 
 export type Task = () => Promise<unknown>;
 
+/** Rounds of {@link measure} and ms per task in each, from BENCH_ROUNDS and BENCH_TIME when they are set. */
+export function roundsFromEnv(defaults = { rounds: 12, time: 100 }): { rounds: number; time: number } {
+  return { rounds: Number(process.env.BENCH_ROUNDS ?? defaults.rounds), time: Number(process.env.BENCH_TIME ?? defaults.time) };
+}
+
 export interface Measured {
   /** Median latency in microseconds. */
   readonly median: number;

@@ -8,45 +8,33 @@
  * Called by bench/run.ts (its rows go to docs/benchmarks.md); `tsx bench/near-cache.ts`
  * runs it alone and prints the tables. Starts its own redis-servers on free loopback ports.
  */
-import { fileURLToPath } from 'node:url';
 import { createMemoryStore } from '../src/index.js';
-import { createRedisStore, nearCacheStats, type RedisStore } from '../src/stores/redis/index.js';
+import { createRedisStore, nearCacheStats } from '../src/stores/redis/index.js';
 import { NearWorker, visibilityDelays } from '../test/support/procs/near-driver.js';
 import { machineNow, type ReadLog, type WriteLog } from '../test/support/procs/near-worker.js';
 import { type RedisServer, startRedis } from '../test/support/redis.js';
 import { startTcpProxy, trackingConnection } from '../test/support/tcp-proxy.js';
-import { createBenchApp } from './apps.js';
+import { createBenchApp, keyvOnly, storeConnected } from './apps.js';
 import { INPUT } from './fixtures.js';
-import { measure, percentile } from './measure.js';
-import { type InProcessResults, micros, printTable, ratio, type Table } from './report.js';
+import { measure, percentile, roundsFromEnv } from './measure.js';
+import { type ExtraRows, type InProcessResults, micros, ratio, runAlone, type Table, withRows } from './report.js';
 
 const MAX_STALENESS = 250;
-const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
-const time = Number(process.env.BENCH_TIME ?? 100);
+const { rounds, time } = roundsFromEnv();
+const UNUSED = 'not used by the near-cache benchmark';
 /** How long each staleness run mutates, in ms. */
 const STALENESS_MS = Number(process.env.BENCH_NEAR_MS ?? 8_000);
-
-const unused = {
-  getOrSet(): never {
-    throw new Error('not used by the near-cache benchmark');
-  },
-};
-
-/** Waits until a store's connection takes writes (calls before would bypass the cache). */
-async function connected(store: RedisStore): Promise<void> {
-  for (let i = 0; i < 500 && !(await store.set('bench:probe', '1')); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 /** Hit latency through createCaller: the in-memory store, Redis with a near cache, Redis without. */
 async function hitLatency(redis: RedisServer) {
   const nearStore = createRedisStore({ url: redis.url, nearCache: { maxStaleness: MAX_STALENESS } });
   const plainStore = createRedisStore({ url: redis.url });
   try {
-    await Promise.all([connected(nearStore), connected(plainStore)]);
+    await Promise.all([storeConnected(nearStore), storeConnected(plainStore)]);
     const apps = {
-      memory: createBenchApp({ keyv: createMemoryStore(), bento: unused, cacheable: unused }),
-      near: createBenchApp({ keyv: nearStore, bento: unused, cacheable: unused }),
-      redis: createBenchApp({ keyv: plainStore, bento: unused, cacheable: unused }),
+      memory: createBenchApp(keyvOnly(createMemoryStore(), UNUSED)),
+      near: createBenchApp(keyvOnly(nearStore, UNUSED)),
+      redis: createBenchApp(keyvOnly(plainStore, UNUSED)),
     };
     const callers = { memory: apps.memory.caller('reader'), near: apps.near.caller('reader'), redis: apps.redis.caller('reader') };
     for (const caller of Object.values(callers)) for (let i = 0; i < 3; i++) await caller.cached(INPUT);
@@ -150,7 +138,7 @@ async function visibility(cacheUrl: string, db: RedisServer, silence?: { cycleMs
 }
 
 /** Runs everything and returns the rows for docs/benchmarks.md. */
-export async function nearCacheResults(): Promise<Pick<InProcessResults, 'tables' | 'targets' | 'headline'>> {
+export async function nearCacheResults(): Promise<ExtraRows> {
   const [redis, db] = await Promise.all([startRedis(), startRedis()]);
   const proxy = await startTcpProxy(redis.port);
   try {
@@ -232,18 +220,7 @@ export async function nearCacheResults(): Promise<Pick<InProcessResults, 'tables
 
 /** Adds the near-cache tables and targets to bench/run.ts's results. */
 export async function withNearCacheRows(results: InProcessResults): Promise<InProcessResults> {
-  const near = await nearCacheResults();
-  return {
-    ...results,
-    tables: [...results.tables, ...near.tables],
-    targets: [...results.targets, ...near.targets],
-    headline: { ...results.headline, ...near.headline },
-  };
+  return withRows(results, await nearCacheResults());
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const results = await nearCacheResults();
-  for (const table of results.tables) printTable(table);
-  for (const target of results.targets) console.log(`${target.met ? 'met' : 'NOT MET'}: ${target.goal}: ${target.measured}`);
-  process.exit(0);
-}
+await runAlone(import.meta.url, nearCacheResults);

@@ -7,31 +7,18 @@
  * Called by bench/run.ts (its rows go to docs/benchmarks.md); `tsx bench/redis-store.ts` runs it alone and
  * prints the tables. Starts its own redis-server and Redis Cluster on free loopback ports.
  */
-import { fileURLToPath } from 'node:url';
 import KeyvRedis, { createClient, createCluster } from '@keyv/redis';
-import type { Keyv } from 'keyv';
 import { createRawStringStore } from '../src/index.js';
 import { createRedisStore, type RedisStore } from '../src/stores/redis/index.js';
 import { type RedisCluster, startCluster } from '../test/support/cluster.js';
-import { type RedisServer, startRedis } from '../test/support/redis.js';
-import { createBenchApp } from './apps.js';
+import { commandStats, type RedisServer, startRedis } from '../test/support/redis.js';
+import { createBenchApp, keyvOnly, storeConnected } from './apps.js';
 import { INPUT } from './fixtures.js';
-import { measure } from './measure.js';
-import { type InProcessResults, micros, printTable, ratio } from './report.js';
+import { measure, roundsFromEnv } from './measure.js';
+import { type InProcessResults, micros, ratio, runAlone, withRows } from './report.js';
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
-const time = Number(process.env.BENCH_TIME ?? 100);
-
-const unused = {
-  getOrSet(): never {
-    throw new Error('not used by the Redis store benchmark');
-  },
-};
-
-/** Waits until a store's connection takes writes (calls before would bypass the cache). */
-async function connected(store: Keyv): Promise<void> {
-  for (let i = 0; i < 500 && !(await store.set('bench:probe', '1', 1_000)); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-}
+const { rounds, time } = roundsFromEnv();
+const UNUSED = 'not used by the Redis store benchmark';
 
 /** Commands per call of `run` (50 calls), summed over `nodes`, as `2 MGET`. */
 async function commandsPer(
@@ -43,11 +30,9 @@ async function commandsPer(
   for (let i = 0; i < times; i++) await run();
   const totals: Record<string, number> = {};
   for (const node of nodes) {
-    const info = String(await node.command('INFO', 'commandstats'));
-    for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-      const name = match[1] as string;
+    for (const [name, calls] of Object.entries(await commandStats(node))) {
       if (/^(config|info|hello|client|ping|select|auth|cluster)/.test(name)) continue;
-      totals[name] = (totals[name] ?? 0) + Number(match[2]);
+      totals[name] = (totals[name] ?? 0) + calls;
     }
   }
   const parts = Object.entries(totals).map(([name, calls]) => `${Number((calls / times).toFixed(2))} ${name.toUpperCase()}`);
@@ -67,7 +52,7 @@ async function redisStoreResults(): Promise<InProcessResults> {
     const stores: RedisStore[] = [single, onCluster, clusterPlain];
     for (const store of stores) closers.push(() => store.close());
     closers.push(() => former.disconnect());
-    await Promise.all([...stores, former].map(connected));
+    await Promise.all([...stores, former].map((store) => storeConnected(store, 1_000)));
     // The same client library the store uses, for the limits: one GET of the entry a hit reads.
     const raw = createClient({ url: redis.url });
     const rawCluster = createCluster({ rootNodes: cluster.rootNodes });
@@ -79,10 +64,10 @@ async function redisStoreResults(): Promise<InProcessResults> {
 
     // Separate prefixes: the cluster stores with and without hash tags must not read each other's entries.
     const apps = {
-      single: createBenchApp({ keyv: single, bento: unused, cacheable: unused }),
-      former: createBenchApp({ keyv: former, bento: unused, cacheable: unused }, { prefix: 'former' }),
-      cluster: createBenchApp({ keyv: onCluster, bento: unused, cacheable: unused }),
-      clusterPlain: createBenchApp({ keyv: clusterPlain, bento: unused, cacheable: unused }, { prefix: 'plain' }),
+      single: createBenchApp(keyvOnly(single, UNUSED)),
+      former: createBenchApp(keyvOnly(former, UNUSED), { prefix: 'former' }),
+      cluster: createBenchApp(keyvOnly(onCluster, UNUSED)),
+      clusterPlain: createBenchApp(keyvOnly(clusterPlain, UNUSED), { prefix: 'plain' }),
     };
     const callers = Object.fromEntries(Object.entries(apps).map(([name, app]) => [name, app.caller('reader')])) as Record<
       keyof typeof apps,
@@ -178,18 +163,7 @@ async function redisStoreResults(): Promise<InProcessResults> {
 
 /** Adds the Redis store's tables, targets and headline figures to bench/run.ts's results. */
 export async function withRedisStoreRows(results: InProcessResults): Promise<InProcessResults> {
-  const store = await redisStoreResults();
-  return {
-    ...results,
-    tables: [...results.tables, ...store.tables],
-    targets: [...results.targets, ...store.targets],
-    headline: { ...results.headline, ...store.headline },
-  };
+  return withRows(results, await redisStoreResults());
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const results = await redisStoreResults();
-  for (const table of results.tables) printTable(table);
-  for (const target of results.targets) console.log(`${target.met ? 'met' : 'NOT MET'}: ${target.goal}: ${target.measured}`);
-  process.exit(0);
-}
+await runAlone(import.meta.url, redisStoreResults);

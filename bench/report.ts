@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { chart } from './chart.js';
 import { renderMarkdown } from './markdown.js';
 
@@ -88,6 +89,31 @@ export function printTable(table: Table): void {
   for (const row of table.rows) console.log(line(row));
   if (table.note) console.log(table.note);
   console.log('');
+}
+
+/** What a script that adds to bench/run.ts's results measures: tables, targets and headline figures. */
+export type ExtraRows = Pick<InProcessResults, 'tables' | 'targets' | 'headline'>;
+
+/** `results` with the tables, targets and headline figures of `more` after its own. */
+export function withRows(results: InProcessResults, more: ExtraRows): InProcessResults {
+  return {
+    ...results,
+    tables: [...results.tables, ...more.tables],
+    targets: [...results.targets, ...more.targets],
+    headline: { ...results.headline, ...more.headline },
+  };
+}
+
+/**
+ * For a script that bench/run.ts also imports: when node was started with this script (`url` is its
+ * `import.meta.url`), runs `produce`, prints its tables and targets, and exits; otherwise does nothing.
+ */
+export async function runAlone(url: string, produce: () => Promise<ExtraRows>): Promise<void> {
+  if (process.argv[1] !== fileURLToPath(url)) return;
+  const results = await produce();
+  for (const table of results.tables) printTable(table);
+  for (const target of results.targets) console.log(`${target.met ? 'met' : 'NOT MET'}: ${target.goal}: ${target.measured}`);
+  process.exit(0);
 }
 
 function machine(): Machine {

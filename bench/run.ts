@@ -24,13 +24,12 @@ import { startRedis } from '../test/support/redis.js';
 import { type BenchCaller, createBenchApp } from './apps.js';
 import { INPUT, makeList, PAYLOAD_BYTES } from './fixtures.js';
 import { collectGarbage } from './gc.js';
-import { type Measured, measure, type Task, underLoad } from './measure.js';
+import { type Measured, measure, roundsFromEnv, type Task, underLoad } from './measure.js';
 import { withNearCacheRows } from './near-cache.js';
 import { withRedisStoreRows } from './redis-store.js';
 import { type InProcessResults, micros, printTable, ratio, saveResults } from './report.js';
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
-const time = Number(process.env.BENCH_TIME ?? 100);
+const { rounds, time } = roundsFromEnv();
 
 /** Commands Redis counted that a benchmark did not send (our own INFO and CONFIG, connection set-up). */
 const HOUSEKEEPING = new Set(['config', 'info', 'hello', 'client', 'ping', 'select', 'auth']);

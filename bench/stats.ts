@@ -10,7 +10,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { type CachingOptions, cachingChannels, createCaching, createMemoryStore } from '../src/index.js';
 import { instrumentCaching } from '../src/otel/index.js';
 import { authed, type BenchCtx, createT, INPUT, listInput, makeList } from './fixtures.js';
-import { measure } from './measure.js';
+import { measure, roundsFromEnv } from './measure.js';
 import { micros, printTable, ratio } from './report.js';
 
 function app(options: Partial<CachingOptions<BenchCtx>>) {
@@ -48,8 +48,7 @@ for (const { caller } of [off, on, channel, otel]) {
   await caller.cached(INPUT);
 }
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 16);
-const time = Number(process.env.BENCH_TIME ?? 150);
+const { rounds, time } = roundsFromEnv({ rounds: 16, time: 150 });
 const tasks = {
   'stats off': () => off.caller.cached(INPUT),
   'stats on (default)': () => on.caller.cached(INPUT),

@@ -1,8 +1,10 @@
 import type { Keyv } from 'keyv';
 import { type LockOptions, resolveLock } from './engine/lease.js';
+import type { EngineOptions } from './engine/plan.js';
 import { CachingConfigError, type CachingError } from './errors.js';
 import type { StatsOptions } from './observability/stats.js';
 import { checkDuration, positiveInteger } from './options.js';
+import type { StoreGuardOptions } from './stores/guard.js';
 import { createMemoryStore, DEFAULT_MAX_ENTRIES } from './stores/memory.js';
 
 /**
@@ -108,18 +110,12 @@ const DEFAULT_STATS_PATHS = 50;
 
 /** {@link CachingOptions} checked and with their defaults filled in: what createCaching wires together. */
 export interface ResolvedCachingOptions {
-  readonly prefix: string;
+  /** The default TTL of a cached query. */
   readonly ttl: number;
-  readonly versionTtl: number;
-  readonly timeout: number;
-  readonly breakerThreshold: number;
-  readonly breakerCooldown: number;
-  readonly maxEntryBytes: number;
-  readonly maxInputBytes: number;
-  readonly maxInputDepth: number;
-  readonly retryDelay: number;
-  readonly invalidationTimeout: number;
-  readonly maxPendingInvalidations: number;
+  /** The store guard's bounds; createCaching adds the hooks. */
+  readonly guard: Omit<StoreGuardOptions, 'report' | 'events'>;
+  /** The engine's settings; createCaching adds the store, the hooks and the lease settings. */
+  readonly engine: Omit<EngineOptions, 'store' | 'report' | 'events' | 'lock'>;
   /** The app's store, or the default in-memory one made here. */
   readonly store: Keyv;
   readonly lock: ReturnType<typeof resolveLock>;
@@ -182,18 +178,18 @@ export function resolveCachingOptions<TCtx>(options: CachingOptions<TCtx>): Reso
     options.store ?? createMemoryStore({ maxEntries: positiveInteger('maxEntries', given(options.maxEntries, DEFAULT_MAX_ENTRIES)) });
 
   return {
-    prefix,
     ttl,
-    versionTtl,
-    timeout,
-    breakerThreshold,
-    breakerCooldown,
-    maxEntryBytes,
-    maxInputBytes,
-    maxInputDepth,
-    retryDelay,
-    invalidationTimeout,
-    maxPendingInvalidations,
+    guard: { timeout, breakerThreshold, breakerCooldown },
+    engine: {
+      prefix,
+      versionTtl,
+      invalidationTimeout,
+      maxPendingInvalidations,
+      retryDelay,
+      retryMax: breakerCooldown,
+      maxEntryBytes,
+      inputLimits: { maxInputBytes, maxInputDepth },
+    },
     store: keyv,
     lock: resolveLock(options.lock, keyv, timeout),
     statsPaths: statsOption(options.stats),

@@ -128,24 +128,7 @@ export interface Caching<TCtx> {
  * ```
  */
 export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Caching<TCtx> {
-  const {
-    prefix,
-    ttl,
-    versionTtl,
-    timeout,
-    breakerThreshold,
-    breakerCooldown,
-    maxEntryBytes,
-    maxInputBytes,
-    maxInputDepth,
-    retryDelay,
-    invalidationTimeout,
-    maxPendingInvalidations,
-    store: keyv,
-    lock,
-    statsPaths,
-    onError,
-  } = resolveCachingOptions(options);
+  const { ttl, guard: bounds, engine: settings, store: keyv, lock, statsPaths, onError } = resolveCachingOptions(options);
   const recorder = statsPaths === undefined ? undefined : new StatsRecorder(statsPaths);
   // Stats, diagnostics channels and attached observers (OpenTelemetry) hear every event through this one object.
   const observers = new Observers(recorder);
@@ -158,21 +141,8 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     }
     observers.onError(error);
   };
-  const guard = new GuardedStore(keyv, { timeout, breakerThreshold, breakerCooldown, report, events: observers });
-  const engine = new CacheEngine({
-    prefix,
-    store: guard,
-    versionTtl,
-    invalidationTimeout,
-    maxPendingInvalidations,
-    retryDelay,
-    retryMax: breakerCooldown,
-    maxEntryBytes,
-    inputLimits: { maxInputBytes, maxInputDepth },
-    report,
-    events: observers,
-    lock: lock.settings,
-  });
+  const guard = new GuardedStore(keyv, { ...bounds, report, events: observers });
+  const engine = new CacheEngine({ ...settings, store: guard, report, events: observers, lock: lock.settings });
   // A store made by createMemoryStore keeps version keys in an LRU of their own: tell it which keys those are.
   partitionVersions(keyv, (key) => engine.isVersionKey(key));
 
@@ -195,7 +165,9 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     engine,
     user: options.user as (ctx: unknown) => unknown,
     report,
-    cacheMeta: memo(cacheMetas, (path, meta) => resolveCacheMeta(path, meta, { ttl, versionTtl, lock: lock.byDefault })),
+    cacheMeta: memo(cacheMetas, (path, meta) =>
+      resolveCacheMeta(path, meta, { ttl, versionTtl: settings.versionTtl, lock: lock.byDefault }),
+    ),
     invalidateMeta: memo(invalidateMetas, resolveInvalidateMeta),
     checkCall: (path) => calls?.check(path),
   };
@@ -205,7 +177,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   const liveHub = (): LiveHub => {
     if (hub !== undefined) return hub;
     const pubsub = pubSubOf(keyv);
-    hub = new LiveHub({ bufferSize: 256, historySize: 256, report }, pubsub && { pubsub, channel: `${prefix}:invalidations` });
+    hub = new LiveHub({ bufferSize: 256, historySize: 256, report }, pubsub && { pubsub, channel: `${settings.prefix}:invalidations` });
     return hub;
   };
   const readerOf = (ctx: unknown): string => {

@@ -1,9 +1,10 @@
 // The example's live page in headless Chromium: alice and bob side by side, each with a TanStack Query cache. An
 // edit in alice's pane reaches bob's pane over the live stream, and only the queries the mutation moved are
 // fetched again (counted from the browser's own network requests); nothing polls.
-import { type Browser, chromium, type Request } from 'playwright-core';
+import type { Browser, Request } from 'playwright-core';
 import { parseSyncHeader, SYNC_HEADER } from 'trpc-caching/client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../test/support/browser.js';
 import { type RunningApp, start } from '../src/server.js';
 
 const TOKEN_USERS: Record<string, string> = { 'Bearer alice-token': 'alice', 'Bearer bob-token': 'bob' };
@@ -38,18 +39,7 @@ afterEach(async () => {
 describe('the live page of the example app', () => {
   it("shows alice's edit of the shared note in bob's pane, refetching only the queries her mutation moved", async () => {
     app = await start({ port: 0, dbDelayMs: 0 });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage();
     const origin = new URL(app.url).origin;
     const foreign: string[] = [];

@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { chromium } from 'playwright-core';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { launchChromium } from '../../test/support/browser.js';
 import { rest as restAs } from '../../test/support/clients.js';
 import { type RedisServer, startRedis } from '../../test/support/redis.js';
 import type { Note } from '../src/db.js';
@@ -313,18 +313,7 @@ describe('the example app documentation', () => {
     const expected = Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
       Object.keys(item ?? {}).map((method) => `${method.toUpperCase()} ${path}`),
     );
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const foreign: string[] = [];

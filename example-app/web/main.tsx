@@ -133,6 +133,28 @@ function Status({ pane, path, input }: { pane: Pane; path: string; input?: unkno
   );
 }
 
+/** A list query's section: its heading with the query's cache status, then the titles of its items. */
+function ListSection(props: {
+  pane: Pane;
+  path: string;
+  input: unknown;
+  heading: string;
+  items: ReadonlyArray<{ id: number; title: string }> | undefined;
+}) {
+  return (
+    <section data-query={props.path}>
+      <h3>
+        {props.heading} <Status pane={props.pane} path={props.path} input={props.input} />
+      </h3>
+      <ul>
+        {props.items?.map((item) => (
+          <li key={item.id}>{item.title}</li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 function PaneView({ pane }: { pane: Pane }) {
   const { trpc } = pane;
   const me = useQuery(trpc.users.me.queryOptions());
@@ -164,26 +186,8 @@ function PaneView({ pane }: { pane: Pane }) {
           </button>
         </form>
       </section>
-      <section data-query="notes.list">
-        <h3>
-          Notes (newest first) <Status pane={pane} path="notes.list" input={LIST} />
-        </h3>
-        <ul>
-          {list.data?.items.map((item) => (
-            <li key={item.id}>{item.title}</li>
-          ))}
-        </ul>
-      </section>
-      <section data-query="feed.list">
-        <h3>
-          Public feed <Status pane={pane} path="feed.list" input={FEED} />
-        </h3>
-        <ul>
-          {feed.data?.items.map((item) => (
-            <li key={item.id}>{item.title}</li>
-          ))}
-        </ul>
-      </section>
+      <ListSection pane={pane} path="notes.list" input={LIST} heading="Notes (newest first)" items={list.data?.items} />
+      <ListSection pane={pane} path="feed.list" input={FEED} heading="Public feed" items={feed.data?.items} />
       <section>
         <h3>Invalidations</h3>
         <pre className="log">{log || '(none yet)'}</pre>

@@ -187,13 +187,8 @@ function readCall(value: unknown): SyncCall | undefined {
  */
 export function parseSyncHeader(value: string | null | undefined): readonly (SyncCall | undefined)[] | undefined {
   if (typeof value !== 'string' || value.length === 0) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const parsed = parseJsonObject(value);
+  if (parsed === undefined) return undefined;
   const { v, calls } = parsed as { v?: unknown; calls?: unknown };
   if (v !== PROTOCOL_VERSION || !Array.isArray(calls)) return undefined;
   return calls.map(readCall);
@@ -230,4 +225,15 @@ export function readLiveEvent(value: unknown): LiveEvent | undefined {
 /** Whether a moved path (or router prefix) covers a procedure path: itself, or a path under it. */
 export function pathCovers(moved: string, path: string): boolean {
   return path === moved || (path.length > moved.length && path.startsWith(moved) && path[moved.length] === '.');
+}
+
+/** `text` parsed as JSON when it holds an object (or an array); undefined when it is not JSON or holds anything else. */
+export function parseJsonObject(text: string): object | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return typeof parsed === 'object' && parsed !== null ? parsed : undefined;
 }

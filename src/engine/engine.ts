@@ -61,16 +61,7 @@ export class CacheEngine {
     this.keys = new KeyFormat(options.prefix, { hashTags: offered.keyLayout === 'hash-tags' });
     this.leases = offered.leases;
     this.store = options.store;
-    this.versions = new VersionBook(options.store, {
-      versionTtl: options.versionTtl,
-      invalidationTimeout: options.invalidationTimeout,
-      maxPending: options.maxPendingInvalidations,
-      allKey: this.keys.allVersion(),
-      retryMin: options.retryDelay,
-      retryMax: options.retryMax,
-      report: options.report,
-      events: options.events,
-    });
+    this.versions = new VersionBook(options.store, options, this.keys.allVersion());
     this.filler = new MissFiller({
       store: this.store,
       versions: this.versions,

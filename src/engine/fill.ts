@@ -35,6 +35,25 @@ export interface FillDeps {
 
 const KEEP = (): void => {};
 
+/** A miss this process leads: its resolver, and how its flight takes identical misses. */
+interface Lead<R> {
+  readonly plan: QueryPlan;
+  readonly miss: VersionsRead;
+  readonly compute: () => Promise<Computed<R>>;
+  /** Lets identical misses join under another flight key too (the versions this lead seeds). */
+  readonly alsoAs: (flightKey: string) => void;
+  /** Stops misses joining under the key the flight was started with. */
+  readonly retire: () => void;
+  /** A background refresh of a stale entry: it was told as the stale read that started it. */
+  readonly background: boolean;
+}
+
+/** What a lead gives its own caller, and what identical misses may share (only a success). */
+interface Led<R> {
+  readonly own: FillOutcome<R>;
+  readonly shared: SharedResult | undefined;
+}
+
 /**
  * The miss path of the engine: single-flight of identical misses, the cross-process lease of `lock`, seeding the
  * versions a miss found absent before its resolver runs, and storing the result under the versions read. Only
@@ -68,7 +87,7 @@ export class MissFiller {
       const flight = this.d.flights.joinable(flightKey);
       if (flight === undefined)
         return this.d.flights.lead(flightKey, (alsoAs, retire) =>
-          this.leadLocked(plan, miss, compute, alsoAs, provisional ? retire : KEEP),
+          this.leadLocked({ plan, miss, compute, alsoAs, retire: provisional ? retire : KEEP, background: false }),
         );
       const waitedFrom = monotonicNow();
       const shared = await untilAborted(flight, signal);
@@ -99,7 +118,7 @@ export class MissFiller {
     };
     const done = this.d.flights
       // With `lock`, the lease makes it one refresh across processes too.
-      .lead(flightKey, (alsoAs) => this.leadLocked(plan, stale, run, alsoAs, KEEP, true))
+      .lead(flightKey, (alsoAs) => this.leadLocked({ plan, miss: stale, compute: run, alsoAs, retire: KEEP, background: true }))
       .then(
         () => {
           if (failure !== undefined) this.d.refreshes.failed(plan, stale.freshUntil, failure.error, this.d.options.report);
@@ -114,23 +133,17 @@ export class MissFiller {
    * either takes the entry another process stored meanwhile (what a read calls a hit, so its versions are
    * current) or leads, holding the lease until the entry is stored. Without leases it is `lead` itself.
    */
-  private async leadLocked<R>(
-    plan: QueryPlan,
-    miss: VersionsRead,
-    compute: () => Promise<Computed<R>>,
-    alsoAs: (flightKey: string) => void,
-    retire: () => void,
-    background = false,
-  ): Promise<{ own: FillOutcome<R>; shared: SharedResult | undefined }> {
+  private async leadLocked<R>(job: Lead<R>): Promise<Led<R>> {
+    const { plan, miss, background } = job;
     const { leases, options } = this.d;
     if (!plan.lock || leases === undefined || options.lock === undefined || !this.d.store.available) {
-      return this.lead(plan, miss, compute, alsoAs, retire, background);
+      return this.lead(job);
     }
     const waitFrom = monotonicNow();
     const turn = await takeTurn(leases, this.d.keys.lease(plan.entryKey), options.lock, () => this.probe(plan));
     if (turn.kind === 'lead') {
       try {
-        return await this.lead(plan, miss, compute, alsoAs, retire, background);
+        return await this.lead(job);
       } finally {
         turn.release();
       }
@@ -155,14 +168,7 @@ export class MissFiller {
     return read.kind === 'bypass' ? { kind: 'give-up' } : { kind: 'miss' };
   }
 
-  private async lead<R>(
-    plan: QueryPlan,
-    miss: VersionsRead,
-    compute: () => Promise<Computed<R>>,
-    alsoAs: (flightKey: string) => void,
-    retire: () => void,
-    background = false,
-  ): Promise<{ own: FillOutcome<R>; shared: SharedResult | undefined }> {
+  private async lead<R>({ plan, miss, compute, alsoAs, retire, background }: Lead<R>): Promise<Led<R>> {
     const { tokens, written } = this.seedAbsent(plan, miss);
     // Misses that read the versions being seeded are identical to this one: let them join.
     if (tokens !== miss.tokens) alsoAs(`${plan.entryKey}\n${tokens.join(' ')}`);

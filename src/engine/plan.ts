@@ -81,9 +81,13 @@ export type FillOutcome<R> =
 export interface EngineOptions {
   readonly prefix: string;
   readonly store: GuardedStore;
+  /** Lifetime of a version key, in ms. */
   readonly versionTtl: number;
+  /** Longest one version write may take, and how long a mutation waits for its moves. */
   readonly invalidationTimeout: number;
+  /** Pending version keys above which they collapse into one move of the global version. */
   readonly maxPendingInvalidations: number;
+  /** First delay before a retry of unwritten moves, in ms; it doubles up to `retryMax`. */
   readonly retryDelay: number;
   readonly retryMax: number;
   readonly maxEntryBytes: number;

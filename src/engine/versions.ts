@@ -2,23 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { CachingError } from '../errors.js';
 import type { GuardedStore } from '../stores/guard.js';
 import { afterPendingIo, monotonicNow } from './clock.js';
-import type { EngineEvents } from './events.js';
+import type { EngineOptions } from './plan.js';
 
-/** How the version book writes and bounds its moves. */
-export interface VersionBookOptions {
-  /** Lifetime of a version key, in ms. */
-  readonly versionTtl: number;
-  /** Longest one version write may take, and how long a mutation waits for its moves. */
-  readonly invalidationTimeout: number;
-  /** Pending version keys above which they collapse into one move of `allKey`. */
-  readonly maxPending: number;
-  /** The global version: moving it invalidates everything. */
-  readonly allKey: string;
-  readonly retryMin: number;
-  readonly retryMax: number;
-  readonly report: (error: CachingError) => void;
-  readonly events?: EngineEvents | undefined;
-}
+/** How the version book writes and bounds its moves: the engine's settings for them. */
+export type VersionBookOptions = Pick<
+  EngineOptions,
+  'versionTtl' | 'invalidationTimeout' | 'maxPendingInvalidations' | 'retryDelay' | 'retryMax' | 'report' | 'events'
+>;
 
 /** A fresh token for an absent version key: offered to identical misses while in flight, and to misses that read before it landed. */
 interface Seed {
@@ -50,7 +40,7 @@ const CHUNK = 200;
  * Moves are never skipped by the circuit breaker (it protects reads). A move
  * that cannot be written in time stays pending: `covers` makes this process
  * bypass the keys, and a background retry writes them in chunks. Pending keys
- * are bounded: above `maxPending` they collapse into one move of the global
+ * are bounded: above `maxPendingInvalidations` they collapse into one move of the global
  * version, coarse but O(1) and always correct.
  */
 export class VersionBook {
@@ -67,8 +57,10 @@ export class VersionBook {
   constructor(
     private readonly store: GuardedStore,
     private readonly options: VersionBookOptions,
+    /** The global version: moving it invalidates everything. */
+    private readonly allKey: string,
   ) {
-    this.retryDelay = options.retryMin;
+    this.retryDelay = options.retryDelay;
   }
 
   /** Invalidations of this process not yet written: how many version keys wait. */
@@ -79,7 +71,7 @@ export class VersionBook {
   /** True when any of the keys has a move this process could not write yet. */
   covers(keys: readonly string[]): boolean {
     if (this.pending.size === 0) return false;
-    if (this.pending.has(this.options.allKey)) return true;
+    if (this.pending.has(this.allKey)) return true;
     for (const key of keys) if (this.pending.has(key)) return true;
     return false;
   }
@@ -94,7 +86,7 @@ export class VersionBook {
     const generation = ++this.generation;
     const batch: Array<[string, number]> = [];
     // While a move of everything waits, it subsumes any other: moving it again (after this change) is enough.
-    const moved = this.pending.has(this.options.allKey) ? [this.options.allKey] : new Set(keys);
+    const moved = this.pending.has(this.allKey) ? [this.allKey] : new Set(keys);
     for (const key of moved) {
       this.seeding.delete(key);
       this.pending.set(key, generation);
@@ -225,16 +217,16 @@ export class VersionBook {
 
   /** Collapses an oversized backlog into one move of the global version. */
   private bound(): void {
-    if (this.pending.size <= this.options.maxPending) return;
+    if (this.pending.size <= this.options.maxPendingInvalidations) return;
     const collapsed = this.pending.size;
     this.pending.clear();
-    this.pending.set(this.options.allKey, ++this.generation);
+    this.pending.set(this.allKey, ++this.generation);
     this.options.report(
       new CachingError(
         'invalidate',
-        `${collapsed} invalidations are waiting for the store (more than maxPendingInvalidations, ${this.options.maxPending}); ` +
+        `${collapsed} invalidations are waiting for the store (more than maxPendingInvalidations, ${this.options.maxPendingInvalidations}); ` +
           'they are replaced by one invalidation of everything, written when the store answers',
-        { key: this.options.allKey },
+        { key: this.allKey },
       ),
     );
   }
@@ -258,7 +250,7 @@ export class VersionBook {
     }
     this.options.events?.onPending?.(this.pending.size);
     if (this.pending.size === 0) {
-      this.retryDelay = this.options.retryMin;
+      this.retryDelay = this.options.retryDelay;
       return;
     }
     this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMax);

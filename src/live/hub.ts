@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { LiveEvent } from '../client/protocol.js';
+import { type LiveEvent, parseJsonObject } from '../client/protocol.js';
 import { CachingError, errorMessage } from '../errors.js';
 import type { PubSub } from '../stores/capabilities.js';
 import { type LiveMove, movedFor } from './move.js';
@@ -251,13 +251,8 @@ function encode(origin: string, move: LiveMove): string {
 const strings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 function decode(message: string, self: string): LiveMove | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(message);
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null) return undefined;
+  const raw = parseJsonObject(message);
+  if (raw === undefined) return undefined;
   const { o, i, a, s, p, t } = raw as Record<string, unknown>;
   if (o === self || typeof i !== 'string' || !strings(s) || !strings(p) || !strings(t)) return undefined;
   return { id: i, all: a === 1, scopes: s, paths: p, tags: t };

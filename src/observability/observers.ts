@@ -3,6 +3,9 @@ import type { CachingError } from '../errors.js';
 import { publishBreaker, publishError, publishInvalidate, publishRead, publishStoreCall } from './channels.js';
 import type { StatsRecorder } from './stats.js';
 
+/** What an `EngineEvents` hook is told. */
+type HookArg<K extends keyof EngineEvents> = Parameters<NonNullable<EngineEvents[K]>>[0];
+
 /**
  * The one `EngineEvents` a caching instance gives its engine and store guard: it tells the stats
  * recorder, then the diagnostics channels, then observers attached later (OpenTelemetry). Stats and
@@ -26,69 +29,44 @@ export class Observers implements EngineEvents {
   onRead(event: ReadEvent): void {
     this.stats?.onRead(event);
     publishRead(event);
-    const attached = this.attached;
-    for (let i = 0; i < attached.length; i++) {
-      try {
-        attached[i]?.onRead?.(event);
-      } catch {
-        // An observer's fault must not become the query's.
-      }
-    }
+    this.tell('onRead', event);
   }
 
   onInvalidate(event: InvalidateEvent): void {
     this.stats?.onInvalidate(event);
     publishInvalidate(event);
-    for (const observer of this.attached) {
-      try {
-        observer.onInvalidate?.(event);
-      } catch {
-        // As in onRead.
-      }
-    }
+    this.tell('onInvalidate', event);
   }
 
   onStoreCall(event: StoreCallEvent): void {
     this.stats?.onStoreCall(event);
     publishStoreCall(event);
-    const attached = this.attached;
-    for (let i = 0; i < attached.length; i++) {
-      try {
-        attached[i]?.onStoreCall?.(event);
-      } catch {
-        // As in onRead.
-      }
-    }
+    this.tell('onStoreCall', event);
   }
 
   onBreaker(state: 'closed' | 'open' | 'half-open'): void {
     publishBreaker(state);
-    for (const observer of this.attached) {
-      try {
-        observer.onBreaker?.(state);
-      } catch {
-        // As in onRead.
-      }
-    }
+    this.tell('onBreaker', state);
   }
 
   onPending(count: number): void {
-    for (const observer of this.attached) {
-      try {
-        observer.onPending?.(count);
-      } catch {
-        // As in onRead.
-      }
-    }
+    this.tell('onPending', count);
   }
 
   onError(error: CachingError): void {
     publishError(error);
-    for (const observer of this.attached) {
+    this.tell('onError', error);
+  }
+
+  /** Calls `hook` of every attached observer (an indexed loop: onRead runs on every hit). */
+  private tell<K extends keyof EngineEvents>(hook: K, arg: HookArg<K>): void {
+    const attached = this.attached;
+    for (let i = 0; i < attached.length; i++) {
+      const observer = attached[i] as EngineEvents;
       try {
-        observer.onError?.(error);
+        (observer[hook] as ((arg: HookArg<K>) => void) | undefined)?.call(observer, arg);
       } catch {
-        // As in onRead.
+        // An observer's fault must not become the query's.
       }
     }
   }

@@ -3,6 +3,7 @@ import type { Keyv } from 'keyv';
 import { describe, expect, it } from 'vitest';
 import { type CachingError, type CachingMeta, createCaching } from '../../src/index.js';
 import { storeKinds } from '../support/stores.js';
+import { until } from '../support/until.js';
 
 interface Ctx {
   readonly user: string | null;
@@ -51,14 +52,6 @@ async function outcome(call: Promise<unknown>): Promise<unknown> {
     return await call;
   } catch (error) {
     return { error: (error as Error).message };
-  }
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not reached in 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 

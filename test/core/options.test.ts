@@ -2,6 +2,7 @@ import { initTRPC } from '@trpc/server';
 import type { Keyv } from 'keyv';
 import { describe, expect, it } from 'vitest';
 import { CachingConfigError, type CachingMeta, type CachingOptions, createCaching, createMemoryStore } from '../../src/index.js';
+import { configRefusal } from '../support/rejection.js';
 import { storeKinds } from '../support/stores.js';
 
 interface Ctx {
@@ -10,13 +11,10 @@ interface Ctx {
 
 /** The CachingConfigError that creating a caching instance with these options throws. */
 function configError(store: Keyv, options: Partial<CachingOptions<Ctx>> | Record<string, unknown>): CachingConfigError {
-  try {
-    createCaching<Ctx>({ store, user: (ctx) => ctx.user, ...options } as CachingOptions<Ctx>);
-  } catch (error) {
-    if (error instanceof CachingConfigError) return error;
-    throw error;
-  }
-  throw new Error(`createCaching accepted ${JSON.stringify(options)}`);
+  return configRefusal(
+    () => createCaching<Ctx>({ store, user: (ctx) => ctx.user, ...options } as CachingOptions<Ctx>),
+    `createCaching accepted ${JSON.stringify(options)}`,
+  );
 }
 
 const BAD_DURATIONS: Array<[string, unknown]> = [

@@ -6,20 +6,12 @@ import { Gate } from '../support/gate.js';
 import { fileRedis } from '../support/redis-file.js';
 import { destroyStore, readyRedisStore } from '../support/redis-store.js';
 import { storeKinds } from '../support/stores.js';
+import { until } from '../support/until.js';
 
 const alice = { kind: 'user', id: 'alice' } as const;
 
 function planFor(engine: CacheEngine, input: unknown = { page: 1 }, tags: readonly string[] = ['post:1']): QueryPlan {
   return engine.plan({ path: 'post.list', scope: alice, input, tags, ttl: 60_000 });
-}
-
-/** Waits until `condition` holds (the machine may be loaded: no fixed sleep decides an order). */
-async function until(condition: () => boolean): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not reached in 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe.each(storeKinds())('the engine on $name', (kind) => {

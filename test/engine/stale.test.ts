@@ -67,10 +67,32 @@ function planFor(engine: CacheEngine, stale: { window?: number; ifError?: boolea
   });
 }
 
-/** A resolver that counts its runs and returns `v<run>`. */
-function counter() {
+/** A resolver that counts its runs and returns `v<run>`; with a gate, each run passes it first. */
+function counter(gate?: Gate) {
   const state = { runs: 0 };
-  return { state, compute: async () => ok(`v${++state.runs}`) };
+  if (gate === undefined) return { state, compute: async () => ok(`v${++state.runs}`) };
+  const compute = async () => {
+    state.runs++;
+    await gate.pass();
+    return ok(`v${state.runs}`);
+  };
+  return { state, compute };
+}
+
+/**
+ * An engine holding `v1`, the counter's first run, `by` ms later (default: its TTL has just passed, well within the
+ * window); `clock` is fake from here on. With a gate, every run of the counter passes it.
+ */
+async function expiredEntry(kind: StoreKind, { gate, ifError, by = TTL + 1 }: { gate?: Gate; ifError?: boolean; by?: number } = {}) {
+  const fake = fakeClock(kind);
+  clock = fake;
+  const keyv = await kind.fresh();
+  const { engine, errors } = engineOn(keyv);
+  const plan = planFor(engine, { ifError });
+  const { state, compute } = counter(gate);
+  await query(engine, plan, compute);
+  fake.advance(by);
+  return { clock: fake, keyv, engine, errors, plan, state, compute };
 }
 
 describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (kind) => {
@@ -94,18 +116,8 @@ describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (ki
   });
 
   it('refreshes once for concurrent readers, serving every one of them the old value meanwhile', async () => {
-    clock = fakeClock(kind);
-    const { engine } = engineOn(await kind.fresh());
-    const plan = planFor(engine);
     const gate = new Gate();
-    let runs = 0;
-    const compute = async () => {
-      runs++;
-      await gate.pass();
-      return ok(`v${runs}`);
-    };
-    await query(engine, plan, compute);
-    clock.advance(TTL + 1);
+    const { engine, plan, state, compute } = await expiredEntry(kind, { gate });
     gate.close();
     const readers = await Promise.all(Array.from({ length: 8 }, () => query(engine, plan, compute)));
     expect(readers).toEqual(Array.from({ length: 8 }, () => ({ how: 'stale', value: 'v1' })));
@@ -114,7 +126,7 @@ describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (ki
     expect(await query(engine, plan, compute)).toEqual({ how: 'stale', value: 'v1' });
     gate.open();
     await engine.idle();
-    expect(runs).toBe(2);
+    expect(state.runs).toBe(2);
     expect(await query(engine, plan, compute)).toEqual({ how: 'hit', value: 'v2' });
   });
 
@@ -124,42 +136,21 @@ describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (ki
     ['the path', { paths: ['post'] }],
     ['everything', { all: true }],
   ] as const)('never serves an expired entry stale once %s it depends on was invalidated', async (_name, target) => {
-    clock = fakeClock(kind);
-    const { engine } = engineOn(await kind.fresh());
-    const plan = planFor(engine);
-    const { compute } = counter();
-    await query(engine, plan, compute);
-    clock.advance(TTL + 1);
+    const { engine, plan, compute } = await expiredEntry(kind);
     expect(await engine.invalidate(engine.targetKeys(target))).toBe(true);
     // The window only stretches expiry; a move means the data changed, so the caller waits for the resolver.
     expect(await query(engine, plan, compute)).toEqual({ how: 'computed', value: 'v2' });
   });
 
   it('never serves an expired entry stale once one of its version keys is gone from the store', async () => {
-    clock = fakeClock(kind);
-    const keyv = await kind.fresh();
-    const { engine } = engineOn(keyv);
-    const plan = planFor(engine);
-    const { compute } = counter();
-    await query(engine, plan, compute);
-    clock.advance(TTL + 1);
+    const { keyv, engine, plan, compute } = await expiredEntry(kind);
     expect(await keyv.delete(plan.keys.at(-1) as string)).toBe(true);
     expect(await query(engine, plan, compute)).toEqual({ how: 'computed', value: 'v2' });
   });
 
   it('stores a refresh under the versions read before it ran, so that a move during the refresh makes it a miss', async () => {
-    clock = fakeClock(kind);
-    const { engine } = engineOn(await kind.fresh());
-    const plan = planFor(engine);
     const gate = new Gate();
-    let runs = 0;
-    const compute = async () => {
-      runs++;
-      await gate.pass();
-      return ok(`v${runs}`);
-    };
-    await query(engine, plan, compute);
-    clock.advance(TTL + 1);
+    const { engine, plan, compute } = await expiredEntry(kind, { gate });
     gate.close();
     expect(await query(engine, plan, compute)).toEqual({ how: 'stale', value: 'v1' });
     await gate.arrivals(2);
@@ -171,12 +162,7 @@ describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (ki
   });
 
   it('stops serving stale once the window has passed', async () => {
-    clock = fakeClock(kind);
-    const { engine } = engineOn(await kind.fresh());
-    const plan = planFor(engine);
-    const { compute } = counter();
-    await query(engine, plan, compute);
-    clock.advance(TTL + WINDOW - 1);
+    const { clock, engine, plan, compute } = await expiredEntry(kind, { by: TTL + WINDOW - 1 });
     expect(await query(engine, plan, compute)).toEqual({ how: 'stale', value: 'v1' });
     await engine.idle();
     clock.advance(TTL + WINDOW);
@@ -184,11 +170,7 @@ describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (ki
   });
 
   it('reports a failed refresh to onError and then lets the next caller run the resolver and see its failure', async () => {
-    clock = fakeClock(kind);
-    const { engine, errors } = engineOn(await kind.fresh());
-    const plan = planFor(engine);
-    await query(engine, plan, async () => ok('v1'));
-    clock.advance(TTL + 1);
+    const { clock, engine, errors, plan } = await expiredEntry(kind);
     expect(await query(engine, plan, async () => failed('database down'))).toEqual({ how: 'stale', value: 'v1' });
     await engine.idle();
     expect(errors.map((error) => [error.operation, error.path, (error.cause as Error).message])).toEqual([
@@ -202,11 +184,7 @@ describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (ki
   });
 
   it('reports a refresh whose resolver throws instead of letting it become an unhandled rejection', async () => {
-    clock = fakeClock(kind);
-    const { engine, errors } = engineOn(await kind.fresh());
-    const plan = planFor(engine);
-    await query(engine, plan, async () => ok('v1'));
-    clock.advance(TTL + 1);
+    const { engine, errors, plan } = await expiredEntry(kind);
     const throwing = async (): Promise<Computed<string>> => {
       throw new Error('resolver crashed');
     };
@@ -216,11 +194,7 @@ describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (ki
   });
 
   it('with staleIfError keeps serving the old value while the resolver fails, until the window ends', async () => {
-    clock = fakeClock(kind);
-    const { engine, errors } = engineOn(await kind.fresh());
-    const plan = planFor(engine, { ifError: true });
-    await query(engine, plan, async () => ok('v1'));
-    clock.advance(TTL + 1);
+    const { clock, engine, errors, plan } = await expiredEntry(kind, { ifError: true });
     expect(await query(engine, plan, async () => failed('down'))).toEqual({ how: 'stale', value: 'v1' });
     await engine.idle();
     clock.advance(WINDOW - 2);
@@ -335,6 +309,20 @@ describe.each(storeKinds())('stale-while-revalidate through tRPC on $name', (kin
     }
   }
 
+  /** Alice's page 1 cached, then the database down and the entry expired: her next read is answered stale and its refresh fails. */
+  async function failedRefresh(cache: { staleWhileRevalidate: number; staleIfError?: boolean }) {
+    const fake = fakeClock(kind);
+    clock = fake;
+    const made = await app(cache);
+    const alice = made.createCaller({ user: 'alice' });
+    expect(await alice.list({ page: 1 })).toEqual({ rev: 0 });
+    made.state.down = true;
+    fake.advance(TTL + 1);
+    expect(await alice.list({ page: 1 })).toEqual({ rev: 0 });
+    await settle(() => made.errors.length === 1);
+    return { ...made, alice, clock: fake };
+  }
+
   it('answers at once with the expired value and runs the resolver after the answer, with the caller’s ctx and input', async () => {
     clock = fakeClock(kind);
     const { createCaller, state, gate, stored } = await app({ staleWhileRevalidate: WINDOW });
@@ -374,14 +362,7 @@ describe.each(storeKinds())('stale-while-revalidate through tRPC on $name', (kin
   });
 
   it('with staleIfError answers with the old value while the resolver throws within the window, and with the error after it', async () => {
-    clock = fakeClock(kind);
-    const { createCaller, state, errors } = await app({ staleWhileRevalidate: WINDOW, staleIfError: true });
-    const alice = createCaller({ user: 'alice' });
-    expect(await alice.list({ page: 1 })).toEqual({ rev: 0 });
-    state.down = true;
-    clock.advance(TTL + 1);
-    expect(await alice.list({ page: 1 })).toEqual({ rev: 0 });
-    await settle(() => errors.length === 1);
+    const { alice, errors, clock } = await failedRefresh({ staleWhileRevalidate: WINDOW, staleIfError: true });
     expect(await alice.list({ page: 1 })).toEqual({ rev: 0 });
     await settle(() => errors.length === 2);
     expect(errors.map((error) => [error.operation, error.path])).toEqual([
@@ -394,14 +375,7 @@ describe.each(storeKinds())('stale-while-revalidate through tRPC on $name', (kin
   });
 
   it('without staleIfError answers with the error once a background refresh has failed', async () => {
-    clock = fakeClock(kind);
-    const { createCaller, state, errors } = await app({ staleWhileRevalidate: WINDOW });
-    const alice = createCaller({ user: 'alice' });
-    expect(await alice.list({ page: 1 })).toEqual({ rev: 0 });
-    state.down = true;
-    clock.advance(TTL + 1);
-    expect(await alice.list({ page: 1 })).toEqual({ rev: 0 });
-    await settle(() => errors.length === 1);
+    const { alice, errors } = await failedRefresh({ staleWhileRevalidate: WINDOW });
     expect(errors[0]?.operation).toBe('refresh');
     expect((await refusal(alice.list({ page: 1 }))).code).toBe('SERVICE_UNAVAILABLE');
   });

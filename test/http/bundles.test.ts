@@ -1,34 +1,14 @@
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build, type Options } from 'tsup';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import config from '../../tsup.config.js';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
+import { describe, expect, it } from 'vitest';
+import { cjsBuild } from '../support/cjs-build.js';
 
 /**
  * The published CommonJS build: `trpc-caching` and `trpc-caching/http` are separate bundles, each with its
- * own copy of the cache log module. Built here from tsup.config.ts (without types) so that the test does not
- * depend on a prior `npm run build`; under node_modules so that the bundles resolve their peers.
+ * own copy of the cache log module.
  */
 describe('the CommonJS build, root and subpaths as separate bundles', () => {
-  let outDir = '';
-  let load: NodeJS.Require;
-  beforeAll(async () => {
-    await mkdir(join(root, 'node_modules/.cache'), { recursive: true });
-    outDir = await mkdtemp(join(root, 'node_modules/.cache/trpc-caching-cjs-'));
-    const cjs = (config as Options[]).find(
-      (options) => options.format === 'cjs' || (Array.isArray(options.format) && options.format.includes('cjs')),
-    );
-    if (cjs === undefined) throw new Error('tsup.config.ts has no CommonJS build');
-    await build({ ...cjs, outDir, dts: false, sourcemap: false, clean: false, silent: true, config: false });
-    load = createRequire(join(outDir, 'index.cjs'));
-  }, 120_000);
-  afterAll(async () => {
-    if (outDir !== '') await rm(outDir, { recursive: true, force: true });
-  });
+  const cjs = cjsBuild('trpc-caching-cjs-');
 
   it('builds one CommonJS file per subpath export', async () => {
     // One per subpath export of package.json ('.' is index).
@@ -39,11 +19,11 @@ describe('the CommonJS build, root and subpaths as separate bundles', () => {
       .filter((subpath) => subpath !== './package.json')
       .map((subpath) => (subpath === '.' ? 'index.cjs' : `${subpath.slice(2)}.cjs`))
       .sort();
-    expect((await readdir(outDir)).filter((name) => name.endsWith('.cjs')).sort()).toEqual(expected);
+    expect((await readdir(cjs.outDir)).filter((name) => name.endsWith('.cjs')).sort()).toEqual(expected);
   });
 
   it('keeps the HTTP and OpenAPI names out of the root entry', () => {
-    const main = load(join(outDir, 'index.cjs')) as Record<string, unknown>;
+    const main = cjs.load(join(cjs.outDir, 'index.cjs')) as Record<string, unknown>;
     expect(main.createCaching).toBeTypeOf('function');
     for (const name of ['withCacheHeaders', 'cacheResponseMeta', 'withNotModified', 'withNotModifiedFetch', 'documentCaching']) {
       expect(main[name], name).toBeUndefined();
@@ -51,11 +31,11 @@ describe('the CommonJS build, root and subpaths as separate bundles', () => {
   });
 
   it('sends cache headers when the procedures come from the root bundle and the headers from trpc-caching/http', async () => {
-    const main = load(join(outDir, 'index.cjs')) as typeof import('../../src/index.js');
-    const http = load(join(outDir, 'http.cjs')) as typeof import('../../src/http/index.js');
-    const openapi = load(join(outDir, 'openapi.cjs')) as typeof import('../../src/openapi/index.js');
-    const { initTRPC } = load('@trpc/server') as typeof import('@trpc/server');
-    const { fetchRequestHandler } = load('@trpc/server/adapters/fetch') as typeof import('@trpc/server/adapters/fetch');
+    const main = cjs.load(join(cjs.outDir, 'index.cjs')) as typeof import('../../src/index.js');
+    const http = cjs.load(join(cjs.outDir, 'http.cjs')) as typeof import('../../src/http/index.js');
+    const openapi = cjs.load(join(cjs.outDir, 'openapi.cjs')) as typeof import('../../src/openapi/index.js');
+    const { initTRPC } = cjs.load('@trpc/server') as typeof import('@trpc/server');
+    const { fetchRequestHandler } = cjs.load('@trpc/server/adapters/fetch') as typeof import('@trpc/server/adapters/fetch');
 
     type Ctx = { user: string | null };
     const t = initTRPC.context<Ctx>().meta<import('../../src/index.js').CachingMeta>().create();

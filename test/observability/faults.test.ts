@@ -3,7 +3,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Keyv } from 'keyv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CacheBreakerMessage, type CacheStoreErrorMessage, cachingChannels } from '../../src/index.js';
-import { erroring, type Fault, pausedAll, startAppRedis } from '../support/faults.js';
+import { during, erroring, pausedAll, startAppRedis } from '../support/faults.js';
 import type { RedisServer } from '../support/redis.js';
 import { destroyStore, eventually, readyRedisStore } from '../support/redis-store.js';
 import { createNotesApp, SECRET_INPUT, SECRET_USER } from './app.js';
@@ -46,15 +46,6 @@ function listen<T>(name: string): T[] {
   return messages;
 }
 
-async function during(fault: Fault, body: () => Promise<void>): Promise<void> {
-  await fault.inject(server);
-  try {
-    await body();
-  } finally {
-    await fault.heal(server);
-  }
-}
-
 describe.each([erroring, pausedAll])('when Redis $name', (fault) => {
   it(`counts ${THRESHOLD} store errors, then breaker-open bypasses, and shows the breaker open, half-open, then closed`, async () => {
     const app = await newApp({ breakerThreshold: THRESHOLD, breakerCooldown: COOLDOWN });
@@ -64,7 +55,7 @@ describe.each([erroring, pausedAll])('when Redis $name', (fault) => {
     await bob.notes.list();
     expect(app.caching.stats()).toMatchObject({ hits: 1, misses: 1, breaker: 'closed' });
 
-    await during(fault, async () => {
+    await during(fault, server, async () => {
       for (let i = 0; i < THRESHOLD + 2; i++) await bob.notes.list({ q: `during ${i}` });
       const stats = app.caching.stats();
       expect(stats.bypassReasons).toMatchObject({ 'store-error': THRESHOLD, 'breaker-open': 2 });
@@ -88,7 +79,7 @@ describe.each([erroring, pausedAll])('when Redis $name', (fault) => {
     const secret = app.caller(SECRET_USER);
     await secret.notes.list({ q: SECRET_INPUT });
 
-    await during(fault, async () => {
+    await during(fault, server, async () => {
       await secret.notes.add({ text: SECRET_INPUT });
       const stats = app.caching.stats();
       expect(stats).toMatchObject({ invalidations: 0, deferredInvalidations: 1 });

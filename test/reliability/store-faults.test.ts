@@ -3,7 +3,7 @@ import { Keyv } from 'keyv';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CachingError, type CachingOptions } from '../../src/index.js';
 import { type CounterCtx, CounterDb, createCounterApp } from '../support/apps/counter.js';
-import { erroring, type Fault, killed, pausedAll, startAppRedis, stopped } from '../support/faults.js';
+import { during, erroring, killed, pausedAll, startAppRedis, stopped } from '../support/faults.js';
 import { freePort, type RedisServer } from '../support/redis.js';
 import { destroyStore, eventually, productionRedisStore, readyRedisStore } from '../support/redis-store.js';
 
@@ -62,15 +62,6 @@ async function warmUp(app: ReturnType<typeof createCounterApp>, db: CounterDb, n
   app.errors.length = 0;
 }
 
-async function during(fault: Fault, body: () => Promise<void>): Promise<void> {
-  await fault.inject(server);
-  try {
-    await body();
-  } finally {
-    await fault.heal(server);
-  }
-}
-
 describe.each([erroring, pausedAll, stopped, killed])('when Redis $name', (fault) => {
   it('queries answer from their resolver with current data and mutations succeed', async () => {
     const db = new CounterDb();
@@ -80,7 +71,7 @@ describe.each([erroring, pausedAll, stopped, killed])('when Redis $name', (fault
     expect(await alice.counter.get({ name: 'a' })).toMatchObject({ user: 'alice', name: 'a', value: 0 });
     expect(db.runs['counter.get']).toBe(1);
 
-    await during(fault, async () => {
+    await during(fault, server, async () => {
       for (let i = 1; i <= 5; i++) {
         expect(await alice.counter.bump({ name: 'a' })).toMatchObject({ user: 'alice', name: 'a', value: i });
         expect(await alice.counter.get({ name: 'a' })).toMatchObject({ user: 'alice', name: 'a', value: i });
@@ -100,7 +91,7 @@ describe.each([erroring, pausedAll, stopped, killed])('when Redis $name', (fault
     const calls = countCalls(store);
     const runs = db.runs['counter.get'] ?? 0;
 
-    await during(fault, async () => {
+    await during(fault, server, async () => {
       const answers = [];
       for (let i = 0; i < 20; i++) answers.push(await alice.counter.get({ name: `n${i}` }));
       expect(answers.map((answer) => answer.name)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`));
@@ -121,7 +112,7 @@ describe.each([erroring, pausedAll, stopped, killed])('when Redis $name', (fault
     await warmUp(app, db, 'warm');
     const calls = countCalls(store);
 
-    await during(fault, async () => {
+    await during(fault, server, async () => {
       for (let i = 0; i < THRESHOLD; i++) await alice.counter.get({ name: 'trip' });
       expect(calls()).toBe(THRESHOLD);
       await new Promise((resolve) => setTimeout(resolve, cooldown + 50));
@@ -161,7 +152,7 @@ describe.each([erroring, pausedAll, stopped, killed])('when Redis $name', (fault
     await warmUp(app, db, 'a');
     seen.length = 0;
 
-    await during(fault, async () => {
+    await during(fault, server, async () => {
       expect(await alice.counter.get({ name: 'b' })).toMatchObject({ value: 0 });
       expect(await alice.counter.bump({ name: 'a' })).toMatchObject({ value: 1 });
       expect(await alice.board()).toEqual({ total: 1 });

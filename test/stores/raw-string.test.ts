@@ -1,7 +1,8 @@
 import KeyvRedis from '@keyv/redis';
 import { Keyv, type KeyvStoreAdapter } from 'keyv';
 import { describe, expect, it } from 'vitest';
-import { CachingConfigError, createRawStringStore } from '../../src/index.js';
+import { type CachingConfigError, createRawStringStore } from '../../src/index.js';
+import { configRefusal } from '../support/rejection.js';
 
 /** The shape of the SQL adapters (`@keyv/sqlite`, `@keyv/postgres`): strings kept as written, TTLs left to Keyv's envelope. */
 class SqlLikeAdapter {
@@ -26,15 +27,8 @@ class SqlLikeAdapter {
   }
 }
 
-const refusalOf = (adapter: unknown): CachingConfigError => {
-  try {
-    createRawStringStore(adapter as KeyvStoreAdapter);
-  } catch (error) {
-    if (error instanceof CachingConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected createRawStringStore to refuse the adapter');
-};
+const refusalOf = (adapter: unknown): CachingConfigError =>
+  configRefusal(() => createRawStringStore(adapter as KeyvStoreAdapter), 'expected createRawStringStore to refuse the adapter');
 
 describe('createRawStringStore', () => {
   it('accepts @keyv/redis, whose strings come back as written and expire by Redis PX', () => {

@@ -4,21 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from '@redis/client';
-import { freePort } from './redis.js';
+import { commandStats, freePort, type RedisEndpoint, serverArgs, stopProcess } from './redis.js';
 
 const run = promisify(execFile);
 
 /** One node of a {@link RedisCluster}. */
-export interface ClusterNode {
-  readonly port: number;
-  readonly url: string;
+export interface ClusterNode extends RedisEndpoint {
   /** The node's cluster id (`CLUSTER MYID`). */
   readonly id: string;
   readonly process: ChildProcess;
-  /** Sends a raw command to this node on a fresh connection. */
-  command(...args: string[]): Promise<unknown>;
-  /** Calls per command name from this node's INFO commandstats. */
-  commandCounts(): Promise<Record<string, number>>;
   /** `master` or `slave`, as this node sees itself now. */
   role(): Promise<string>;
   /** Kills the node (SIGKILL): no goodbye to its peers, as a crashed host. */
@@ -96,13 +90,7 @@ export async function startCluster(
   const launch = (port: number) =>
     spawn(
       binary,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir,
+      serverArgs(port, dir, [
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',
@@ -112,13 +100,9 @@ export async function startCluster(
         // A replica syncs at once (diskless sync waits 5 s by default): one that never synced can never take over.
         '--repl-diskless-sync-delay',
         '0',
-        '--save',
-        '',
         '--appendonly',
         'no',
-        '--loglevel',
-        'warning',
-      ],
+      ]),
       { stdio: 'ignore' },
     );
   const children = ports.map(launch);
@@ -145,6 +129,7 @@ export async function startCluster(
   const nodes: ClusterNode[] = ports.map((port, i) => {
     const url = urls[i] as string;
     let child = children[i] as ChildProcess;
+    const command = (...args: string[]) => send(url, args);
     return {
       port,
       url,
@@ -152,23 +137,15 @@ export async function startCluster(
       get process() {
         return child;
       },
-      command: (...args: string[]) => send(url, args),
-      async commandCounts() {
-        const info = String(await send(url, ['INFO', 'commandstats']));
-        const counts: Record<string, number> = {};
-        for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts[match[1] as string] = Number(match[2]);
-        return counts;
-      },
+      command,
+      commandCounts: () => commandStats({ command }),
       async role() {
         const reply = (await send(url, ['ROLE'])) as unknown[];
         return String(reply[0]);
       },
       async kill() {
         alive.delete(port);
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
+        await stopProcess(child, 'SIGKILL');
       },
       async restart() {
         child = launch(port);
@@ -279,11 +256,7 @@ export const SERVERS: ReadonlyArray<{ readonly binary: 'redis-server' | 'valkey-
 ];
 
 /** One standalone server of a given binary on a free loopback port, for one test file. */
-export interface StandaloneServer {
-  readonly url: string;
-  readonly port: number;
-  command(...args: string[]): Promise<unknown>;
-  commandCounts(): Promise<Record<string, number>>;
+export interface StandaloneServer extends RedisEndpoint {
   /** Stops the server (SIGKILL), keeping its port for {@link StandaloneServer.restart}. */
   stop(): Promise<void>;
   /** Starts it again on the same port, empty. */
@@ -296,7 +269,7 @@ export async function startStandalone(binary: 'redis-server' | 'valkey-server' =
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'trpc-caching-standalone-'));
   const url = `redis://127.0.0.1:${port}`;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'];
+  const args = serverArgs(port, dir, ['--appendonly', 'no']);
   let child = spawn(binary, args, { stdio: 'ignore' });
   const ready = () => waitFor(`${binary} on ${port} answers`, async () => (await send(url, ['PING'])) === 'PONG', 30_000);
   await ready();
@@ -304,18 +277,8 @@ export async function startStandalone(binary: 'redis-server' | 'valkey-server' =
     url,
     port,
     command: (...command: string[]) => send(url, command),
-    async commandCounts() {
-      const info = String(await send(url, ['INFO', 'commandstats']));
-      const counts: Record<string, number> = {};
-      for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts[match[1] as string] = Number(match[2]);
-      return counts;
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    },
+    commandCounts: () => commandStats(server),
+    stop: () => stopProcess(child, 'SIGKILL'),
     async restart() {
       child = spawn(binary, args, { stdio: 'ignore' });
       await ready();

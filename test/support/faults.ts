@@ -18,6 +18,23 @@ export interface Fault {
   heal(server: RedisServer): Promise<void>;
 }
 
+/**
+ * Runs `body` while `fault` holds on `server`, and heals it afterwards whatever `body` did.
+ *
+ * @example
+ * ```ts
+ * await during(erroring, server, async () => expect(await caller.notes.list()).toEqual(notes));
+ * ```
+ */
+export async function during(fault: Fault, server: RedisServer, body: () => Promise<void>): Promise<void> {
+  await fault.inject(server);
+  try {
+    await body();
+  } finally {
+    await fault.heal(server);
+  }
+}
+
 /** How long `CLIENT PAUSE ... ALL` lasts: Redis 7.0 blocks even `CLIENT UNPAUSE` then, so the pause must end by itself. */
 export const PAUSE_ALL_MS = 2_500;
 

@@ -2,6 +2,7 @@ import type { Keyv } from 'keyv';
 import { type AdversityApp, type CounterDb, createAdversityApp, memoryCounterDb, slotOf } from './procs/app.js';
 import { everyRead, seeded } from './procs/driver.js';
 import type { ReadReply, ReadSpec, WorkerCachingOptions } from './procs/protocol.js';
+import { eventually } from './redis-store.js';
 
 /**
  * Several caching instances in one process, each with its own store connection, over one database: what
@@ -22,6 +23,12 @@ export interface Fleet {
    */
   churn(done: () => boolean, options?: { readers?: number; pauseMs?: number }): Promise<number>;
   verdict(): { reads: number; cached: number; mutations: number; stale: number; examples: string[] };
+  /** Waits until none of `instances` has an invalidation pending. */
+  drained(instances: readonly AdversityApp[], deadlineMs: number): Promise<void>;
+  /** Waits until a read of the first spec, repeated on each of `instances`, is served from the cache on every one. */
+  hitting(instances: readonly AdversityApp[], deadlineMs: number): Promise<void>;
+  /** Reads every spec on `app`, each reply beside the value the database holds for its slot once it is answered. */
+  readEvery(app: AdversityApp): Promise<Array<{ reply: ReadReply; current: number }>>;
   /** Every read the fleet's users can make. */
   readonly specs: readonly ReadSpec[];
   readonly users: readonly string[];
@@ -81,6 +88,30 @@ export function fleet(users: readonly string[] = ['ann', 'bob', 'cy'], ids: read
         lane(() => self.mutate(pick(apps), pick(users), pick(ids))),
       ]);
       return failed;
+    },
+    drained(instances, deadlineMs) {
+      return eventually('no invalidation is pending', () => instances.every((app) => app.caching.pendingInvalidations === 0), deadlineMs);
+    },
+    hitting(instances, deadlineMs) {
+      return eventually(
+        'every instance serves hits',
+        async () => {
+          const spec = specs[0];
+          if (spec === undefined) return false;
+          for (const app of instances) await self.read(app, spec);
+          for (const app of instances) if (!(await self.read(app, spec)).cached) return false;
+          return true;
+        },
+        deadlineMs,
+      );
+    },
+    async readEvery(app) {
+      const replies: Array<{ reply: ReadReply; current: number }> = [];
+      for (const spec of specs) {
+        const reply = await self.read(app, spec);
+        replies.push({ reply, current: await db.get(reply.slot) });
+      }
+      return replies;
     },
     verdict() {
       let stale = 0;

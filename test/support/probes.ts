@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import type { ContractApp, ContractCtx } from './apps/contract.js';
 
 /** A cached query of the contract app, named `user path input`, that a test can call and whose resolver runs it can count. */
@@ -68,4 +69,22 @@ export function userProbeNames(user: ContractCtx['user']): string[] {
   return ['post.list', 'post.list{page:2}', 'post.byId{1}', 'post.byId{2}', 'comment.list', 'postal.list'].map((query) =>
     probeName(user, query),
   );
+}
+
+/**
+ * Alice's `post.list` page 1 after `first`, her own first answer: a hit that runs no resolver, then after her
+ * `post.touch` a miss with the next revision. What every store under the cache must serve.
+ *
+ * @example
+ * ```ts
+ * await expectHitThenInvalidated(app, await app.caller('alice').post.list({ page: 1 }));
+ * ```
+ */
+export async function expectHitThenInvalidated(app: ContractApp, first: { rev: number }): Promise<void> {
+  const alice = app.caller('alice');
+  expect(await alice.post.list({ page: 1 })).toEqual(first);
+  expect(app.runs('post.list', 'alice', { page: 1 })).toBe(1);
+  await alice.post.touch();
+  expect((await alice.post.list({ page: 1 })).rev).toBe(first.rev + 1);
+  expect(app.runs('post.list', 'alice', { page: 1 })).toBe(2);
 }

@@ -31,25 +31,59 @@ export interface FileRedis {
  * ```
  */
 export function fileRedis(options: { appendonly?: boolean } = {}): FileRedis {
-  let running: RedisServer | undefined;
+  const file = fileServer(() => startRedis(options), 'redis-server not started: call fileRedis() at the top level of the test file');
+  return {
+    get server() {
+      return file.server;
+    },
+    get url() {
+      return file.server.url;
+    },
+    get running() {
+      return file.running;
+    },
+    track: (connection) => file.track(connection),
+  };
+}
+
+/** A server of the tests of a file or describe block; see {@link fileServer}. */
+export interface FileServer<S> {
+  /** The server; throws before the `beforeAll` hook started it. */
+  readonly server: S;
+  /** The server once started, else undefined. */
+  readonly running: S | undefined;
+  /** Closes `connection` after the tests, before the server stops (a failed close is ignored); returns it. */
+  track<T extends Connection>(connection: T): T;
+}
+
+/**
+ * Runs `start` before the tests of the file or describe block it is called in (within `startTimeout` ms, vitest's
+ * hook timeout by default), and after them closes every tracked connection and disposes of the server. Reading
+ * `server` before it started throws `notStarted`.
+ *
+ * @example
+ * ```ts
+ * const file = fileServer(() => startCluster({ masters: 3 }), 'no cluster yet', 60_000);
+ * ```
+ */
+export function fileServer<S extends { dispose(): Promise<unknown> }>(
+  start: () => Promise<S>,
+  notStarted: string,
+  startTimeout?: number,
+): FileServer<S> {
+  let running: S | undefined;
   const opened: Connection[] = [];
   beforeAll(async () => {
-    running = await startRedis(options);
-  });
+    running = await start();
+  }, startTimeout);
   afterAll(async () => {
     for (const connection of opened.splice(0)) await connection.disconnect().catch(() => {});
     await running?.dispose();
   });
-  const started = (): RedisServer => {
-    if (!running) throw new Error('redis-server not started: call fileRedis() at the top level of the test file');
-    return running;
-  };
   return {
     get server() {
-      return started();
-    },
-    get url() {
-      return started().url;
+      if (!running) throw new Error(notStarted);
+      return running;
     },
     get running() {
       return running;

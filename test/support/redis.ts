@@ -17,15 +17,43 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface RedisServer {
+/** A Redis server process a test talks to directly, on connections of its own. */
+export interface RedisEndpoint {
   readonly url: string;
   readonly port: number;
-  readonly dir: string;
-  readonly process: ChildProcess;
   /** Sends a raw command on a fresh connection and returns the reply. */
   command(...args: string[]): Promise<unknown>;
   /** Calls per command name from INFO commandstats (e.g. `{ mget: 3, set: 1 }`). */
   commandCounts(): Promise<Record<string, number>>;
+}
+
+/** Calls per command name from a server's INFO commandstats, for {@link RedisEndpoint.commandCounts}. */
+export async function commandStats(server: Pick<RedisEndpoint, 'command'>): Promise<Record<string, number>> {
+  const info = String(await server.command('INFO', 'commandstats'));
+  const counts: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts[match[1] as string] = Number(match[2]);
+  return counts;
+}
+
+/**
+ * `redis-server` arguments for a test's server: its port on loopback only, its own directory, no snapshots, warnings
+ * only in the log; `extra` adds to them.
+ */
+export function serverArgs(port: number, dir: string, extra: readonly string[]): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--loglevel', 'warning', ...extra];
+}
+
+/** Sends `signal` to a server process and resolves once it has exited (at once when it already had). */
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  await exited;
+}
+
+export interface RedisServer extends RedisEndpoint {
+  readonly dir: string;
+  readonly process: ChildProcess;
   /** Resets the counters of INFO commandstats. */
   resetStats(): Promise<void>;
   /** Stops the server (SIGKILL when `hard`), keeping its directory. */
@@ -65,32 +93,17 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'trpc-caching-redis-'));
   const url = `redis://127.0.0.1:${port}`;
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
+  const args = serverArgs(port, dir, [
     '--appendonly',
     options.appendonly ? 'yes' : 'no',
     '--appendfsync',
     'always',
     '--protected-mode',
     'yes',
-    '--loglevel',
-    'warning',
-  ];
+  ]);
   const launch = () => spawn('redis-server', args, { stdio: 'ignore' });
   let child = launch();
   await waitReady(url, child);
-
-  const exited = (proc: ChildProcess) =>
-    proc.exitCode !== null || proc.signalCode !== null
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => proc.once('exit', () => resolve()));
 
   const server: RedisServer = {
     url,
@@ -109,20 +122,11 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
         await client.close();
       }
     },
-    async commandCounts() {
-      const info = String(await server.command('INFO', 'commandstats'));
-      const counts: Record<string, number> = {};
-      for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts[match[1] as string] = Number(match[2]);
-      return counts;
-    },
+    commandCounts: () => commandStats(server),
     async resetStats() {
       await server.command('CONFIG', 'RESETSTAT');
     },
-    async stop(hard = false) {
-      const done = exited(child);
-      child.kill(hard ? 'SIGKILL' : 'SIGTERM');
-      await done;
-    },
+    stop: (hard = false) => stopProcess(child, hard ? 'SIGKILL' : 'SIGTERM'),
     async restart() {
       child = launch();
       await waitReady(url, child);

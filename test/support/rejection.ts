@@ -1,4 +1,5 @@
 import { TRPCError } from '@trpc/server';
+import { CachingConfigError } from '../../src/errors.js';
 
 /**
  * The TRPCError a call was refused with; throws when it was answered instead, and rethrows anything that is not a
@@ -29,4 +30,23 @@ export async function refusal(call: Promise<unknown>): Promise<TRPCError> {
  */
 export async function codeOf(call: Promise<unknown>): Promise<string> {
   return (await refusal(call)).code;
+}
+
+/**
+ * The CachingConfigError that `run` throws; throws `accepted` as an error when `run` returns instead, and rethrows
+ * anything that is not a CachingConfigError.
+ *
+ * @example
+ * ```ts
+ * expect(configRefusal(() => caching.validateRouter(router), 'validateRouter accepted the router').option).toBe('meta.cache');
+ * ```
+ */
+export function configRefusal(run: () => unknown, accepted: string): CachingConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof CachingConfigError) return error;
+    throw error;
+  }
+  throw new Error(accepted);
 }

@@ -3,6 +3,7 @@ import type { Keyv } from 'keyv';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { CachingConfigError, type CachingMeta, createCaching } from '../../src/index.js';
+import { configRefusal } from '../support/rejection.js';
 import { storeKinds } from '../support/stores.js';
 
 interface Ctx {
@@ -23,13 +24,7 @@ function setup(store?: Keyv) {
 
 /** The CachingConfigError that validateRouter throws for this router. */
 function refusal(run: () => void): CachingConfigError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof CachingConfigError) return error;
-    throw error;
-  }
-  throw new Error('validateRouter accepted the router');
+  return configRefusal(run, 'validateRouter accepted the router');
 }
 
 describe('validateRouter refuses middleware after the cache', () => {

@@ -42,10 +42,52 @@ export interface BackendOptions {
 }
 
 /** Deletes the lease only while `token` holds it: a holder whose lease expired and was taken again must not free the new one. */
-export const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 /** Renews the lease only while `token` holds it. */
-export const EXTEND_SCRIPT =
-  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+const EXTEND_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+
+/** The commands a lease sends, on a node's client or a Cluster's. */
+interface LeaseCommands {
+  set(key: string, value: string, options: { condition: 'NX'; expiration: { type: 'PX'; value: number } }): Promise<unknown>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+}
+
+/**
+ * Leases (`lock`) as Redis keys: `SET NX PX` takes one, and scripts renew or free it only for the token that holds
+ * it. `on` sends a command on the backend's connection.
+ */
+export function redisLeases(on: <T>(command: (client: LeaseCommands) => Promise<T>) => Promise<T>): Leases {
+  return {
+    acquire(key, token, ttl) {
+      return on(async (client) => (await client.set(key, token, { condition: 'NX', expiration: { type: 'PX', value: px(ttl) } })) !== null);
+    },
+    extend(key, token, ttl) {
+      return on(async (client) => Number(await client.eval(EXTEND_SCRIPT, { keys: [key], arguments: [token, String(px(ttl))] })) === 1);
+    },
+    release(key, token) {
+      return on(async (client) => {
+        await client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [token] });
+      });
+    },
+  };
+}
+
+/**
+ * The client options every connection gets over the app's own: no offline queue (while disconnected a command
+ * fails at once instead of landing late, after newer writes), a connect timeout, and reconnection for ever with a
+ * capped backoff.
+ */
+export function connectionDefaults<T extends { readonly socket?: object | undefined }>(given: T | undefined, options: BackendOptions) {
+  return {
+    ...given,
+    disableOfflineQueue: true,
+    socket: {
+      ...given?.socket,
+      connectTimeout: options.connectTimeout,
+      reconnectStrategy: backoff(options.maxReconnectDelay),
+    },
+  };
+}
 
 /** SET's options for a lifetime: `PX` in whole ms, or none. */
 export function expiry(ttl: number | undefined): { expiration: { type: 'PX'; value: number } } | undefined {

@@ -2,12 +2,11 @@ import { createCluster, type RedisClusterOptions } from '@keyv/redis';
 import {
   type BackendOptions,
   backoff,
-  EXTEND_SCRIPT,
+  connectionDefaults,
   expiry,
-  px,
-  RELEASE_SCRIPT,
   type RedisBackend,
   type RedisWrite,
+  redisLeases,
   replicaShortfall,
 } from './backend.js';
 import { keySlot } from './slots.js';
@@ -52,18 +51,7 @@ function bySlot(keys: readonly string[]): Map<number, number[]> {
 export function clusterNodes(cluster: RedisClusterOptions, options: BackendOptions): RedisBackend {
   let closed = false;
   const make = (): { client: Cluster; ready: () => boolean } => {
-    const client = createCluster({
-      ...cluster,
-      defaults: {
-        ...cluster.defaults,
-        disableOfflineQueue: true,
-        socket: {
-          ...cluster.defaults?.socket,
-          connectTimeout: options.connectTimeout,
-          reconnectStrategy: backoff(options.maxReconnectDelay),
-        },
-      },
-    } as RedisClusterOptions) as Cluster;
+    const client = createCluster({ ...cluster, defaults: connectionDefaults(cluster.defaults, options) } as RedisClusterOptions) as Cluster;
     // Unheard 'error' events would crash the process; heard, they reach the Keyv and the store guard counts them.
     client.on('error', options.onError);
     client.on('node-error', (error: unknown) => {
@@ -156,23 +144,7 @@ export function clusterNodes(cluster: RedisClusterOptions, options: BackendOptio
         return counts.reduce<number>((sum, n) => sum + Number(n), 0);
       });
     },
-    leases: {
-      acquire(key, token, ttl) {
-        return run(main, async (client) => {
-          return (await client.set(key, token, { condition: 'NX', expiration: { type: 'PX', value: px(ttl) } })) !== null;
-        });
-      },
-      extend(key, token, ttl) {
-        return run(main, async (client) => {
-          return Number(await client.eval(EXTEND_SCRIPT, { keys: [key], arguments: [token, String(px(ttl))] })) === 1;
-        });
-      },
-      release(key, token) {
-        return run(main, async (client) => {
-          await client.eval(RELEASE_SCRIPT, { keys: [key], arguments: [token] });
-        });
-      },
-    },
+    leases: redisLeases((command) => run(main, command)),
     async close() {
       closed = true;
       await Promise.all(

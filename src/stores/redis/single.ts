@@ -2,13 +2,11 @@ import { createClient, type RedisClientOptions } from '@keyv/redis';
 import { redisPubSub } from '../../live/redis-pubsub.js';
 import {
   type BackendOptions,
-  backoff,
-  EXTEND_SCRIPT,
+  connectionDefaults,
   expiry,
-  px,
-  RELEASE_SCRIPT,
   type RedisBackend,
   type RedisWrite,
+  redisLeases,
   replicaShortfall,
 } from './backend.js';
 
@@ -26,16 +24,7 @@ type Client = ReturnType<typeof createClient>;
  */
 export function singleNode(url: string, client: RedisClientOptions | undefined, options: BackendOptions): RedisBackend {
   const make = (): Client => {
-    const made = createClient({
-      ...client,
-      url,
-      disableOfflineQueue: true,
-      socket: {
-        ...client?.socket,
-        connectTimeout: options.connectTimeout,
-        reconnectStrategy: backoff(options.maxReconnectDelay),
-      },
-    } as RedisClientOptions) as Client;
+    const made = createClient({ ...connectionDefaults(client, options), url } as RedisClientOptions) as Client;
     // An unheard 'error' event would crash the process; heard, it reaches the Keyv and the store guard counts it.
     made.on('error', options.onError);
     made.connect().catch(() => {});
@@ -70,17 +59,7 @@ export function singleNode(url: string, client: RedisClientOptions | undefined, 
     },
     // Moves travel to other processes' live streams on this connection; subscribers get duplicates of it.
     pubsub: redisPubSub(main),
-    leases: {
-      async acquire(key, token, ttl) {
-        return (await main.set(key, token, { condition: 'NX', expiration: { type: 'PX', value: px(ttl) } })) !== null;
-      },
-      async extend(key, token, ttl) {
-        return Number(await main.eval(EXTEND_SCRIPT, { keys: [key], arguments: [token, String(px(ttl))] })) === 1;
-      },
-      async release(key, token) {
-        await main.eval(RELEASE_SCRIPT, { keys: [key], arguments: [token] });
-      },
-    },
+    leases: redisLeases((command) => command(main)),
     async close() {
       // A client that is not ready (Redis down, reconnecting) has nothing in flight worth waiting for.
       await Promise.all(

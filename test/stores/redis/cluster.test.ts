@@ -1,37 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KeyFormat } from '../../../src/engine/keys.js';
-import { createRedisStore, type RedisStore } from '../../../src/stores/redis/index.js';
 import { keySlot } from '../../../src/stores/redis/slots.js';
 import { createContractApp } from '../../support/apps/contract.js';
-import { type RedisCluster, SERVERS, startCluster } from '../../support/cluster.js';
+import { SERVERS } from '../../support/cluster.js';
+import { fileCluster } from '../../support/cluster-file.js';
 import { fleet } from '../../support/fleet.js';
 import { eventually } from '../../support/redis-store.js';
 
 for (const { binary, skip } of SERVERS) {
   if (skip !== undefined) console.log(`[redis cluster] skipping the ${binary} suite: ${skip}`);
   describe.skipIf(skip !== undefined)(`createRedisStore on a 3-primary Redis Cluster (${binary})`, () => {
-    let cluster: RedisCluster;
-    const stores: RedisStore[] = [];
-    beforeAll(async () => {
-      cluster = await startCluster({ masters: 3, binary });
-    }, 60_000);
-    afterAll(async () => {
-      for (const store of stores) await store.close().catch(() => {});
-      await cluster?.dispose();
-    });
-    /** A store on the cluster, once it knows the topology. */
-    const connected = async (): Promise<RedisStore> => {
-      const store = createRedisStore({ cluster: { rootNodes: cluster.rootNodes } });
-      stores.push(store);
-      store.on('error', () => {});
-      await eventually('the store knows the cluster', () => store.set('probe', '1', 1_000));
-      return store;
-    };
+    const redis = fileCluster({ masters: 3, binary });
     /** MGETs per node (by port) during `action`, and every other command the nodes counted meanwhile. */
     const commandsPerNode = async (action: () => Promise<unknown>) => {
-      await cluster.resetStats();
+      await redis.cluster.resetStats();
       await action();
-      const perNode = await Promise.all(cluster.nodes.map(async (node) => ({ port: node.port, counts: await node.commandCounts() })));
+      const perNode = await Promise.all(redis.cluster.nodes.map(async (node) => ({ port: node.port, counts: await node.commandCounts() })));
       const mgets = perNode.map(({ counts }) => counts.mget ?? 0);
       const others = perNode.flatMap(({ counts }) => Object.keys(counts).filter((name) => name !== 'mget' && !name.startsWith('config')));
       return { mgets, total: mgets.reduce((a, b) => a + b, 0), others };
@@ -53,7 +37,7 @@ for (const { binary, skip } of SERVERS) {
         keys.tagVersion('post:{1}'),
         ...keys.pathVersions('a.b'),
       ];
-      const node = cluster.nodes[0];
+      const node = redis.cluster.nodes[0];
       for (const key of [...entries, ...versions, ...entries.map((entry) => keys.lease(entry)), 'foo', '{user1000}.following', 'ключ']) {
         expect(keySlot(key), key).toBe(Number(await node?.command('CLUSTER', 'KEYSLOT', key)));
       }
@@ -66,8 +50,8 @@ for (const { binary, skip } of SERVERS) {
     });
 
     it("serves a hit in one round of 2 MGETs: one on the user's node, one on the node of the shared versions", async () => {
-      await cluster.flush();
-      const app = createContractApp(await connected());
+      await redis.cluster.flush();
+      const app = createContractApp(await redis.connected());
       const alice = app.caller('alice');
       await alice.post.list({ page: 1 });
       const list = await commandsPerNode(() => alice.post.list({ page: 1 }));
@@ -82,8 +66,8 @@ for (const { binary, skip } of SERVERS) {
     });
 
     it('invalidates through every target, across two caching instances sharing the Cluster', async () => {
-      await cluster.flush();
-      const [one, two] = [createContractApp(await connected()), createContractApp(await connected())];
+      await redis.cluster.flush();
+      const [one, two] = [createContractApp(await redis.connected()), createContractApp(await redis.connected())];
       const reader = one.caller('alice');
       const moves = [
         () => two.caller('alice').post.touch(),
@@ -112,45 +96,29 @@ for (const { binary, skip } of SERVERS) {
     });
 
     it('serves no stale read while slots move, leaves no invalidation pending, hits again within seconds, and a process started after the move reads fresh data', async () => {
-      await cluster.flush();
+      await redis.cluster.flush();
       const ships = fleet();
-      const [a, b] = [ships.join(await connected()), ships.join(await connected())];
+      const [a, b] = [ships.join(await redis.connected()), ships.join(await redis.connected())];
       // Move every slot of the node that holds the versions every hit reads, keys and all, while both instances work.
-      const shared = await cluster.ownerOf(keySlot('trpc-caching:v:{trpc-caching}:all'));
-      const target = (await cluster.masters()).find((node) => node !== shared);
+      const shared = await redis.cluster.ownerOf(keySlot('trpc-caching:v:{trpc-caching}:all'));
+      const target = (await redis.cluster.masters()).find((node) => node !== shared);
       if (target === undefined) throw new Error('no other primary');
       let moving = true;
       const churning = ships.churn(() => !moving);
       await new Promise((resolve) => setTimeout(resolve, 500));
-      await cluster.reshard(shared, target);
-      await cluster.settled();
+      await redis.cluster.reshard(shared, target);
+      await redis.cluster.settled();
       const movedAt = performance.now();
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       moving = false;
       await churning;
-      await eventually(
-        'no invalidation is pending',
-        () => a.caching.pendingInvalidations === 0 && b.caching.pendingInvalidations === 0,
-        5_000,
-      );
+      await ships.drained([a, b], 5_000);
       // Hits resume: a read repeated on each instance is served from the cache.
-      await eventually(
-        'both instances serve hits',
-        async () => {
-          const spec = ships.specs[0];
-          if (spec === undefined) return false;
-          await ships.read(a, spec);
-          await ships.read(b, spec);
-          return (await ships.read(a, spec)).cached && (await ships.read(b, spec)).cached;
-        },
-        5_000,
-      );
+      await ships.hitting([a, b], 5_000);
       const hitsBackAfter = performance.now() - movedAt;
       // A process that starts now reads every slot as the database has it.
-      const late = ships.join(await connected());
-      for (const spec of ships.specs) {
-        const reply = await ships.read(late, spec);
-        expect(reply.value, reply.slot).toBe(await ships.db.get(reply.slot));
+      for (const { reply, current } of await ships.readEvery(ships.join(await redis.connected()))) {
+        expect(reply.value, reply.slot).toBe(current);
       }
       const verdict = ships.verdict();
       console.log(
@@ -158,15 +126,15 @@ for (const { binary, skip } of SERVERS) {
       );
       expect(verdict.stale, verdict.examples.join('\n')).toBe(0);
       expect(verdict.mutations).toBeGreaterThan(10);
-      expect(await cluster.ownerOf(keySlot('trpc-caching:v:{trpc-caching}:all'))).toBe(target);
+      expect(await redis.cluster.ownerOf(keySlot('trpc-caching:v:{trpc-caching}:all'))).toBe(target);
     }, 60_000);
 
     it('runs the resolver once when instances miss the same entry at once (lock), the lease in the entry slot', async () => {
-      await cluster.flush();
+      await redis.cluster.flush();
       let runs = 0;
       const apps = await Promise.all(
         [0, 1, 2].map(async () => {
-          const app = createContractApp(await connected(), { lock: true });
+          const app = createContractApp(await redis.connected(), { lock: true });
           return app;
         }),
       );
@@ -174,7 +142,7 @@ for (const { binary, skip } of SERVERS) {
       const first = apps[0]?.caller('alice').gated({ id: 1 });
       await apps[0]?.gate.arrivals(1);
       await eventually('the lease is taken', async () => {
-        for (const node of await cluster.masters())
+        for (const node of await redis.cluster.masters())
           if (((await node.command('KEYS', 'trpc-caching:l:*')) as string[]).length > 0) return true;
         return false;
       });

@@ -58,6 +58,13 @@ async function instance(shared: Shared, lock: boolean | LockOptions) {
   return { caller, gate, control, errors, caching };
 }
 
+/** Two instances, `a` with lock `lockA` and `b` with `lockB`, over an empty Redis and one shared database. */
+async function pair(lockA: boolean | LockOptions, lockB = lockA) {
+  await redis.server.command('FLUSHALL');
+  const shared: Shared = { rev: 0, runs: 0 };
+  return { shared, a: await instance(shared, lockA), b: await instance(shared, lockB) };
+}
+
 /** Resolves once the store has a lease key (a miss took its turn). */
 async function leaseTaken(): Promise<void> {
   await eventually('a lease is held', async () => ((await redis.server.command('KEYS', 'trpc-caching:l:*')) as string[]).length > 0);
@@ -114,10 +121,7 @@ describe('stampede protection across processes (lock)', () => {
 
   describe('in one process, as instances with connections of their own', () => {
     it('never lets a waiter take an entry computed under versions that moved after it read them', async () => {
-      await redis.server.command('FLUSHALL');
-      const shared: Shared = { rev: 0, runs: 0 };
-      const a = await instance(shared, true);
-      const b = await instance(shared, true);
+      const { shared, a, b } = await pair(true);
       a.gate.close();
       const first = a.caller.report({ id: 1 });
       await a.gate.arrivals(1);
@@ -133,10 +137,7 @@ describe('stampede protection across processes (lock)', () => {
     });
 
     it('hands a waiting process the entry as soon as the holder stored it, without running its resolver', async () => {
-      await redis.server.command('FLUSHALL');
-      const shared: Shared = { rev: 0, runs: 0 };
-      const a = await instance(shared, true);
-      const b = await instance(shared, true);
+      const { shared, a, b } = await pair(true);
       a.gate.close();
       const first = a.caller.report({ id: 1 });
       await leaseTaken();
@@ -153,10 +154,7 @@ describe('stampede protection across processes (lock)', () => {
     });
 
     it('frees the lease when the resolver fails, so a waiting process runs its own at once', async () => {
-      await redis.server.command('FLUSHALL');
-      const shared: Shared = { rev: 0, runs: 0 };
-      const a = await instance(shared, { lease: 30_000 });
-      const b = await instance(shared, { lease: 30_000 });
+      const { shared, a, b } = await pair({ lease: 30_000 });
       a.control.failNext = true;
       a.gate.close();
       const failing = a.caller.report({ id: 1 });
@@ -173,10 +171,7 @@ describe('stampede protection across processes (lock)', () => {
     });
 
     it('runs the resolver itself, without an error, when its turn does not come within wait', async () => {
-      await redis.server.command('FLUSHALL');
-      const shared: Shared = { rev: 0, runs: 0 };
-      const a = await instance(shared, true);
-      const b = await instance(shared, { wait: 300 });
+      const { shared, a, b } = await pair(true, { wait: 300 });
       a.gate.close();
       const stuck = a.caller.report({ id: 1 });
       await leaseTaken();
@@ -190,10 +185,7 @@ describe('stampede protection across processes (lock)', () => {
     });
 
     it('takes no lease for a procedure with meta.cache.lock false, nor when lock is off', async () => {
-      await redis.server.command('FLUSHALL');
-      const shared: Shared = { rev: 0, runs: 0 };
-      const locked = await instance(shared, true);
-      const off = await instance(shared, false);
+      const { a: locked, b: off } = await pair(true, false);
       // A leader gives its lease back with an EVAL (delete it only if it still holds it): nothing else sends one.
       const leaseCommands = (counts: Record<string, number>) => counts.eval ?? 0;
       expect(leaseCommands(await redisCommandsDuring(redis.server, () => locked.caller.unlocked()))).toBe(0);

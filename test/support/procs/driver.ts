@@ -1,14 +1,13 @@
-import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { eventually } from '../redis-store.js';
 import { slotOf } from './app.js';
+import { forkWorker, type Reply, Requests } from './child.js';
 import { type CommandName, type Commands, ENV, type ReadReply, type ReadSpec, type Request, type Response } from './protocol.js';
 
 export { eventually };
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const CLOCK_SKEW = fileURLToPath(new URL('./clock-skew.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Options of {@link Worker.spawn}. */
 export interface SpawnOptions {
@@ -20,66 +19,37 @@ export interface SpawnOptions {
 
 /** A worker process (test/support/procs/worker.ts) and a typed way to send it commands. */
 export class Worker {
-  private seq = 0;
-  private readonly waiting = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
-  private exited = false;
-
   private constructor(
     readonly name: string,
-    private readonly child: ChildProcess,
-  ) {
-    child.on('message', (message: Response) => {
-      if (message.kind !== 'reply') return;
-      const waiter = this.waiting.get(message.seq);
-      this.waiting.delete(message.seq);
-      if (message.ok) waiter?.resolve(message.value);
-      else waiter?.reject(new Error(`worker ${name}: ${message.error}`));
-    });
-    child.on('exit', (code, signal) => {
-      this.exited = true;
-      for (const waiter of this.waiting.values()) waiter.reject(new Error(`worker ${name} exited (${signal ?? code})`));
-      this.waiting.clear();
-    });
-  }
+    private readonly requests: Requests,
+  ) {}
 
   /** Starts a worker and resolves once it is connected to the database and listening. */
-  static spawn(name: string, options: SpawnOptions): Promise<Worker> {
+  static async spawn(name: string, options: SpawnOptions): Promise<Worker> {
     const skewed = options.clockSkewMs !== undefined && options.clockSkewMs !== 0;
-    const child = fork(WORKER, [], {
-      cwd: ROOT,
-      execArgv: ['--import', 'tsx', ...(skewed ? ['--import', CLOCK_SKEW] : [])],
+    const { child } = await forkWorker(WORKER, {
+      label: `worker ${name}`,
+      imports: skewed ? [CLOCK_SKEW] : [],
       env: {
-        ...process.env,
         [ENV.cacheUrl]: options.cacheUrl,
         [ENV.dbUrl]: options.dbUrl,
         [ENV.clockSkewMs]: String(options.clockSkewMs ?? 0),
       },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      ready: (message: Response) => message.kind === 'ready',
     });
-    return new Promise((resolve, reject) => {
-      const failed = (code: number | null) => reject(new Error(`worker ${name} exited with ${code} before it was ready`));
-      child.once('exit', failed);
-      child.once('message', (message: Response) => {
-        child.off('exit', failed);
-        if (message.kind === 'ready') resolve(new Worker(name, child));
-        else reject(new Error(`worker ${name} said ${JSON.stringify(message)} before it was ready`));
-      });
-    });
+    return new Worker(
+      name,
+      new Requests(child, name, (message) => ((message as Response).kind === 'reply' ? (message as Reply) : undefined)),
+    );
   }
 
   call<K extends CommandName>(cmd: K, args: Commands[K]['args']): Promise<Commands[K]['reply']> {
-    if (this.exited) return Promise.reject(new Error(`worker ${this.name} has exited`));
-    const seq = ++this.seq;
-    const request: Request<K> = { seq, cmd, args };
-    return new Promise((resolve, reject) => {
-      this.waiting.set(seq, { resolve: resolve as (value: unknown) => void, reject });
-      this.child.send(request);
-    });
+    return this.requests.send((seq): Request<K> => ({ seq, cmd, args })) as Promise<Commands[K]['reply']>;
   }
 
   /** Ends the process at once (it holds nothing worth flushing). */
   kill(): void {
-    if (!this.exited) this.child.kill('SIGKILL');
+    this.requests.kill();
   }
 }
 

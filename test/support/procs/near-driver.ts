@@ -1,64 +1,36 @@
-import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { forkWorker, type Reply, Requests } from './child.js';
 import { NEAR_ENV, type NearCommand, type NearReplies, type ReadLog, type WriteLog } from './near-worker.js';
 
 const WORKER = fileURLToPath(new URL('./near-worker.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** A near-cache worker process (./near-worker.ts) and a typed way to drive it. */
 export class NearWorker {
-  private seq = 0;
-  private readonly waiting = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
-
   private constructor(
     readonly name: string,
-    private readonly child: ChildProcess,
-  ) {
-    child.on('message', (message: { seq: number; ok: boolean; value?: unknown; error?: string }) => {
-      const waiter = this.waiting.get(message.seq);
-      this.waiting.delete(message.seq);
-      if (message.ok) waiter?.resolve(message.value);
-      else waiter?.reject(new Error(`worker ${name}: ${message.error}`));
-    });
-    child.on('exit', (code, signal) => {
-      for (const waiter of this.waiting.values()) waiter.reject(new Error(`worker ${name} exited (${signal ?? code})`));
-      this.waiting.clear();
-    });
-  }
+    private readonly requests: Requests,
+  ) {}
 
   /** Starts a worker whose cache is on `cacheUrl` with a near cache, and resolves once it is ready. */
-  static spawn(name: string, env: { cacheUrl: string; dbUrl: string; maxStaleness: number }): Promise<NearWorker> {
-    const child = fork(WORKER, [], {
-      cwd: ROOT,
-      execArgv: ['--import', 'tsx'],
+  static async spawn(name: string, env: { cacheUrl: string; dbUrl: string; maxStaleness: number }): Promise<NearWorker> {
+    const { child } = await forkWorker(WORKER, {
+      label: `worker ${name}`,
       env: {
-        ...process.env,
         [NEAR_ENV.cacheUrl]: env.cacheUrl,
         [NEAR_ENV.dbUrl]: env.dbUrl,
         [NEAR_ENV.maxStaleness]: String(env.maxStaleness),
       },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    return new Promise((resolve, reject) => {
-      const failed = (code: number | null) => reject(new Error(`worker ${name} exited with ${code} before it was ready`));
-      child.once('exit', failed);
-      child.once('message', () => {
-        child.off('exit', failed);
-        resolve(new NearWorker(name, child));
-      });
-    });
+    // Every message after the first is a reply.
+    return new NearWorker(name, new Requests(child, name, (message) => message as Reply));
   }
 
   run<C extends NearCommand>(command: C): Promise<NearReplies[C['cmd']]> {
-    const seq = ++this.seq;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(seq, { resolve: resolve as (value: unknown) => void, reject });
-      this.child.send({ seq, command });
-    });
+    return this.requests.send((seq) => ({ seq, command })) as Promise<NearReplies[C['cmd']]>;
   }
 
   kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    this.requests.kill();
   }
 }
 
