@@ -137,12 +137,9 @@ export class GuardedStore {
     const epoch = this.errorEpoch;
     const timeout = unguarded?.timeout ?? this.options.timeout;
     const startedAt = monotonicNow();
-    let settled = false;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const pending = call().finally(() => {
-        settled = true;
-      });
+      const pending = call();
       let result = await Promise.race([
         pending,
         new Promise<typeof timedOut>((resolve) => {
@@ -152,13 +149,16 @@ export class GuardedStore {
       if (result === timedOut) {
         // After an event-loop stall, timers fire before the I/O that arrived meanwhile is read: give a
         // reply that is already on the socket one turn to land before calling the store slow.
-        await afterPendingIo();
+        result = await Promise.race([pending, afterPendingIo().then((): typeof timedOut => timedOut)]);
         const lateBy = monotonicNow() - startedAt - timeout;
         // A stall of this process's own event loop may have kept the command from even being sent (clients
         // write on a later tick): such a call gets its time again, now that the loop turns.
-        if (!settled && stalled(lateBy, timeout)) await Promise.race([pending.catch(() => {}), sleep(timeout)]);
-        if (!settled) throw new StoreTimeoutError(`store call took longer than ${timeout} ms`, lateBy);
-        result = await pending;
+        if (result === timedOut && stalled(lateBy, timeout))
+          result = await Promise.race([pending, sleep(timeout).then((): typeof timedOut => timedOut)]);
+        if (result === timedOut) {
+          pending.catch(() => {}); // it may still fail later: nobody listens any more
+          throw new StoreTimeoutError(`store call took longer than ${timeout} ms`, lateBy);
+        }
       }
       if (this.errorEpoch !== epoch) throw this.lastStoreError;
       if (unguarded === undefined) {
