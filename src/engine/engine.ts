@@ -72,17 +72,11 @@ export class CacheEngine {
       leases: this.leases,
       keys: this.keys,
       told: (plan, status, startedAt, reason) => this.told(plan, status, startedAt, reason),
-      readRows: (plan, readAt) => this.readRows(plan, readAt),
-      isTagVersion: this.isTagVersion,
+      readRows: (plan, readAt) => this.readRows(plan, readAt, false),
     });
   }
 
   /** Whether a store key is one of this engine's version keys (`{prefix}:v:…`), for stores that keep versions apart. */
-  private readonly isTagVersion = (key: string): boolean => key.startsWith(this.tagVersionPrefix);
-  private get tagVersionPrefix(): string {
-    return this.keys.tagVersion('');
-  }
-
   isVersionKey(key: string): boolean {
     return this.keys.isVersionKey(key);
   }
@@ -97,18 +91,9 @@ export class CacheEngine {
     return planQuery(this.keys, request, this.options.inputLimits);
   }
 
-  /** Reads the entry and its versions in one store call. */
-  async read(plan: QueryPlan): Promise<ReadOutcome> {
-    const startedAt = monotonicNow();
-    const outcome = await this.readRows(plan, startedAt);
-    if (outcome.kind !== 'miss')
-      this.told(
-        plan,
-        outcome.kind === 'bypass' ? 'bypass' : outcome.kind,
-        startedAt,
-        outcome.kind === 'bypass' ? outcome.reason : undefined,
-      );
-    return outcome;
+  /** Reads the entry and its versions in one store call, and tells observers what it found (a miss is told by its fill). */
+  read(plan: QueryPlan): Promise<ReadOutcome> {
+    return this.readRows(plan, monotonicNow(), true);
   }
 
   /** Tells observers that the adapter bypassed the cache for a call (caching disabled, input not keyable). */
@@ -120,11 +105,17 @@ export class CacheEngine {
     this.events?.onRead?.({ path: plan.path, scope: plan.scope, status, reason, durationMs: monotonicNow() - startedAt });
   }
 
-  private async readRows(plan: QueryPlan, readAt: number): Promise<ReadOutcome> {
-    if (!this.store.available) return BREAKER_OPEN;
-    if (this.versions.covers(plan.keys)) return PENDING;
+  /** What is told of a read that is not a miss, when `tell` (a lease's probe reads without telling). */
+  private telling(plan: QueryPlan, outcome: ReadOutcome, readAt: number, tell: boolean): ReadOutcome {
+    if (tell && outcome.kind !== 'miss') this.told(plan, outcome.kind, readAt, outcome.kind === 'bypass' ? outcome.reason : undefined);
+    return outcome;
+  }
+
+  private async readRows(plan: QueryPlan, readAt: number, tell: boolean): Promise<ReadOutcome> {
+    if (!this.store.available) return this.telling(plan, BREAKER_OPEN, readAt, tell);
+    if (this.versions.covers(plan.keys)) return this.telling(plan, PENDING, readAt, tell);
     const rows = await this.store.getMany(plan.keys as string[], plan.path);
-    if (rows === undefined) return STORE_ERROR;
+    if (rows === undefined) return this.telling(plan, STORE_ERROR, readAt, tell);
     // The hit path joins the tokens as it checks them; the per-version array is built only for a miss.
     let joined = '';
     let complete = true;
@@ -150,8 +141,10 @@ export class CacheEngine {
       }
       try {
         const value = this.codec.decode(hit.payload, plan.entryKey);
-        if (stale) return { kind: 'stale', value, etag: hit.etag, tokens: tokensOf(rows), readAt, freshUntil: hit.freshUntil as number };
-        return { kind: 'hit', value, etag: hit.etag };
+        const found: ReadOutcome = stale
+          ? { kind: 'stale', value, etag: hit.etag, tokens: tokensOf(rows), readAt, freshUntil: hit.freshUntil as number }
+          : { kind: 'hit', value, etag: hit.etag };
+        return this.telling(plan, found, readAt, tell);
       } catch (cause) {
         const { path, entryKey: key } = plan;
         this.options.report(new CachingError('read', `cannot decode the entry of "${path}"`, { path, key, cause }));

@@ -30,7 +30,6 @@ export interface FillDeps {
     reason?: BypassReason,
   ) => void;
   readonly readRows: (plan: QueryPlan, readAt: number) => Promise<ReadOutcome>;
-  readonly isTagVersion: (key: string) => boolean;
 }
 
 const KEEP = (): void => {};
@@ -60,7 +59,11 @@ interface Led<R> {
  * successful results are shared; background refreshes of stale entries take the same path.
  */
 export class MissFiller {
-  constructor(private readonly d: FillDeps) {}
+  private readonly isTagVersion: (key: string) => boolean;
+
+  constructor(private readonly d: FillDeps) {
+    this.isTagVersion = (key) => d.keys.isTagVersionKey(key);
+  }
 
   /**
    * Fills a miss: runs `compute` once per identical concurrent miss (same entry, same versions read),
@@ -217,7 +220,7 @@ export class MissFiller {
     const absent: string[] = [];
     for (let i = 0; i < read.length; i++) if (read[i] === undefined) absent.push(plan.keys[i + 1] as string);
     if (absent.length === 0) return { tokens: read, written: Promise.resolve(true) };
-    const seed = this.d.versions.seed(absent, plan.path, miss.readAt, this.d.isTagVersion, plan.ttl + plan.staleWhileRevalidate);
+    const seed = this.d.versions.seed(absent, plan.path, miss.readAt, this.isTagVersion, plan.ttl + plan.staleWhileRevalidate);
     let next = 0;
     return { tokens: read.map((token) => token ?? seed.tokens[next++]), written: seed.written };
   }

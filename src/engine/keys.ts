@@ -125,6 +125,7 @@ export class KeyFormat {
   /** Where the versions every hit reads start: `{prefix}:v:`, or `{prefix}:v:{{prefix}}:` in the hash-tag layout. */
   private readonly sharedVersions: string;
   private readonly escape: (text: string) => string;
+  private readonly tagVersionPrefix: string;
 
   /**
    * @param prefix What every key starts with. @default 'trpc-caching' (set by createCaching)
@@ -139,6 +140,7 @@ export class KeyFormat {
     this.hashTags = options.hashTags === true;
     this.sharedVersions = this.hashTags ? `${prefix}:v:{${prefix}}:` : this.versionPrefix;
     this.escape = this.hashTags ? escapeTagged : escapeSegment;
+    this.tagVersionPrefix = this.tagVersion('');
   }
 
   /**
@@ -160,6 +162,11 @@ export class KeyFormat {
   /** Whether a store key is one of these version keys (`{prefix}:v:…`), for stores that keep versions apart. */
   isVersionKey(key: string): boolean {
     return key.startsWith(this.versionPrefix);
+  }
+
+  /** Whether a store key is a tag's version (`{prefix}:v:t:…`): tags come from inputs, so their seeds live short. */
+  isTagVersionKey(key: string): boolean {
+    return key.startsWith(this.tagVersionPrefix);
   }
 
   /** Forgets every remembered digest and segment (on close); keys stay the same. */
