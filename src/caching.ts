@@ -146,13 +146,21 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   // A store made by createMemoryStore keeps version keys in an LRU of their own: tell it which keys those are.
   partitionVersions(keyv, (key) => engine.isVersionKey(key));
 
+  const metaDefaults = { ttl, versionTtl: settings.versionTtl, lock: lock.byDefault };
   // Meta objects are created once per procedure, so validation runs once per procedure.
   const cacheMetas = new WeakMap<object, ResolvedCacheMeta>();
   const invalidateMetas = new WeakMap<object, ResolvedInvalidateMeta | undefined>();
+  // A procedure without `.meta()` has none at all: its defaults do not depend on the path, so they are resolved once.
   const memo = <T>(map: WeakMap<object, T>, resolve: (path: string, meta: unknown) => T) => {
+    let noMeta: { value: T } | undefined;
     return (path: string, meta: unknown): T => {
+      if (meta === undefined) {
+        noMeta ??= { value: resolve(path, undefined) };
+        return noMeta.value;
+      }
       if (typeof meta !== 'object' || meta === null) return resolve(path, meta);
-      if (map.has(meta)) return map.get(meta) as T;
+      const known = map.get(meta);
+      if (known !== undefined || map.has(meta)) return known as T;
       const resolved = resolve(path, meta);
       map.set(meta, resolved);
       return resolved;
@@ -165,9 +173,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     engine,
     user: options.user as (ctx: unknown) => unknown,
     report,
-    cacheMeta: memo(cacheMetas, (path, meta) =>
-      resolveCacheMeta(path, meta, { ttl, versionTtl: settings.versionTtl, lock: lock.byDefault }),
-    ),
+    cacheMeta: memo(cacheMetas, (path, meta) => resolveCacheMeta(path, meta, metaDefaults)),
     invalidateMeta: memo(invalidateMetas, resolveInvalidateMeta),
     checkCall: (path) => calls?.check(path),
   };

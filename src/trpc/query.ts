@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import type { Computed, QueryPlan } from '../engine/engine.js';
 import { type Scope, userScope } from '../engine/keys.js';
 import { CachingError, errorMessage } from '../errors.js';
-import { recordCacheStatus } from '../http/cache-log.js';
+import { cacheLogOf } from '../http/cache-log.js';
 import { endChain, type MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedCacheMeta } from './meta.js';
 import type { CacheMiddlewareOptions, TrpcRuntime } from './runtime.js';
@@ -67,6 +67,8 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
   return async function trpcCachingQuery(opts: CacheMiddlewareOptions): Promise<MiddlewareResult<object>> {
     const { ctx, path, type, signal } = opts;
     if (type !== 'query') throw misuse('cachedQuery', 'query', type, path);
+    // Looked up once; with optional chaining an entry is only built when the request asked for cache headers.
+    const log = cacheLogOf(ctx);
     let settings: ResolvedCacheMeta;
     try {
       rt.checkCall(path);
@@ -77,7 +79,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     const scopeKind = settings.scope === 'public' ? 'public' : 'user';
     if (!settings.enabled) {
       rt.engine.bypassed(path, scopeKind, 'disabled');
-      recordCacheStatus(ctx, { path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
+      log?.entries.push({ path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
       return opts.next();
     }
     if (signal?.aborted) throw aborted(path, signal.reason);
@@ -88,14 +90,14 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     } catch (error) {
       rt.report(planFault(path, error));
       rt.engine.bypassed(path, scopeKind, 'input');
-      recordCacheStatus(ctx, { path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
+      log?.entries.push({ path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
       return opts.next();
     }
 
     const read = await rt.engine.read(plan);
     const swr = plan.staleWhileRevalidate > 0 ? plan.staleWhileRevalidate : undefined;
     if (read.kind === 'hit') {
-      recordCacheStatus(ctx, {
+      log?.entries.push({
         path,
         type: 'query',
         status: 'HIT',
@@ -108,7 +110,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       return endChain(read.value);
     }
     if (read.kind === 'bypass') {
-      recordCacheStatus(ctx, { path, type: 'query', status: 'BYPASS', scope: plan.scope, ttl: plan.ttl, tags: plan.tags });
+      log?.entries.push({ path, type: 'query', status: 'BYPASS', scope: plan.scope, ttl: plan.ttl, tags: plan.tags });
       return opts.next();
     }
     const compute = async (): Promise<Computed<MiddlewareResult<object>>> => {
@@ -116,7 +118,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       return result.ok ? { result, ok: true, data: result.data } : { result, ok: false, data: undefined, error: result.error };
     };
     if (read.kind === 'stale') {
-      recordCacheStatus(ctx, {
+      log?.entries.push({
         path,
         type: 'query',
         status: 'STALE',
@@ -140,7 +142,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       throw error;
     }
     if (outcome.kind === 'shared') {
-      recordCacheStatus(ctx, {
+      log?.entries.push({
         path,
         type: 'query',
         status: 'MISS',
@@ -153,7 +155,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       return endChain(outcome.value);
     }
     const status = outcome.etag === undefined ? 'BYPASS' : 'MISS';
-    recordCacheStatus(ctx, {
+    log?.entries.push({
       path,
       type: 'query',
       status,
