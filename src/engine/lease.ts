@@ -115,8 +115,13 @@ export async function takeTurn<T>(leases: Leases, key: string, settings: LeaseSe
   for (;;) {
     const left = deadline - monotonicNow();
     if (left <= 0) return ALONE;
-    const taken = await bounded(leases.acquire(key, token, settings.lease), Math.min(settings.timeout, left));
-    if (taken === undefined) return ALONE;
+    const acquiring = leases.acquire(key, token, settings.lease);
+    const taken = await bounded(acquiring, Math.min(settings.timeout, left));
+    if (taken === undefined) {
+      // Given up on, the SET NX may still land: then nobody holds that lease, so free it rather than make others wait.
+      void acquiring.then((late) => (late ? leases.release(key, token) : undefined)).catch(() => {});
+      return ALONE;
+    }
     if (taken) {
       const look = await probe();
       if (look.kind === 'hit') {
@@ -174,4 +179,4 @@ async function bounded<T>(promise: Promise<T>, ms: number): Promise<T | undefine
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());

@@ -1,9 +1,9 @@
 import { type Deserialize, Keyv, type KeyvStoreAdapter, type Serialize } from 'keyv';
 import { CachingConfigError } from '../errors.js';
 
-// Keyv types its (de)serializers as generic in the value; trpc-caching's values are always strings.
-const serialize: Serialize = (data) => (typeof data.value === 'string' ? data.value : JSON.stringify(data.value));
-const deserialize = ((text: string) => ({ value: text })) as Deserialize;
+// Keyv types its (de)serializers as generic in the value; trpc-caching's values are always strings, stored as they are.
+export const serialize: Serialize = (data) => (typeof data.value === 'string' ? data.value : JSON.stringify(data.value));
+export const deserialize = ((text: string) => ({ value: text })) as Deserialize;
 
 const OPTION = 'createRawStringStore(adapter)';
 const INSTEAD = 'pass `new Keyv(adapter)` as `store` instead: any Keyv works, its envelope carries the expiry';

@@ -47,8 +47,10 @@ export function singleNode(url: string, client: RedisClientOptions | undefined, 
 
   return {
     async read(keys) {
-      const rows = await main.mGet(keys as string[]);
-      return rows.map((row) => (row === null ? undefined : String(row)));
+      // Absent keys come back as null: replaced in place rather than in a second array on every hit.
+      const rows = (await main.mGet(keys as string[])) as Array<string | null | undefined>;
+      for (let i = 0; i < rows.length; i++) if (rows[i] === null) rows[i] = undefined;
+      return rows as Array<string | undefined>;
     },
     async set(key, value, ttl) {
       await main.set(key, value, expiry(ttl));

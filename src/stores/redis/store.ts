@@ -1,8 +1,9 @@
 import type { RedisClientOptions, RedisClusterOptions } from '@keyv/redis';
-import { type Deserialize, Keyv, type Serialize } from 'keyv';
+import { Keyv } from 'keyv';
 import { CachingConfigError } from '../../errors.js';
 import { checkDuration, describe } from '../../options.js';
 import { registerCapabilities } from '../capabilities.js';
+import { deserialize, serialize } from '../raw-string.js';
 import { RedisAdapter } from './adapter.js';
 import type { BackendOptions, RedisBackend } from './backend.js';
 import { clusterNodes } from './cluster.js';
@@ -95,10 +96,6 @@ export interface RedisStoreSettings {
  * ```
  */
 export type RedisStoreOptions = RedisConnection & RedisStoreSettings;
-
-// trpc-caching's values are strings: stored as they are, with Redis TTLs, and no Keyv envelope.
-const serialize: Serialize = (data) => (typeof data.value === 'string' ? data.value : JSON.stringify(data.value));
-const deserialize = ((text: string) => ({ value: text })) as Deserialize;
 
 /**
  * The Keyv that {@link createRedisStore} returns: a Keyv like any other, whose keys reach Redis exactly
