@@ -41,6 +41,11 @@ export interface StoreCapabilities {
    * slot with in one command, so the engine lays its keys out in hash-tagged groups (see KeyFormat).
    */
   readonly keyLayout?: 'hash-tags';
+  /**
+   * The store's calls reject (or answer `false`) when they fail, and its `error` events are only news about its
+   * connections: the guard then judges each call by its own outcome, not by events emitted while it was in flight.
+   */
+  readonly failsByRejecting?: true;
 }
 
 /**

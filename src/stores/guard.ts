@@ -2,6 +2,7 @@ import type { Keyv } from 'keyv';
 import { afterPendingIo, monotonicNow } from '../engine/clock.js';
 import type { EngineEvents } from '../engine/events.js';
 import { CachingError, type CachingOperation, errorMessage } from '../errors.js';
+import { capabilitiesOf } from './capabilities.js';
 import { type KeyvAccess, keyvAccess } from './keyv-access.js';
 
 /** How the store boundary bounds and isolates a store. */
@@ -68,10 +69,15 @@ export class GuardedStore {
     private readonly options: StoreGuardOptions,
   ) {
     this.access = keyvAccess(keyv);
-    keyv.on('error', (error: unknown) => {
-      this.errorEpoch++;
-      this.lastStoreError = error;
-    });
+    // Adapters that emit `error` and answer as if they succeeded (`@keyv/redis` by default) are judged by the events
+    // seen during a call; a store whose calls fail by themselves is not, so that a background connection error (one
+    // dead Cluster node, say) does not fail the calls that succeeded meanwhile.
+    if (capabilitiesOf(keyv).failsByRejecting !== true) {
+      keyv.on('error', (error: unknown) => {
+        this.errorEpoch++;
+        this.lastStoreError = error;
+      });
+    }
   }
 
   /**

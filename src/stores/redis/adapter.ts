@@ -27,13 +27,12 @@ export class RedisAdapter extends EventEmitter implements KeyvStoreAdapter {
     return this.backend.read(keys);
   }
 
-  async getMany<Value>(keys: string[]): Promise<Array<StoredData<Value | undefined>>> {
-    try {
-      return (await this.read(keys)) as Array<StoredData<Value | undefined>>;
-    } catch (error) {
-      this.emit('error', error);
-      return keys.map(() => undefined);
-    }
+  /**
+   * Rejects when Redis did not answer: the failure belongs to this call alone (an `error` event would make the store
+   * guard count every call in flight as failed, and on a Cluster one dead node would fail reads from healthy ones).
+   */
+  getMany<Value>(keys: string[]): Promise<Array<StoredData<Value | undefined>>> {
+    return this.read(keys) as Promise<Array<StoredData<Value | undefined>>>;
   }
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {

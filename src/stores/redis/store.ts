@@ -197,6 +197,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     maxReconnectDelay,
     replicaAcks,
     replicaAckTimeout,
+    // Told to the Keyv's listeners; the store guard does not count them against calls (failsByRejecting below):
+    // a call that meets a dead connection fails by itself, as there is no offline queue.
     onError: (error) => adapter?.emit('error', error),
   };
   let backend: RedisBackend;
@@ -225,6 +227,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const store = new RedisStore(adapter);
   if (near !== undefined) attachNearCache(store, near);
   registerCapabilities(store, {
+    failsByRejecting: true,
     leases: backend.leases,
     ...(backend.pubsub === undefined ? {} : { pubsub: backend.pubsub }),
     ...(onCluster && hashTags ? { keyLayout: 'hash-tags' as const } : {}),
