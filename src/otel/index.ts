@@ -137,18 +137,22 @@ export function instrumentCaching(caching: InstrumentedCaching, options: Instrum
   };
   meter.addBatchObservableCallback(observeState, [pending, breaker]);
 
-  /** Adds an event, or a child span ending now that lasted `durationMs`, to the active span; nothing without one. */
-  const traceCall = (name: string, attributes: Attributes, durationMs: number): void => {
+  /**
+   * Adds an event, or a child span ending now that lasted `durationMs`, to the active span; nothing without one.
+   * `attributes` is called only then, so that a call outside a traced request allocates nothing for tracing.
+   */
+  const traceCall = (name: string, attributes: () => Attributes, durationMs: number): void => {
     if (tracing === false) return;
     const active = trace.getActiveSpan();
     if (active === undefined || !active.isRecording()) return;
+    const traced = attributes();
     const now = performance.timeOrigin + performance.now();
     if (tracing === 'events') {
-      active.addEvent(`trpc_caching.${name}`, attributes, now);
+      active.addEvent(`trpc_caching.${name}`, traced, now);
       return;
     }
     tracer
-      .startSpan(`trpc-caching ${name}`, { kind: SpanKind.INTERNAL, startTime: now - durationMs, attributes }, context.active())
+      .startSpan(`trpc-caching ${name}`, { kind: SpanKind.INTERNAL, startTime: now - durationMs, attributes: traced }, context.active())
       .end(now);
   };
 
@@ -166,7 +170,7 @@ export function instrumentCaching(caching: InstrumentedCaching, options: Instrum
     onRead(event) {
       const attributes = readAttributes(event);
       reads.add(1, attributes);
-      if (tracing !== false) traceCall(event.status, { ...attributes, 'trpc_caching.duration_ms': event.durationMs }, event.durationMs);
+      traceCall(event.status, () => ({ ...attributes, 'trpc_caching.duration_ms': event.durationMs }), event.durationMs);
     },
     onStoreCall(event) {
       storeDuration.record(event.durationMs / 1000, {
@@ -176,22 +180,32 @@ export function instrumentCaching(caching: InstrumentedCaching, options: Instrum
     },
     onInvalidate(event: InvalidateEvent) {
       invalidations.add(1, { 'trpc_caching.written': event.written });
-      if (tracing === false) return;
-      const attributes: Attributes = {
-        'trpc_caching.keys': event.keys,
-        'trpc_caching.written': event.written,
-        'trpc_caching.duration_ms': event.durationMs,
-      };
-      if (event.path !== undefined) attributes['trpc_caching.path'] = event.path;
-      traceCall('invalidate', attributes, event.durationMs);
+      traceCall(
+        'invalidate',
+        () => {
+          const attributes: Attributes = {
+            'trpc_caching.keys': event.keys,
+            'trpc_caching.written': event.written,
+            'trpc_caching.duration_ms': event.durationMs,
+          };
+          if (event.path !== undefined) attributes['trpc_caching.path'] = event.path;
+          return attributes;
+        },
+        event.durationMs,
+      );
     },
     onError(error) {
       errors.add(1, { 'trpc_caching.operation': error.operation });
-      if (tracing === false) return;
       // Not the message: a tag or key fault can quote what a tag callback derived from the input.
-      const attributes: Attributes = { 'trpc_caching.operation': error.operation };
-      if (error.path !== undefined) attributes['trpc_caching.path'] = error.path;
-      traceCall('error', attributes, 0);
+      traceCall(
+        'error',
+        () => {
+          const attributes: Attributes = { 'trpc_caching.operation': error.operation };
+          if (error.path !== undefined) attributes['trpc_caching.path'] = error.path;
+          return attributes;
+        },
+        0,
+      );
     },
   };
   const detach = observe(caching, observer);
