@@ -3,6 +3,7 @@ import { type LiveEvent, parseJsonObject } from '../client/protocol.js';
 import { CachingError, errorMessage } from '../errors.js';
 import type { PubSub } from '../stores/capabilities.js';
 import { type LiveMove, movedFor } from './move.js';
+import { formatId, OwnCounts, type Position, parseId } from './position.js';
 
 /** One event for one connection, with the id a reconnecting client sends back as `lastEventId`. */
 export interface LiveDelivery {
@@ -16,6 +17,12 @@ export interface LiveHubOptions {
   readonly bufferSize: number;
   /** Moves remembered for connections that come back (`lastEventId`); older gaps are answered with a `reset`. */
   readonly historySize: number;
+  /**
+   * Scopes whose own moves are counted for readers that come back; past it the one that moved least recently is
+   * forgotten, and a reader of a forgotten scope that comes back is told its scope moved.
+   * @default 10000
+   */
+  readonly scopeLimit?: number;
   readonly report: (error: CachingError) => void;
 }
 
@@ -87,27 +94,33 @@ export class LiveConnection {
 }
 
 interface Remembered {
-  readonly seq: number;
+  readonly pub: number;
   readonly move: LiveMove;
 }
 
-/** `{epoch}.{seq}`: the epoch names this hub, so an id from another process (or a restart) never resumes here. */
-const ID = /^([0-9a-f]{12})\.(\d{1,15})$/;
+const DEFAULT_SCOPE_LIMIT = 10_000;
+
+/** A move every reader gets a part of (paths, tags, `all`), as opposed to a move of scopes alone. */
+const isPublic = (move: LiveMove): boolean => move.all || move.paths.length > 0 || move.tags.length > 0;
 
 /**
  * The fan-out of one caching instance's moves to its live connections, and over a publish/subscribe bus to
- * other processes' hubs (one channel per prefix). Each move gets a sequence number in this hub; connections
- * are told the number of each event they get, and one that comes back with it is replayed what it missed
- * from a bounded history, or told to reset when that is not possible.
+ * other processes' hubs (one channel per prefix). An event's id is the reader's {@link Position}: public moves
+ * and the reader's own scope's moves counted, never another user's, so a stream (ids, replays and resets) is the
+ * same whatever other users do with their own scopes. One that comes back with an id is replayed the public moves
+ * it missed from a bounded history, and its own scope's moves as one `self` move, or told to reset when the
+ * history no longer reaches back to it.
  *
  * Delivery costs one pass over connections for a move with paths, tags or `all` (every reader is concerned),
  * and one lookup per scope for a move of scopes only (only that user's connections).
  */
 export class LiveHub {
   readonly epoch = randomUUID().replace(/-/g, '').slice(0, 12);
-  private seq = 0;
-  /** Lowest `lastEventId` sequence from which the history still holds every later move. */
+  /** Public positions so far: public moves, and gaps of the bus. */
+  private pub = 0;
+  /** Lowest `pub` of a `lastEventId` from which the history still holds every later public move. */
   private floor = 0;
+  private readonly own: OwnCounts;
   private readonly history: Remembered[] = [];
   private readonly connections = new Set<LiveConnection>();
   private readonly byReader = new Map<string, Set<LiveConnection>>();
@@ -118,6 +131,7 @@ export class LiveHub {
     private readonly options: LiveHubOptions,
     private readonly bus?: { readonly pubsub: PubSub; readonly channel: string },
   ) {
+    this.own = new OwnCounts(options.scopeLimit ?? DEFAULT_SCOPE_LIMIT);
     if (bus !== undefined) this.listen(bus.pubsub, bus.channel);
   }
 
@@ -142,7 +156,8 @@ export class LiveHub {
 
   /**
    * Opens a connection for a reader. Its first event is `ready`; with a `lastEventId` of this hub whose later
-   * moves are all remembered, those moves (this reader's part of them) follow, otherwise a `reset`.
+   * public moves are all remembered, what the reader missed follows (its own scope's moves as one `self` move,
+   * then its part of each public move), otherwise a `reset`.
    */
   connect(reader: string, bufferSize: number = this.options.bufferSize, lastEventId?: string): LiveConnection {
     const connection = new LiveConnection(reader, bufferSize, (closed) => this.forget(closed));
@@ -154,17 +169,21 @@ export class LiveHub {
     const same = this.byReader.get(reader) ?? new Set<LiveConnection>();
     this.byReader.set(reader, same);
     same.add(connection);
-    connection.push({ id: this.idOf(this.seq), event: READY });
-    if (lastEventId !== undefined) this.resume(connection, lastEventId);
+    if (lastEventId === undefined) connection.push({ id: this.idFor(reader), event: READY });
+    else this.resume(connection, lastEventId);
     return connection;
   }
 
-  /** Tells every connection to reset (messages from other processes may have been lost), and stops replaying older gaps. */
+  /**
+   * Tells every connection to reset (messages from other processes may have been lost, this reader's own moves
+   * among them), and answers any older `lastEventId` with a reset too: the gap takes a public position of its own.
+   */
   resetAll(reason: 'bus' | 'overflow'): void {
-    this.floor = this.seq;
+    this.floor = ++this.pub;
     this.history.length = 0;
-    const delivery: LiveDelivery = { id: this.idOf(this.seq), event: { v: 1, type: 'reset', reason } };
-    for (const connection of this.connections) connection.push(delivery);
+    for (const connection of this.connections) {
+      connection.push({ id: this.idFor(connection.reader), event: { v: 1, type: 'reset', reason } });
+    }
   }
 
   /** Ends every connection and leaves the bus. */
@@ -175,21 +194,23 @@ export class LiveHub {
     await unsubscribe?.().catch(() => {});
   }
 
-  private idOf(seq: number): string {
-    return `${this.epoch}.${seq}`;
+  /** The id of `reader`'s current position. */
+  private idFor(reader: string, pub: number = this.pub): string {
+    return formatId(this.epoch, { pub, own: this.own.of(reader) });
   }
 
   private deliver(move: LiveMove): void {
-    const seq = ++this.seq;
-    this.history.push({ seq, move });
-    if (this.history.length > this.options.historySize) this.floor = (this.history.shift() as Remembered).seq;
-    const id = this.idOf(seq);
-    if (move.all || move.paths.length > 0 || move.tags.length > 0) {
-      for (const connection of this.connections) this.tell(connection, move, id);
+    if (isPublic(move)) {
+      const pub = ++this.pub;
+      this.history.push({ pub, move });
+      if (this.history.length > this.options.historySize) this.floor = (this.history.shift() as Remembered).pub;
+      for (const connection of this.connections) this.tell(connection, move, this.idFor(connection.reader));
       return;
     }
+    // A move of scopes alone: counted for each of them (its readers may come back later), told to theirs only.
     for (const scope of move.scopes) {
-      for (const connection of this.byReader.get(scope) ?? []) this.tell(connection, move, id);
+      this.own.moved(scope, move.id);
+      for (const connection of this.byReader.get(scope) ?? []) this.tell(connection, move, this.idFor(scope));
     }
   }
 
@@ -198,14 +219,24 @@ export class LiveHub {
     if (moved !== undefined) connection.push({ id, event: { v: 1, type: 'moved', moved } });
   }
 
+  /**
+   * `ready` at the position the reader comes back to, then what it missed, each event at a later position (a
+   * reader cut off during the replay resumes where it was cut). A position the hub cannot replay from gets a reset.
+   */
   private resume(connection: LiveConnection, lastEventId: string): void {
-    const match = ID.exec(lastEventId);
-    const from = match === null || match[1] !== this.epoch ? Number.NaN : Number(match[2]);
-    if (!(from >= this.floor && from <= this.seq)) {
-      connection.push({ id: this.idOf(this.seq), event: { v: 1, type: 'reset', reason: 'resume' } });
+    const reader = connection.reader;
+    const from: Position | undefined = parseId(this.epoch, lastEventId);
+    const gap = from === undefined ? undefined : this.own.since(reader, from.own);
+    if (from === undefined || gap === undefined || gap.kind === 'unknown' || from.pub < this.floor || from.pub > this.pub) {
+      connection.push({ id: this.idFor(reader), event: READY });
+      connection.push({ id: this.idFor(reader), event: { v: 1, type: 'reset', reason: 'resume' } });
       return;
     }
-    for (const { seq, move } of this.history) if (seq > from) this.tell(connection, move, this.idOf(seq));
+    connection.push({ id: formatId(this.epoch, from), event: READY });
+    if (gap.kind === 'moved') {
+      connection.push({ id: this.idFor(reader, from.pub), event: { v: 1, type: 'moved', moved: { id: gap.moveId, self: true } } });
+    }
+    for (const { pub, move } of this.history) if (pub > from.pub) this.tell(connection, move, this.idFor(reader, pub));
   }
 
   private forget(connection: LiveConnection): void {

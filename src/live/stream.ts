@@ -28,7 +28,7 @@ export interface InvalidationStreamOptions {
  *
  * @example
  * ```ts
- * const input: InvalidationStreamInput = { lastEventId: '3f2a9c01b7de.42' };
+ * const input: InvalidationStreamInput = { lastEventId: '3f2a9c01b7de.42.0' };
  * ```
  */
 export interface InvalidationStreamInput {

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+
+/**
+ * Where a reader stands in a hub's stream: `pub` counts the hub's public positions (moves of paths, tags or `all`,
+ * which every reader gets, and lost bus messages); `own` counts the moves of the reader's own scope alone. Neither
+ * counts what other users did to their own scopes, so an event id tells a reader nothing about them.
+ */
+export interface Position {
+  readonly pub: number;
+  readonly own: number;
+}
+
+/** `{epoch}.{pub}.{own}`: the epoch names the hub, so an id from another process (or a restart) never resumes there. */
+const ID = /^([0-9a-f]{12})\.(\d{1,15})\.(\d{1,15})$/;
+
+/** The event id of a position in the hub named `epoch`. */
+export function formatId(epoch: string, position: Position): string {
+  return `${epoch}.${position.pub}.${position.own}`;
+}
+
+/** The position an event id names in the hub named `epoch`; undefined for an id of another hub or no id at all. */
+export function parseId(epoch: string, id: string): Position | undefined {
+  const match = ID.exec(id);
+  if (match === null || match[1] !== epoch) return undefined;
+  return { pub: Number(match[2]), own: Number(match[3]) };
+}
+
+interface OwnMoves {
+  /** Moves of this scope alone since the hub started (or since the scope was last forgotten). */
+  count: number;
+  /** The id of the latest of them: replaying it covers every earlier one (each invalidates the whole scope). */
+  lastMoveId: string;
+  /** Counted after the hub forgot some scope: an id's `own` may then be from before a forgetting, so not comparable. */
+  readonly uncertain: boolean;
+}
+
+/** What a reader coming back missed of its own scope's moves. */
+export type OwnGap = { readonly kind: 'none' } | { readonly kind: 'moved'; readonly moveId: string } | { readonly kind: 'unknown' };
+
+/**
+ * The count of each scope's own moves, for the `own` part of ids and for resuming: a reader that comes back is
+ * told of its scope's moves since its id as one `self` move (the latest's id), never replayed one by one, so no
+ * per-scope history is kept. Bounded to `limit` scopes, forgetting the one that moved least recently; once a scope
+ * is forgotten, a reader coming back without a certain count is told its scope moved (conservative, and the same
+ * whoever else moved).
+ */
+export class OwnCounts {
+  private readonly counts = new Map<string, OwnMoves>();
+  private forgotten = false;
+
+  constructor(private readonly limit: number) {}
+
+  /** The count of `scope`'s own moves, for its readers' ids. */
+  of(scope: string): number {
+    return this.counts.get(scope)?.count ?? 0;
+  }
+
+  /** Counts a move of `scope` alone, named `moveId`. */
+  moved(scope: string, moveId: string): void {
+    const entry = this.counts.get(scope);
+    if (entry === undefined) {
+      this.counts.set(scope, { count: 1, lastMoveId: moveId, uncertain: this.forgotten });
+    } else {
+      // Re-inserted: the Map's order is then the order of the latest move, the oldest first.
+      this.counts.delete(scope);
+      this.counts.set(scope, { ...entry, count: entry.count + 1, lastMoveId: moveId });
+    }
+    if (this.counts.size > this.limit) {
+      const oldest = this.counts.keys().next().value as string;
+      this.counts.delete(oldest);
+      this.forgotten = true;
+    }
+  }
+
+  /**
+   * What `scope` moved after a reader saw `own` of its moves: nothing, one `self` move to deliver, or `unknown`
+   * (the id cannot be from this hub: the reader should reset).
+   */
+  since(scope: string, own: number): OwnGap {
+    const entry = this.counts.get(scope);
+    if (entry === undefined || entry.uncertain) {
+      if (this.forgotten) return { kind: 'moved', moveId: entry?.lastMoveId ?? randomUUID() };
+      return own === 0 ? { kind: 'none' } : { kind: 'unknown' };
+    }
+    if (own === entry.count) return { kind: 'none' };
+    return own < entry.count ? { kind: 'moved', moveId: entry.lastMoveId } : { kind: 'unknown' };
+  }
+}
