@@ -32,8 +32,9 @@ export const appRouter = t.router({
       .input(z.object({ id: z.number() }))
       .query(({ input }) => posts.get(input.id) ?? null),
     rename: invalidatingMutation
-      // The acting user's entries are invalidated by default; tags reach every user's byId.
-      .meta({ invalidate: { tags: ({ input }) => [`post:${String(input.id)}`] } })
+      // The acting user's entries are invalidated by default; tags reach every user's byId, and the public
+      // feed, which lists titles: a mutation moves every cached query that shows what it changed.
+      .meta({ invalidate: { tags: ({ input }) => [`post:${String(input.id)}`, 'feed'] } })
       .input(z.object({ id: z.number(), title: z.string().min(1) }))
       .mutation(({ input, ctx }) => {
         const post = posts.get(input.id);

@@ -38,6 +38,12 @@ function participants(note: InputRecord): string[] {
 /** `note:<id>`, the tag of one note; the id is a number over tRPC and a string over REST, the tag is the same. */
 const noteTag = (id: unknown) => `note:${String(id)}`;
 
+/**
+ * `feed` when the note is published: the feed shows every field of its notes (title, owner's name, `sharedWith`),
+ * so any mutation of a published note moves the feed's tag too, or every reader keeps the feed as it was.
+ */
+const feedOf = (note: InputRecord) => (note.published === true ? ['feed'] : []);
+
 function found(note: Note | undefined, id: number): Note {
   if (note === undefined) throw new TRPCError({ code: 'NOT_FOUND', message: `No note ${id} that you can see` });
   return note;
@@ -97,7 +103,7 @@ export function createAppRouter(caching: Caching<Context>) {
         // The author's lists (self, the default) and, when published, the public feed.
         .meta({
           openapi: { method: 'POST', path: '/notes', tags: ['notes'], summary: 'Write a note' },
-          invalidate: { tags: ({ result }) => (result.published === true ? ['feed'] : []) },
+          invalidate: { tags: ({ result }) => feedOf(result) },
         })
         .input(
           z.object({ title: z.string().min(1).max(200), body: z.string().max(10_000).default(''), published: z.boolean().default(false) }),
@@ -117,7 +123,8 @@ export function createAppRouter(caching: Caching<Context>) {
             users: ({ result }) => participants(result),
             tags: ({ input, result }) => [
               noteTag(result.id),
-              ...(result.published === true || input.published !== undefined ? ['feed'] : []),
+              // Published now, or unpublished by this edit: in the feed before or after it.
+              ...(input.published !== undefined ? ['feed'] : feedOf(result)),
             ],
           },
         })
@@ -138,17 +145,17 @@ export function createAppRouter(caching: Caching<Context>) {
           openapi: { method: 'DELETE', path: '/notes/{id}', tags: ['notes'], summary: 'Delete one of your notes' },
           invalidate: {
             users: ({ result }) => participants(result),
-            tags: ({ result }) => [noteTag(result.id), ...(result.published === true ? ['feed'] : [])],
+            tags: ({ result }) => [noteTag(result.id), ...feedOf(result)],
           },
         })
         .input(noteId)
         .output(noteSchema)
         .mutation(async ({ ctx, input }) => found(await ctx.db.deleteNote(ctx.user.id, input.id), input.id)),
       share: invalidatingMutation
-        // The note appears in the new participant's list; the others see a new `sharedWith`.
+        // The note appears in the new participant's list; the others (and the feed, if it is published) see a new `sharedWith`.
         .meta({
           openapi: { method: 'POST', path: '/notes/{id}/shares', tags: ['notes'], summary: 'Share one of your notes with a user' },
-          invalidate: { users: ({ result }) => participants(result), tags: ({ result }) => [noteTag(result.id)] },
+          invalidate: { users: ({ result }) => participants(result), tags: ({ result }) => [noteTag(result.id), ...feedOf(result)] },
         })
         .input(noteId.extend({ userId: z.string().min(1) }))
         .output(noteSchema)
@@ -162,7 +169,7 @@ export function createAppRouter(caching: Caching<Context>) {
           openapi: { method: 'DELETE', path: '/notes/{id}/shares/{userId}', tags: ['notes'], summary: 'Stop sharing one of your notes' },
           invalidate: {
             users: ({ input, result }) => [...participants(result), ...(typeof input.userId === 'string' ? [input.userId] : [])],
-            tags: ({ result }) => [noteTag(result.id)],
+            tags: ({ result }) => [noteTag(result.id), ...feedOf(result)],
           },
         })
         .input(noteId.extend({ userId: z.string().min(1) }))

@@ -247,6 +247,26 @@ describe.each(stores)('the example app on the $name store', (store) => {
     expect(renamed.items[0]).toMatchObject({ title: 'Published', ownerName: 'Alice Liddell' });
   });
 
+  it('keeps the public feed current after a published note is renamed, shared or unshared', async () => {
+    const { url } = await launch();
+    const alice = trpcAs(url, 'alice');
+    const note = await alice.client.notes.create.mutate({ title: 'In the feed', published: true });
+    const anonymous = trpcAs(url, null);
+    const inFeed = async () => (await anonymous.client.feed.list.query({})).items.find((item) => item.id === note.id);
+    expect(await inFeed()).toMatchObject({ title: 'In the feed', sharedWith: [] });
+    expect((await inFeed())?.title).toBe('In the feed');
+    expect(anonymous.header('x-cache')).toBe('HIT');
+    // Each mutation changes what the feed shows of the note: each must move the feed, or the next reader sees the old one.
+    await alice.client.notes.update.mutate({ id: note.id, title: 'Renamed' });
+    expect(await inFeed()).toMatchObject({ title: 'Renamed', sharedWith: [] });
+    await alice.client.notes.share.mutate({ id: note.id, userId: 'bob' });
+    expect(await inFeed()).toMatchObject({ title: 'Renamed', sharedWith: ['bob'] });
+    await alice.client.notes.unshare.mutate({ id: note.id, userId: 'bob' });
+    expect(await inFeed()).toMatchObject({ title: 'Renamed', sharedWith: [] });
+    await alice.client.notes.delete.mutate({ id: note.id });
+    expect(await inFeed()).toBeUndefined();
+  });
+
   it('sends X-Cache, Cache-Control, Vary and a strong ETag, and 304 for a current If-None-Match over REST and tRPC', async () => {
     const { url } = await launch();
     const miss = await rest(url, 'bob', '/notes/1');
