@@ -24,7 +24,8 @@ export interface InvalidationStreamOptions {
 
 /**
  * The input of the stream procedure: nothing, or the id of the last event a reconnecting client got (tRPC's
- * links send it by themselves for tracked events).
+ * links send it by themselves for tracked events). Ids are opaque to clients; they count only the moves the
+ * reader is concerned by, so they say nothing of what other users did.
  *
  * @example
  * ```ts
@@ -75,6 +76,7 @@ function parseInput(raw: unknown): InvalidationStreamInput {
  * The live invalidation stream: a subscription on `base` (after its middlewares, so after authentication) that
  * streams every move affecting the connected reader: its own scope (whoever moved it), paths, tags and `all`,
  * never another user's scope. An anonymous reader gets moves of paths, tags, `all` and the anonymous scope.
+ * Nothing of the stream depends on other users' moves of their own scopes: not its events, ids, replays or resets.
  */
 export function createInvalidationStream(
   base: AnyProcedureBuilder,
