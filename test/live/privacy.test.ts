@@ -172,13 +172,11 @@ describe('across OS processes over Redis', () => {
   }
 
   /**
-   * Bob's stream on process B while alice makes `n` private moves on process A between steps. A public move made
+   * Bob's stream on a new process B (a createCaching instance of its own, with its own Redis connections) while alice makes `n` private moves on process A between steps. A public move made
    * on A after alice's (a barrier, ordered after them on the one publishing connection) tells when B's hub has
    * heard them; an anonymous watcher on B sees the barriers while bob is away.
    */
-  async function bobsStream(n: number): Promise<string[]> {
-    await redis.server.command('FLUSHALL');
-    const there = await otherProcess();
+  async function bobsStream(there: string, n: number): Promise<string[]> {
     const app = clientApp(redis.track(createRawStringStore(new KeyvRedis(redis.url))));
     const here = await serve(app);
     open.push({ close: () => here.close() }, { close: () => app.caching.close() });
@@ -216,9 +214,11 @@ describe('across OS processes over Redis', () => {
   }
 
   it('gives a reader on one process the same stream whether or not alice moved her scope on another process', async () => {
-    const quiet = await bobsStream(0);
-    for (const thing of open.splice(0).reverse()) await thing.close();
-    const busy = await bobsStream(20);
+    await redis.server.command('FLUSHALL');
+    // One process A for both runs; a new process B (a new hub) for each, so that both start from nothing.
+    const there = await otherProcess();
+    const quiet = await bobsStream(there, 0);
+    const busy = await bobsStream(there, 20);
     expect(busy).toEqual(quiet);
     expect(quiet.filter((line) => line.includes('"self":true'))).toHaveLength(2);
   }, 60_000);

@@ -327,3 +327,28 @@ describe('a live connection', () => {
     expect(rest.every((event) => event.type === 'moved')).toBe(true);
   });
 });
+
+describe('a resumed connection', () => {
+  it('still gets what it missed when it is cut again right after ready, before the replay', async () => {
+    const hub = new LiveHub({ bufferSize: 64, historySize: 16, report: () => {} });
+    open.push({ close: () => hub.close() });
+    const reader = scopeSegment('trpc-caching', { kind: 'user', id: 'alice' });
+    const first = hub.connect(reader);
+    const ready = (await first.next())?.id as string;
+    first.close();
+    hub.publish({ id: 'tag', all: false, scopes: [], paths: [], tags: ['t'] });
+    hub.publish({ id: 'mine', all: false, scopes: [reader], paths: [], tags: [] });
+    // Cut after its ready: it comes back with that ready's id.
+    const cut = hub.connect(reader, 64, ready);
+    const readyAgain = (await cut.next())?.id as string;
+    cut.close();
+    const last = hub.connect(reader, 64, readyAgain);
+    const events: LiveEvent[] = [];
+    while (last.waiting > 0) events.push((await last.next())?.event as LiveEvent);
+    expect(events).toEqual([
+      { v: 1, type: 'ready' },
+      { v: 1, type: 'moved', moved: { id: 'mine', self: true } },
+      { v: 1, type: 'moved', moved: { id: 'tag', tags: ['t'] } },
+    ]);
+  });
+});
