@@ -4,6 +4,11 @@ import { randomUUID } from 'node:crypto';
  * Where a reader stands in a hub's stream: `pub` counts the hub's public positions (moves of paths, tags or `all`,
  * which every reader gets, and lost bus messages); `own` counts the moves of the reader's own scope alone. Neither
  * counts what other users did to their own scopes, so an event id tells a reader nothing about them.
+ *
+ * @example
+ * ```ts
+ * const position: Position = { pub: 12, own: 3 }; // id `3f2a9c01b7de.12.3`
+ * ```
  */
 export interface Position {
   readonly pub: number;
@@ -13,12 +18,26 @@ export interface Position {
 /** `{epoch}.{pub}.{own}`: the epoch names the hub, so an id from another process (or a restart) never resumes there. */
 const ID = /^([0-9a-f]{12})\.(\d{1,15})\.(\d{1,15})$/;
 
-/** The event id of a position in the hub named `epoch`. */
+/**
+ * The event id of a position in the hub named `epoch`.
+ *
+ * @example
+ * ```ts
+ * formatId('3f2a9c01b7de', { pub: 12, own: 3 }); // '3f2a9c01b7de.12.3'
+ * ```
+ */
 export function formatId(epoch: string, position: Position): string {
   return `${epoch}.${position.pub}.${position.own}`;
 }
 
-/** The position an event id names in the hub named `epoch`; undefined for an id of another hub or no id at all. */
+/**
+ * The position an event id names in the hub named `epoch`; undefined for an id of another hub or no id at all.
+ *
+ * @example
+ * ```ts
+ * parseId('3f2a9c01b7de', '3f2a9c01b7de.12.3'); // { pub: 12, own: 3 }
+ * ```
+ */
 export function parseId(epoch: string, id: string): Position | undefined {
   const match = ID.exec(id);
   if (match === null || match[1] !== epoch) return undefined;
@@ -34,7 +53,14 @@ interface OwnMoves {
   readonly uncertain: boolean;
 }
 
-/** What a reader coming back missed of its own scope's moves. */
+/**
+ * What a reader coming back missed of its own scope's moves.
+ *
+ * @example
+ * ```ts
+ * const gap: OwnGap = { kind: 'moved', moveId: 'a1b2' }; // told as one `{ id: 'a1b2', self: true }`
+ * ```
+ */
 export type OwnGap = { readonly kind: 'none' } | { readonly kind: 'moved'; readonly moveId: string } | { readonly kind: 'unknown' };
 
 /**
@@ -43,6 +69,13 @@ export type OwnGap = { readonly kind: 'none' } | { readonly kind: 'moved'; reado
  * per-scope history is kept. Bounded to `limit` scopes, forgetting the one that moved least recently; once a scope
  * is forgotten, a reader coming back without a certain count is told its scope moved (conservative, and the same
  * whoever else moved).
+ *
+ * @example
+ * ```ts
+ * const own = new OwnCounts(10_000);
+ * own.moved('u.abc', 'move-1');
+ * own.since('u.abc', 0); // { kind: 'moved', moveId: 'move-1' }
+ * ```
  */
 export class OwnCounts {
   private readonly counts = new Map<string, OwnMoves>();
