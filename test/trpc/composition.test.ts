@@ -1,4 +1,5 @@
 import { type AnyRouter, initTRPC, lazy, TRPCError } from '@trpc/server';
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { describe, expect, it } from 'vitest';
 import { CachingConfigError, type CachingMeta, createCaching } from '../../src/index.js';
 
@@ -121,6 +122,47 @@ describe.each(COMPOSITIONS)('a cachedQuery served as %s', (composition) => {
       }
       expect(app.resolved()).toBe(0);
     });
+  });
+});
+
+describe('over HTTP (the fetch adapter), a lazy router nested in the served router', () => {
+  function httpApp(build: 'right' | 'use after the cache') {
+    const caching = createCaching<Ctx>({ user: (ctx) => ctx.user, onError: () => {} });
+    // Built when the lazy router loads, at the first request: where a mistake in a lazy module surfaces.
+    const account = () => {
+      const me =
+        build === 'right' ? caching.cachedQuery(authed) : (caching.cachedQuery(t.procedure) as unknown as typeof t.procedure).use(isAuthed);
+      return t.router({ me: me.query(({ ctx }) => `private data of ${ctx.user}`) });
+    };
+    const root = t.router({ account: lazy(async () => account()) });
+    caching.validateRouter(root);
+    const served = t.router({ api: root });
+    return async (token: string) => {
+      const response = await fetchRequestHandler({
+        endpoint: '/trpc',
+        req: new Request('http://localhost/trpc/api.account.me'),
+        router: served,
+        createContext: () => ({ token }),
+        onError: () => {},
+      });
+      return { status: response.status, body: JSON.stringify(await response.json()) };
+    };
+  }
+
+  it('answers each user with their own data when built right (the control)', async () => {
+    const call = httpApp('right');
+    expect((await call('alice')).body).toContain('private data of alice');
+    expect((await call('bob')).body).toContain('private data of bob');
+  });
+
+  it("answers a middleware after the cache with a 500 naming the mistake, to alice and to bob, never with alice's data", async () => {
+    const call = httpApp('use after the cache');
+    for (const token of ['alice', 'bob', 'alice']) {
+      const { status, body } = await call(token);
+      expect(status).toBe(500);
+      expect(body).toContain('would add a middleware after the cache');
+      expect(body).not.toContain('private data');
+    }
   });
 });
 
