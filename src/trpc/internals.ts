@@ -61,6 +61,11 @@ export function procedureAt(router: unknown, path: string): object | undefined {
 /**
  * The procedure at a full dotted path, loading the lazy routers on the way as a call would (tRPC's own
  * `getProcedureAtPath`); undefined when there is none.
+ *
+ * @example
+ * ```ts
+ * const procedure = await loadedProcedureAt(appRouter, 'account.me'); // loads `account: lazy(...)` first
+ * ```
  */
 export async function loadedProcedureAt(router: unknown, path: string): Promise<object | undefined> {
   defOf(router, 'router');
@@ -99,6 +104,11 @@ export function middlewaresOf(procedure: unknown): readonly unknown[] {
 /**
  * Whether a value is a tRPC procedure builder (what `t.procedure`, `.input()`, `.use()` return): an object whose
  * `_def` is marked `procedure: true` by tRPC's `createBuilder` and that can still end in `.query()`.
+ *
+ * @example
+ * ```ts
+ * isProcedureBuilder(t.procedure.input(schema)); // true; false for t.procedure.query(...)
+ * ```
  */
 export function isProcedureBuilder(value: unknown): value is AnyProcedureBuilder {
   if (typeof value !== 'object' || value === null) return false;
@@ -108,7 +118,14 @@ export function isProcedureBuilder(value: unknown): value is AnyProcedureBuilder
   );
 }
 
-/** Whether a value is a finished tRPC procedure (what `.query()`, `.mutation()`, `.subscription()` return). */
+/**
+ * Whether a value is a finished tRPC procedure (what `.query()`, `.mutation()`, `.subscription()` return).
+ *
+ * @example
+ * ```ts
+ * isProcedure(t.procedure.query(() => 1)); // true; false for t.procedure
+ * ```
+ */
 export function isProcedure(value: unknown): value is object {
   if (typeof value !== 'function') return false;
   const def = (value as { _def?: unknown })._def;
