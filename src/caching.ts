@@ -24,10 +24,12 @@ import {
 
 export type { ProcedureCaching };
 
+import { type CachingBuilder, cachingBuilder } from './trpc/builder.js';
+import { CallChecks } from './trpc/call-checks.js';
 import { createMutationMiddleware } from './trpc/mutation.js';
 import { createQueryMiddleware } from './trpc/query.js';
 import type { TrpcRuntime } from './trpc/runtime.js';
-import { CallChecks, describeRouter, registerCaching, validateRouter as validateRouterOf } from './trpc/validate.js';
+import { describeRouter, registerCaching, validateRouter as validateRouterOf } from './trpc/validate.js';
 
 /**
  * A caching instance: two procedure builders, a way to invalidate from
@@ -38,12 +40,12 @@ export interface Caching<TCtx> {
    * Turns a base procedure into a cached-query builder: a real tRPC procedure
    * builder with the same types, whose queries are cached per user. The base's
    * context must satisfy `createCaching<Ctx>`'s Ctx (a compile error otherwise),
-   * and every middleware that sets it (authentication) belongs in the base:
-   * `validateRouter` refuses one added after.
+   * and every middleware (authentication, authorization) belongs in the base:
+   * `.use()` on the returned builder is a compile error and throws.
    */
-  cachedQuery<TBuilder extends AnyProcedureBuilder>(base: TBuilder & ContextCheck<TBuilder, TCtx>): TBuilder;
+  cachedQuery<TBuilder extends AnyProcedureBuilder>(base: TBuilder & ContextCheck<TBuilder, TCtx>): CachingBuilder<TBuilder>;
   /** Turns a base procedure into a mutation builder that invalidates `meta.invalidate` targets after success. */
-  invalidatingMutation<TBuilder extends AnyProcedureBuilder>(base: TBuilder & ContextCheck<TBuilder, TCtx>): TBuilder;
+  invalidatingMutation<TBuilder extends AnyProcedureBuilder>(base: TBuilder & ContextCheck<TBuilder, TCtx>): CachingBuilder<TBuilder>;
   /** Invalidates targets from a job or webhook. Resolves to false when the store failed; the move is retried in the background. */
   invalidate(targets: InvalidationTargets): Promise<boolean>;
   /**
@@ -175,7 +177,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     report,
     cacheMeta: memo(cacheMetas, (path, meta) => resolveCacheMeta(path, meta, metaDefaults)),
     invalidateMeta: memo(invalidateMetas, resolveInvalidateMeta),
-    checkCall: (path) => calls?.check(path),
+    checkCall: (path, meta, builder) => calls?.check(path, meta, builder),
   };
   const queryMiddleware = createQueryMiddleware(rt);
   // The live hub exists once a stream is made: until then no move is published (nobody could listen here).
@@ -198,11 +200,12 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
   const mutationMiddleware = createMutationMiddleware(rt, (move) => hub?.publish(move));
   // Registered now, so that any instance's validateRouter recognises this instance's procedures.
   const parts = registerCaching({ queryMiddleware, mutationMiddleware, cacheMeta: rt.cacheMeta, invalidateMeta: rt.invalidateMeta });
-  calls = new CallChecks(parts);
+  // Said on the console, whatever onError does: it is about how the app is set up, not one call.
+  calls = new CallChecks(parts, (message) => console.warn(message));
 
   const caching: Caching<TCtx> = {
-    cachedQuery: (base) => base.use(queryMiddleware as Parameters<typeof base.use>[0]) as typeof base,
-    invalidatingMutation: (base) => base.use(mutationMiddleware as Parameters<typeof base.use>[0]) as typeof base,
+    cachedQuery: (base) => cachingBuilder(base, 'cachedQuery', queryMiddleware),
+    invalidatingMutation: (base) => cachingBuilder(base, 'invalidatingMutation', mutationMiddleware),
     async invalidate(targets) {
       const written = await engine.invalidate(engine.targetKeys(targets));
       hub?.publish(liveMoveOf(engine.keys, targets));

@@ -10,7 +10,12 @@
  * because an empty answer would let `validateRouter` pass a router it did not read.
  */
 import { type inferProcedureBuilderResolverOptions, TRPCError } from '@trpc/server';
-import { type AnyProcedureBuilder, type MiddlewareResult, middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
+import {
+  type AnyProcedureBuilder,
+  getProcedureAtPath,
+  type MiddlewareResult,
+  middlewareMarker,
+} from '@trpc/server/unstable-core-do-not-import';
 
 export type { AnyProcedureBuilder, MiddlewareResult };
 
@@ -53,6 +58,20 @@ export function procedureAt(router: unknown, path: string): object | undefined {
   return procedures !== undefined && Object.hasOwn(procedures, path) ? procedures[path] : undefined;
 }
 
+/**
+ * The procedure at a full dotted path, loading the lazy routers on the way as a call would (tRPC's own
+ * `getProcedureAtPath`); undefined when there is none.
+ *
+ * @example
+ * ```ts
+ * const procedure = await loadedProcedureAt(appRouter, 'account.me'); // loads `account: lazy(...)` first
+ * ```
+ */
+export async function loadedProcedureAt(router: unknown, path: string): Promise<object | undefined> {
+  defOf(router, 'router');
+  return (await getProcedureAtPath(router as Parameters<typeof getProcedureAtPath>[0], path)) ?? undefined;
+}
+
 /** Dotted paths of the router's lazy sub-routers that have not loaded yet: their procedures are unknown until then. */
 export function lazyPrefixesOf(router: unknown): readonly string[] {
   const lazy = defOf(router, 'router').lazy;
@@ -80,6 +99,37 @@ export function middlewaresOf(procedure: unknown): readonly unknown[] {
   const def = defOf(procedure, 'procedure');
   if (!Array.isArray(def.middlewares)) throw new TypeError('trpc-caching: expected a tRPC v11 procedure (its _def.middlewares is missing)');
   return typeof def.resolver === 'function' ? def.middlewares.slice(0, -1) : [...def.middlewares];
+}
+
+/**
+ * Whether a value is a tRPC procedure builder (what `t.procedure`, `.input()`, `.use()` return): an object whose
+ * `_def` is marked `procedure: true` by tRPC's `createBuilder` and that can still end in `.query()`.
+ *
+ * @example
+ * ```ts
+ * isProcedureBuilder(t.procedure.input(schema)); // true; false for t.procedure.query(...)
+ * ```
+ */
+export function isProcedureBuilder(value: unknown): value is AnyProcedureBuilder {
+  if (typeof value !== 'object' || value === null) return false;
+  const def = (value as { _def?: unknown })._def;
+  return (
+    typeof def === 'object' && def !== null && (def as Def).procedure === true && typeof (value as { query?: unknown }).query === 'function'
+  );
+}
+
+/**
+ * Whether a value is a finished tRPC procedure (what `.query()`, `.mutation()`, `.subscription()` return).
+ *
+ * @example
+ * ```ts
+ * isProcedure(t.procedure.query(() => 1)); // true; false for t.procedure
+ * ```
+ */
+export function isProcedure(value: unknown): value is object {
+  if (typeof value !== 'function') return false;
+  const def = (value as { _def?: unknown })._def;
+  return typeof def === 'object' && def !== null && typeof (def as Def).type === 'string';
 }
 
 /** What a middleware of {@link middlewaresOf} is: tRPC tags its own parsers and error formatter with `_type`. */

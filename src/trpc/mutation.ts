@@ -58,7 +58,8 @@ export function createMutationMiddleware(rt: TrpcRuntime, onMoved?: (move: LiveM
     let settings: ResolvedInvalidateMeta | undefined;
     try {
       // Validated before the mutation runs: a misconfigured procedure changes nothing.
-      rt.checkCall(path);
+      const first = rt.checkCall(path, opts.meta, 'invalidatingMutation');
+      if (first !== undefined) await first;
       settings = rt.invalidateMeta(path, opts.meta);
     } catch (error) {
       throw configFailure(error);

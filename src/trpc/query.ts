@@ -71,7 +71,8 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     const log = cacheLogOf(ctx);
     let settings: ResolvedCacheMeta;
     try {
-      rt.checkCall(path);
+      const first = rt.checkCall(path, opts.meta, 'cachedQuery');
+      if (first !== undefined) await first;
       settings = rt.cacheMeta(path, opts.meta);
     } catch (error) {
       throw configFailure(error);

@@ -9,8 +9,12 @@ export interface TrpcRuntime {
   readonly report: (error: CachingError) => void;
   readonly cacheMeta: (path: string, meta: unknown) => ResolvedCacheMeta;
   readonly invalidateMeta: (path: string, meta: unknown) => ResolvedInvalidateMeta | undefined;
-  /** Refuses (throws a CachingConfigError) a procedure that validateRouter could not see and that is built wrongly. */
-  readonly checkCall: (path: string) => void;
+  /**
+   * At the first call of a served path, checks what validateRouter could not see (a lazy router, a router composed
+   * from the validated one): rejects with a CachingConfigError while the procedure is configured wrongly. Undefined,
+   * with nothing to wait for, once the path has passed.
+   */
+  readonly checkCall: (path: string, meta: unknown, builder: 'cachedQuery' | 'invalidatingMutation') => Promise<void> | undefined;
 }
 
 /** The part of tRPC's middleware options the cache reads. */

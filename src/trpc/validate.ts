@@ -1,15 +1,6 @@
 import type { AnyRouter } from '@trpc/server';
 import { CachingConfigError } from '../errors.js';
-import {
-  lazyPrefixesOf,
-  metaOf,
-  middlewareRole,
-  middlewaresOf,
-  type ProcedureType,
-  procedureAt,
-  proceduresOf,
-  procedureType,
-} from './internals.js';
+import { lazyPrefixesOf, metaOf, middlewareRole, middlewaresOf, type ProcedureType, proceduresOf, procedureType } from './internals.js';
 import type { ProcedureCaching, ResolvedCacheMeta, ResolvedInvalidateMeta } from './meta.js';
 
 /** What validateRouter and describeRouter need of one caching instance. */
@@ -24,11 +15,14 @@ export interface CachingParts {
   readonly invalidateMeta: (path: string, meta: unknown) => ResolvedInvalidateMeta | undefined;
 }
 
-type Builder = 'cachedQuery' | 'invalidatingMutation';
+/** The two caching builders. */
+export type Builder = 'cachedQuery' | 'invalidatingMutation';
 
 // The middlewares of every caching instance, so that one instance's validateRouter recognises a procedure that
 // another instance built (its meta is not misplaced) and still checks how it was built.
 const builders = new WeakMap<object, Builder>();
+// Stand-ins for the cache middleware in a caching builder's `_def` as another builder's `.concat()` reads it.
+const borrowed = new WeakSet<object>();
 
 /**
  * Makes the instance's middlewares known to every instance's `validateRouter`. Call it once, when the instance
@@ -49,6 +43,21 @@ export function registerCaching(parts: CachingParts): CachingParts {
   return parts;
 }
 
+/**
+ * Registers the middleware that stands for a caching builder's cache middleware when another builder takes its
+ * definition (`t.procedure.concat(cachedQuery(base))`): what follows it there cannot be checked when it is built,
+ * so `validateRouter` refuses such a procedure and the stand-in refuses every call.
+ *
+ * @example
+ * ```ts
+ * registerBorrowed(refuseCalls, 'cachedQuery');
+ * ```
+ */
+export function registerBorrowed(middleware: object, builder: Builder): void {
+  builders.set(middleware, builder);
+  borrowed.add(middleware);
+}
+
 const EXPECTED: Record<Builder, ProcedureType> = { cachedQuery: 'query', invalidatingMutation: 'mutation' };
 
 function builderOf(middleware: unknown): Builder | undefined {
@@ -60,41 +69,76 @@ function nameOf(middleware: unknown): string {
   return name ? `middleware "${name}"` : 'an anonymous middleware';
 }
 
-/** Throws for a procedure built wrongly with a caching builder; returns the builder that made it, if any. */
-function checkBuild(path: string, procedure: object): Builder | undefined {
+/** What is wrong with how a procedure was built with a caching builder, if anything. */
+interface BuildProblem {
+  readonly builder: Builder;
+  readonly problem: string | undefined;
+}
+
+/**
+ * The caching builder a finished procedure was built with (undefined when none) and, when it is built wrongly,
+ * what is wrong and what to do, in a sentence that follows the procedure's name.
+ *
+ * @example
+ * ```ts
+ * const found = buildProblem(procedure);
+ * if (found?.problem) throw new CachingConfigError('procedure "me"', found.problem);
+ * ```
+ */
+export function buildProblem(procedure: object): BuildProblem | undefined {
   const middlewares = middlewaresOf(procedure);
   const at = middlewares.findIndex((middleware) => builderOf(middleware) !== undefined);
   if (at < 0) return undefined;
   const builder = builderOf(middlewares[at]) as Builder;
-  const option = `procedure "${path}"`;
   const type = procedureType(procedure);
   if (type !== EXPECTED[builder]) {
     const fix =
       type === 'subscription'
         ? 'subscriptions are not cached: build it on the base procedure'
         : `build a ${type} with ${builder === 'cachedQuery' ? 'invalidatingMutation' : 'cachedQuery'}(base), or on the base procedure`;
-    throw new CachingConfigError(option, `is a ${type} built with ${builder}, which only works for a ${EXPECTED[builder]}; ${fix}`);
+    return { builder, problem: `is a ${type} built with ${builder}, which only works for a ${EXPECTED[builder]}; ${fix}` };
   }
   for (const later of middlewares.slice(at + 1)) {
     const again = builderOf(later);
-    if (again !== undefined) {
-      throw new CachingConfigError(option, `is built with ${builder} and then ${again}; build it with ${builder}(base) once`);
-    }
+    if (again !== undefined) return { builder, problem: `is built with ${builder} and then ${again}; build it with ${builder}(base) once` };
     // tRPC's own parsers and error formatter may follow: they neither set ctx nor decide who may call.
     if (middlewareRole(later) === 'other') {
-      throw new CachingConfigError(
-        option,
-        `runs ${nameOf(later)} after ${builder}. A middleware after the cache runs only on a miss, and any ctx it sets ` +
+      return {
+        builder,
+        problem:
+          `runs ${nameOf(later)} after ${builder}. A middleware after the cache runs only on a miss, and any ctx it sets ` +
           "(such as the user) is not seen when the cache picks the entry, so one user could get another's data. " +
           `Add it to the base procedure instead: ${builder}(t.procedure.use(...)).`,
-      );
+      };
     }
   }
-  return builder;
+  if (borrowed.has(middlewares[at] as object)) {
+    return {
+      builder,
+      problem:
+        `takes a ${builder} builder through .concat(), after which middlewares cannot be checked; ` +
+        `concatenate into the base instead: ${builder}(t.procedure.concat(...))`,
+    };
+  }
+  return { builder, problem: undefined };
 }
 
-/** Throws when a procedure carries `meta.cache` or `meta.invalidate` that its builder would ignore. */
-function checkPlacement(path: string, meta: unknown, builder: Builder | undefined): void {
+/** Throws for a procedure built wrongly with a caching builder; returns the builder that made it, if any. */
+function checkBuild(path: string, procedure: object): Builder | undefined {
+  const found = buildProblem(procedure);
+  if (found?.problem !== undefined) throw new CachingConfigError(`procedure "${path}"`, found.problem);
+  return found?.builder;
+}
+
+/**
+ * Throws when a procedure carries `meta.cache` or `meta.invalidate` that its builder would ignore.
+ *
+ * @example
+ * ```ts
+ * checkPlacement('post.list', { invalidate: { all: true } }, 'cachedQuery'); // throws: a query ignores meta.invalidate
+ * ```
+ */
+export function checkPlacement(path: string, meta: unknown, builder: Builder | undefined): void {
   const fields = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>) : {};
   for (const [field, owner] of [
     ['cache', 'cachedQuery'],
@@ -146,10 +190,20 @@ function checkPaths(path: string, paths: readonly string[], cached: Set<string>,
         `"${target}" reaches no procedure built with this instance's cachedQuery, so it would invalidate nothing; name a cached query or a router prefix of one`,
       );
     }
-    const closest = [...known].sort((a, b) => distance(target, a) - distance(target, b))[0];
-    const hint = closest !== undefined && distance(target, closest) <= 2 ? `; did you mean "${closest}"?` : '';
-    throw new CachingConfigError(option, `"${target}" names no procedure or router prefix, so it would invalidate nothing${hint}`);
+    throw new CachingConfigError(
+      option,
+      `"${target}" names no procedure or router prefix, so it would invalidate nothing${hintFor(target, known)}`,
+    );
   }
+}
+
+/** "; did you mean …?" for a path that names nothing: a near spelling, or the same path under a router prefix. */
+function hintFor(target: string, known: Set<string>): string {
+  const closest = [...known].sort((a, b) => distance(target, a) - distance(target, b))[0];
+  if (closest !== undefined && distance(target, closest) <= 2) return `; did you mean "${closest}"?`;
+  // A router mounted under a prefix (`t.router({ api: root })`) serves `post.byId` as `api.post.byId`.
+  const mounted = [...known].filter((path) => path.endsWith(`.${target}`)).sort((a, b) => a.length - b.length)[0];
+  return mounted === undefined ? '' : `; did you mean "${mounted}" (the path it is served at)?`;
 }
 
 /**
@@ -169,26 +223,54 @@ function checkPaths(path: string, paths: readonly string[], cached: Set<string>,
  */
 export function validateRouter(router: AnyRouter, parts: CachingParts): void {
   registerCaching(parts);
-  const procedures = proceduresOf(router);
-  const cachedPaths: string[] = [];
-  const mutations: [string, object][] = [];
-  for (const [path, procedure] of procedures) {
-    const builder = checkBuild(path, procedure);
-    const meta = metaOf(procedure);
-    checkPlacement(path, meta, builder);
-    const chain = middlewaresOf(procedure);
-    if (chain.includes(parts.queryMiddleware)) {
-      parts.cacheMeta(path, meta);
-      cachedPaths.push(path);
-    }
-    if (chain.includes(parts.mutationMiddleware)) mutations.push([path, procedure]);
-  }
-  const cached = prefixesOf(cachedPaths);
-  const known = prefixesOf([...procedures.keys()]);
-  const lazy = lazyPrefixesOf(router);
-  for (const [path, procedure] of mutations) {
-    const resolved = parts.invalidateMeta(path, metaOf(procedure));
-    if (resolved !== undefined) checkPaths(path, resolved.paths, cached, known, lazy);
+  const index = pathIndex(router, parts);
+  for (const [path, procedure] of proceduresOf(router)) checkProcedure(path, procedure, parts, index);
+}
+
+/** The paths `invalidate.paths` may name in a router: cached queries and their prefixes, all paths, lazy prefixes. */
+export interface PathIndex {
+  readonly cached: Set<string>;
+  readonly known: Set<string>;
+  readonly lazy: readonly string[];
+}
+
+/**
+ * The {@link PathIndex} of a router as served under `mount` (`'api.'` for `t.router({ api: router })`).
+ *
+ * @example
+ * ```ts
+ * checkProcedure('api.post.rename', procedure, parts, pathIndex(root, parts, 'api.'));
+ * ```
+ */
+export function pathIndex(router: AnyRouter, parts: CachingParts, mount = ''): PathIndex {
+  const procedures = [...proceduresOf(router)];
+  const cached = procedures.filter(([, procedure]) => middlewaresOf(procedure).includes(parts.queryMiddleware));
+  return {
+    cached: prefixesOf(cached.map(([path]) => mount + path)),
+    known: prefixesOf(procedures.map(([path]) => mount + path)),
+    lazy: lazyPrefixesOf(router).map((prefix) => mount + prefix),
+  };
+}
+
+/**
+ * Everything validateRouter checks of one procedure served at `path`: how it was built, meta its builder would
+ * ignore, its `meta.cache`/`meta.invalidate`, and `invalidate.paths` against the router's paths. Throws a
+ * CachingConfigError naming what to fix.
+ *
+ * @example
+ * ```ts
+ * checkProcedure('post.rename', procedure, parts, pathIndex(appRouter, parts));
+ * ```
+ */
+export function checkProcedure(path: string, procedure: object, parts: CachingParts, index: PathIndex): void {
+  const builder = checkBuild(path, procedure);
+  const meta = metaOf(procedure);
+  checkPlacement(path, meta, builder);
+  const chain = middlewaresOf(procedure);
+  if (chain.includes(parts.queryMiddleware)) parts.cacheMeta(path, meta);
+  if (chain.includes(parts.mutationMiddleware)) {
+    const resolved = parts.invalidateMeta(path, meta);
+    if (resolved !== undefined) checkPaths(path, resolved.paths, index.cached, index.known, index.lazy);
   }
 }
 
@@ -210,38 +292,4 @@ export function describeRouter(router: AnyRouter, parts: CachingParts): Readonly
       described.set(path, { kind: 'mutation', invalidate: parts.invalidateMeta(path, meta) });
   }
   return described;
-}
-
-/**
- * What `validateRouter` could not see when it ran, checked at a procedure's first call: procedures of lazy
- * routers load only then. A procedure built wrongly (a middleware after the cache, say) is refused at that call
- * instead of caching under the wrong user. Paths already checked cost one set lookup.
- */
-export class CallChecks {
-  private readonly routers: AnyRouter[] = [];
-  private readonly checked = new Set<string>();
-
-  constructor(private readonly parts: CachingParts) {}
-
-  /** Remembers a router validateRouter passed, and the paths it checked. */
-  validated(router: AnyRouter): void {
-    if (!this.routers.includes(router)) this.routers.push(router);
-    for (const path of proceduresOf(router).keys()) this.checked.add(path);
-  }
-
-  /** Throws a CachingConfigError when the procedure at `path` of a validated router is built wrongly. */
-  check(path: string): void {
-    if (this.routers.length === 0 || this.checked.has(path)) return;
-    for (const router of this.routers) {
-      const procedure = procedureAt(router, path);
-      if (procedure === undefined) continue;
-      const builder = checkBuild(path, procedure);
-      const meta = metaOf(procedure);
-      checkPlacement(path, meta, builder);
-      if (builder === 'cachedQuery') this.parts.cacheMeta(path, meta);
-      else if (builder === 'invalidatingMutation') this.parts.invalidateMeta(path, meta);
-      this.checked.add(path);
-      return;
-    }
-  }
 }

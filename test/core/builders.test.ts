@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { z } from 'zod';
 import { createCaching } from '../../src/index.js';
 import { createTestApp, type TestCtx } from '../support/apps/posts.js';
 import { storeKinds } from '../support/stores.js';
@@ -43,11 +44,26 @@ describe('procedure builder types', () => {
     return next({ ctx: { user: { id: String(ctx.user.id) } } });
   });
 
-  it("returns the base's own builder, so a resolver sees the context the base's middlewares set", () => {
+  it("returns the base's own builder but .use(), so a resolver sees the context the base's middlewares set", () => {
     const caching = createCaching<TestCtx>({ user: (ctx) => ctx.user?.id });
-    expectTypeOf(caching.cachedQuery(authed)).toEqualTypeOf<typeof authed>();
-    expectTypeOf(caching.invalidatingMutation(t.procedure)).toEqualTypeOf<typeof t.procedure>();
+    expectTypeOf(caching.cachedQuery(authed).query).toEqualTypeOf<typeof authed.query>();
+    expectTypeOf(caching.cachedQuery(authed).input).toEqualTypeOf<typeof authed.input>();
+    expectTypeOf(caching.invalidatingMutation(t.procedure).meta).toEqualTypeOf<typeof t.procedure.meta>();
     caching.cachedQuery(authed).query(({ ctx }) => expectTypeOf(ctx.user.id).toEqualTypeOf<string>());
+    expectTypeOf(caching.cachedQuery(authed).use).returns.toBeNever();
+  });
+
+  it('is a real tRPC builder at run time: .input(), .output(), .meta() return builders that end in a procedure', async () => {
+    const caching = createCaching<TestCtx>({ user: (ctx) => ctx.user?.id });
+    const byId = caching
+      .cachedQuery(authed)
+      .meta({ cache: { ttl: 1_000 } })
+      .input(z.object({ id: z.number() }))
+      .output(z.object({ id: z.number(), by: z.string() }))
+      .query(({ input, ctx }) => ({ id: input.id, by: ctx.user.id }));
+    expect(byId._def.meta).toEqual({ cache: { ttl: 1_000 } });
+    const caller = t.createCallerFactory(t.router({ byId }))({ user: { id: 'alice' } } as TestCtx);
+    expect(await caller.byId({ id: 1 })).toEqual({ id: 1, by: 'alice' });
   });
 
   it('does not compile with a base whose context does not satisfy the Ctx given to createCaching', () => {

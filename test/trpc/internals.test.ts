@@ -3,7 +3,19 @@ import * as lowest from 'trpc-server-lowest';
 import lowestPackage from 'trpc-server-lowest/package.json' with { type: 'json' };
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { endChain, lazyPrefixesOf, metaOf, middlewareRole, middlewaresOf, proceduresOf, procedureType } from '../../src/trpc/internals.js';
+import { createCaching } from '../../src/index.js';
+import {
+  endChain,
+  isProcedure,
+  isProcedureBuilder,
+  lazyPrefixesOf,
+  loadedProcedureAt,
+  metaOf,
+  middlewareRole,
+  middlewaresOf,
+  proceduresOf,
+  procedureType,
+} from '../../src/trpc/internals.js';
 
 interface Ctx {
   user: string | null;
@@ -96,6 +108,37 @@ describe.each(RELEASES)('tRPC internals on $name', ({ trpc }) => {
     // A builder has no resolver step yet: its list is the same up to where the builder stopped.
     expect(middlewaresOf(builder)).toEqual(chain.slice(0, 3));
     expect(middlewaresOf(router.post.create)).toEqual([chain[0]]);
+  });
+
+  it('loads a lazy router to find a procedure, as a call does, and finds nothing where there is nothing', async () => {
+    const { router } = build(trpc);
+    const ping = await loadedProcedureAt(router, 'slow.ping');
+    expect(procedureType(ping)).toBe('query');
+    expect(lazyPrefixesOf(router)).toEqual([]);
+    expect(await loadedProcedureAt(router, 'post.byId')).toBe(router.post.byId);
+    expect(await loadedProcedureAt(router, 'post.nothing')).toBeUndefined();
+  });
+
+  it('tells a builder from a procedure from anything else', () => {
+    const { router, builder, base } = build(trpc);
+    expect([builder, base].map(isProcedureBuilder)).toEqual([true, true]);
+    expect([router.post.byId, router.events].map(isProcedure)).toEqual([true, true]);
+    expect([isProcedureBuilder(router.post.byId), isProcedure(builder), isProcedureBuilder(router), isProcedure(() => 1)]).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  it("seals this release's builder behind cachedQuery: .use() throws, .input()/.meta() keep it sealed, .query() serves", async () => {
+    const { t, base } = build(trpc);
+    const caching = createCaching<Ctx>({ user: (ctx) => ctx.user, onError: () => {} });
+    const cached = caching.cachedQuery(base).input(z.object({ id: z.number() }));
+    expect(() => (cached as unknown as typeof base).use(({ next }) => next())).toThrow(/after the cache/);
+    expect(() => (cached.meta({}) as unknown as typeof base).use(({ next }) => next())).toThrow(/after the cache/);
+    const byId = cached.query(({ input }) => input.id);
+    expect(await t.createCallerFactory(t.router({ byId }))({ user: 'alice' }).byId({ id: 7 })).toBe(7);
   });
 
   it('ends the chain with a value from a middleware, without running the resolver', async () => {

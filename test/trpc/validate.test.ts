@@ -27,33 +27,45 @@ function refusal(run: () => void): CachingConfigError {
   return configRefusal(run, 'validateRouter accepted the router');
 }
 
-describe('validateRouter refuses middleware after the cache', () => {
-  it("refuses cachedQuery(base).use(isAuthed), which served alice's entry to bob, naming the procedure and what to do", () => {
+describe('a middleware after the cache is refused where the procedure is built', () => {
+  it("refuses cachedQuery(base).use(isAuthed), which served alice's entry to bob, at compile time and when built", () => {
     const { caching } = setup();
-    const router = t.router({
-      me: caching
-        .cachedQuery(t.procedure)
-        .use(isAuthed)
-        .query(({ ctx }) => ctx.user.id),
-    });
-    const error = refusal(() => caching.validateRouter(router));
-    expect(error.option).toBe('procedure "me"');
-    expect(error.message).toContain('middleware "isAuthed" after cachedQuery');
-    expect(error.message).toContain('Add it to the base procedure');
+    const error = configRefusal(
+      // @ts-expect-error .use() after the cache is refused by the builder's type
+      () => caching.cachedQuery(t.procedure).use(isAuthed),
+      'cachedQuery(base).use() was accepted',
+    );
+    expect(error.option).toBe('cachedQuery(base).use()');
+    expect(error.message).toContain('one user could get another');
+    expect(error.message).toContain('cachedQuery(t.procedure.use(...))');
   });
 
-  it('refuses a middleware after invalidatingMutation, whose user would not be the one the mutation invalidates for', () => {
-    const { caching } = setup();
-    const router = t.router({
-      me: caching.cachedQuery(authed).query(({ ctx }) => ctx.user.id),
-      rename: caching
-        .invalidatingMutation(t.procedure)
-        .use(({ next }) => next())
-        .mutation(() => true),
-    });
+  it('refuses a middleware after invalidatingMutation, and after .input() or .meta() on either builder', () => {
+    const { cachedQuery, invalidatingMutation } = setup();
+    const attempts: Array<() => unknown> = [
+      // @ts-expect-error refused by the type
+      () => invalidatingMutation.use(({ next }) => next()),
+      () => invalidatingMutation.input(z.object({ id: z.number() })).use(({ next }) => next()),
+      () => cachedQuery.meta({ cache: { ttl: 1_000 } }).use(isAuthed),
+      // @ts-expect-error concat would add middlewares after the cache too
+      () => cachedQuery.concat(t.procedure.use(isAuthed)),
+    ];
+    for (const attempt of attempts) {
+      expect(configRefusal(attempt, 'a middleware after the cache was accepted').message).toContain('after the cache');
+    }
+  });
+
+  it("refuses a procedure that takes a caching builder through another builder's .concat(), in validateRouter and at every call", async () => {
+    const { caching, cachedQuery } = setup();
+    // @ts-expect-error a caching builder is not a plain builder to concatenate
+    t.procedure.concat(cachedQuery);
+    const router = t.router({ me: t.procedure.concat(cachedQuery as unknown as typeof authed).query(() => 'data') });
     const error = refusal(() => caching.validateRouter(router));
-    expect(error.option).toBe('procedure "rename"');
-    expect(error.message).toContain('after invalidatingMutation');
+    expect(error.option).toBe('procedure "me"');
+    expect(error.message).toContain('through .concat()');
+    const caller = t.createCallerFactory(router)({ user: { id: 'alice' } });
+    await expect(caller.me()).rejects.toThrow(/through \.concat\(\)/);
+    await expect(caller.me()).rejects.toThrow(/through \.concat\(\)/);
   });
 
   it("accepts tRPC's input and output parsers after the cache: they set no context", () => {
@@ -71,12 +83,14 @@ describe('validateRouter refuses middleware after the cache', () => {
     expect(() => caching.validateRouter(router)).not.toThrow();
   });
 
-  it('refuses a procedure built with cachedQuery twice, or with both builders', () => {
+  it('refuses a caching builder as the base of another, when built', () => {
     const { caching, cachedQuery } = setup();
-    const twice = t.router({ q: caching.cachedQuery(cachedQuery).query(() => 1) });
-    expect(refusal(() => caching.validateRouter(twice)).message).toContain('cachedQuery and then cachedQuery');
-    const both = t.router({ m: caching.invalidatingMutation(caching.cachedQuery(authed)).mutation(() => 1) });
-    expect(refusal(() => caching.validateRouter(both)).option).toBe('procedure "m"');
+    // @ts-expect-error a caching builder cannot be a base: that would add a middleware after its cache
+    expect(configRefusal(() => caching.cachedQuery(cachedQuery), 'cachedQuery(cachedQuery(base)) was accepted').message).toContain(
+      'after the cache',
+    );
+    // @ts-expect-error the same with both builders
+    expect(() => caching.invalidatingMutation(cachedQuery)).toThrow(CachingConfigError);
   });
 });
 
@@ -92,7 +106,7 @@ describe.each(storeKinds())('the fix validateRouter asks for, on $name', (kind) 
   });
 });
 
-describe('validateRouter refuses a builder used for the wrong kind of procedure', () => {
+describe('a builder used for the wrong kind of procedure is refused when built', () => {
   it.each([
     ['a mutation built with cachedQuery', 'cachedQuery', 'mutation', /is a mutation built with cachedQuery.*invalidatingMutation\(base\)/],
     ['a subscription built with cachedQuery', 'cachedQuery', 'subscription', /subscriptions are not cached/],
@@ -103,10 +117,9 @@ describe('validateRouter refuses a builder used for the wrong kind of procedure'
       /is a query built with invalidatingMutation.*cachedQuery\(base\)/,
     ],
     ['a subscription built with invalidatingMutation', 'invalidatingMutation', 'subscription', /subscriptions are not cached/],
-  ] as const)('refuses %s, naming the procedure', (_label, builder, type, message) => {
-    const parts = setup();
-    const base = parts[builder];
-    const procedure =
+  ] as const)('refuses %s, saying which builder to use', (_label, builder, type, message) => {
+    const base = setup()[builder];
+    const build = () =>
       type === 'mutation'
         ? base.mutation(() => 1)
         : type === 'query'
@@ -114,9 +127,8 @@ describe('validateRouter refuses a builder used for the wrong kind of procedure'
           : base.subscription(async function* () {
               yield 1;
             });
-    const error = refusal(() => parts.caching.validateRouter(t.router({ post: t.router({ wrong: procedure }) })));
-    expect(error).toBeInstanceOf(CachingConfigError);
-    expect(error.option).toBe('procedure "post.wrong"');
+    const error = configRefusal(build, `${builder}(base).${type}() was accepted`);
+    expect(error.option).toBe(`${builder}(base)...${type}()`);
     expect(error.message).toMatch(message);
   });
 });
