@@ -58,9 +58,11 @@ function reportLater(error: unknown): void {
  * scope moved, everything for `all`; nothing else. With `live`, moves made by other users and processes reach
  * it too. Needs the server's `cacheResponseMeta({ sync: true })`; put it before the terminating link.
  *
- * Responses pair with calls by path in batch order (`httpBatchLink` delivers them so). Over
- * `httpBatchStreamLink` headers leave before results: queries there count as depending on anything, and
- * mutations are learned from the live stream only.
+ * Each call takes its response's entry at its position (found by path and input digest; an errored call takes its
+ * own). What the link cannot learn is unknown and handled conservatively: over `httpBatchStreamLink` (headers leave
+ * before results) and `wsLink` (no headers), or without the header, a mutation invalidates every query of this
+ * client and a query counts as depending on any scope or tag move. Either way the queries a mutation moved are
+ * invalidated before its promise settles.
  *
  * @param options - `queryClient`, `onInvalidate`, `live`, `keyPrefix`, `signal`. Default: none.
  * @example
