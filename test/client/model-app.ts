@@ -3,7 +3,16 @@
 // which fail. Served over HTTP (X-Cache-Sync on) and WebSocket on one loopback port.
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createTRPCUntypedClient, createWSClient, httpBatchLink, httpBatchStreamLink, httpLink, type TRPCLink, wsLink } from '@trpc/client';
+import {
+  createTRPCUntypedClient,
+  createWSClient,
+  httpBatchLink,
+  httpBatchStreamLink,
+  httpLink,
+  splitLink,
+  type TRPCLink,
+  wsLink,
+} from '@trpc/client';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import superjson from 'superjson';
@@ -71,7 +80,13 @@ export function modelApp() {
 export type ModelRouter = ReturnType<typeof modelApp>;
 
 /** The links under test. */
-export const LINKS = ['httpLink', 'httpBatchLink', 'httpBatchStreamLink', 'wsLink'] as const;
+export const LINKS = [
+  'httpLink',
+  'httpBatchLink',
+  'httpBatchStreamLink',
+  'httpBatchStreamLink, mutations over httpBatchLink',
+  'wsLink',
+] as const;
 export type LinkKind = (typeof LINKS)[number];
 
 /** Serves the app over HTTP and WebSocket on a free loopback port. */
@@ -103,9 +118,16 @@ export async function serveModel() {
         const ws = createWSClient({ url: `ws://127.0.0.1:${port}`, WebSocket: WebSocket as never, connectionParams: { user } });
         closers.push(() => void ws.close());
         terminal = wsLink({ client: ws, transformer: superjson });
-      } else
+      } else if (kind === 'httpBatchStreamLink, mutations over httpBatchLink') {
+        terminal = splitLink({
+          condition: (op) => op.type === 'mutation',
+          true: httpBatchLink(options),
+          false: httpBatchStreamLink(options),
+        });
+      } else {
         terminal =
           kind === 'httpLink' ? httpLink(options) : kind === 'httpBatchLink' ? httpBatchLink(options) : httpBatchStreamLink(options);
+      }
       return createTRPCUntypedClient<ModelRouter>({ links: [invalidationLink({ queryClient }), terminal] });
     },
     /** Closes the WebSocket clients made so far. */

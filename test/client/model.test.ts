@@ -67,7 +67,7 @@ type Deps = { scope: 'user' | 'public'; tags: string[] | undefined } | 'uncached
 
 function depsOf(q: Query, link: LinkKind): Deps {
   // Streamed and WebSocket responses carry no per-call description: the protocol says "unknown".
-  if (link === 'httpBatchStreamLink' || link === 'wsLink') return 'unknown';
+  if (link !== 'httpLink' && link !== 'httpBatchLink') return 'unknown';
   if (q.kind === 'byId') return { scope: 'user', tags: q.pad === true ? undefined : [`item:${q.id}`] };
   if (q.kind === 'list') return { scope: 'user', tags: ['items'] };
   if (q.kind === 'counter') return { scope: 'user', tags: [] };
@@ -84,6 +84,7 @@ interface Move {
 
 /** What a mutation moved, as its caller learns it; undefined when it moved nothing. */
 function moveOf(m: Mutation, user: string, link: LinkKind): Move | undefined {
+  // A mutation whose response carries no per-call description moved everything, as far as its caller knows.
   if (link === 'httpBatchStreamLink' || link === 'wsLink') return { all: true, self: false, paths: [], tags: [] };
   const none: Move = { all: false, self: false, paths: [], tags: [] };
   if (m.kind === 'rename') {
