@@ -196,7 +196,7 @@ describe.each(LINKS)('invalidationLink over %s', (link) => {
   it("invalidates exactly what each mutation moved for its caller, before the mutation's promise settles", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 8 }), (steps) => run(link, steps)),
-      { numRuns: 12, verbose: true },
+      { numRuns: 20, verbose: true },
     );
   }, 60_000);
 });
