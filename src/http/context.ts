@@ -51,7 +51,8 @@ export function requestHeaderLookup(args: readonly unknown[]): (name: string) =>
 /** The calls of the request behind a `createContext` call, as tRPC's adapters pass them (`info.calls`). */
 function requestCallsOf(args: readonly unknown[]): readonly { readonly getRawInput: unknown }[] | undefined {
   const calls = (args[0] as { info?: { calls?: unknown } } | undefined)?.info?.calls;
-  return Array.isArray(calls) ? (calls as { getRawInput: unknown }[]) : undefined;
+  // trpc-to-openapi passes an empty list (it calls the procedure through createCaller): one call, not listed.
+  return Array.isArray(calls) && calls.length > 0 ? (calls as { getRawInput: unknown }[]) : undefined;
 }
 
 /**
