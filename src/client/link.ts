@@ -151,7 +151,7 @@ export function invalidationLink<TRouter extends AnyRouter>(options: Invalidatio
     const entry = entryOf(op, response);
     if (op.type === 'query') {
       if (!ok) return;
-      if (entry === 'unknown' || 'moved' in entry) book.forget(op.path, op.input);
+      if (entry === 'unknown' || 'moved' in entry) book.unknown(op.path, op.input);
       else book.record(op.path, op.input, 'scope' in entry ? { scope: entry.scope, tags: entry.tags && new Set(entry.tags) } : 'uncached');
     } else if (op.type === 'mutation') {
       // A mutation the client learns nothing of may have moved anything (an output that failed validation still
