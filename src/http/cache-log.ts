@@ -43,7 +43,14 @@ export interface CacheLogEntry {
   readonly moved?: Moved | undefined;
 }
 
-/** A call's entry at its position in the request, with the input it was called with (for `X-Cache-Sync`). */
+/**
+ * A call's entry at its position in the request, with the input it was called with (for `X-Cache-Sync`).
+ *
+ * @example
+ * ```ts
+ * const slot = cacheLogOf(ctx)?.slots.get(0); // the first call's entry, whenever it finished
+ * ```
+ */
 export interface CallSlot {
   readonly entry: CacheLogEntry;
   readonly input: unknown;
@@ -104,7 +111,14 @@ export function cacheLogOf(ctx: unknown): CacheLog | undefined {
   return typeof log === 'object' && log !== null && Array.isArray(log.entries) ? (log as CacheLog) : undefined;
 }
 
-/** The call a log entry belongs to: its `getRawInput` (which tells its position) and its input. */
+/**
+ * The call a log entry belongs to: its `getRawInput` (which tells its position) and its input.
+ *
+ * @example
+ * ```ts
+ * const call: CallRef = { getRawInput: opts.getRawInput, input: await opts.getRawInput() };
+ * ```
+ */
 export interface CallRef {
   readonly getRawInput: unknown;
   readonly input: unknown;
@@ -115,6 +129,12 @@ export interface CallRef {
 /**
  * Notes a call's outcome in a request's log, at the call's position: the index in `log.calls` of the call whose
  * `getRawInput` is this one's, or, when the adapter did not list the calls, 0 for the first entry of the request.
+ * A call whose position cannot be told marks the log `unplaced`: the headers then say "unknown" where unsure.
+ *
+ * @example
+ * ```ts
+ * noteCall(log, { path, type: 'query', status: 'HIT', scope: 'user', ttl: 60_000 }, { getRawInput: opts.getRawInput, input });
+ * ```
  */
 export function noteCall(log: CacheLog, entry: CacheLogEntry, call: CallRef): void {
   log.entries.push(entry);

@@ -23,7 +23,14 @@ function syncCallOf(path: string, slot: CallSlot, input: unknown): SyncCall {
   return { ...base, scope: entry.scope, tags: entry.tags };
 }
 
-/** What the sync header needs of a response: its calls' paths in request order, their type, and whether it streams. */
+/**
+ * What the sync header needs of a response: its calls' paths in request order, their type, and whether it streams.
+ *
+ * @example
+ * ```ts
+ * const request: SyncRequest = { paths: ['post.byId', 'post.byId'], type: 'query', eager: false };
+ * ```
+ */
 export interface SyncRequest {
   readonly paths: readonly string[];
   readonly type: string;
@@ -35,6 +42,11 @@ export interface SyncRequest {
  * `X-Cache-Sync` for the calls of a response, in request order (one entry per call, an errored call included),
  * when asked for. A call's entry is the one noted at its position; a call without one is plain, or unknown when
  * some call's position could not be told or the headers left before the calls ran. See README "Client caches".
+ *
+ * @example
+ * ```ts
+ * syncHeaders(true, { paths: ['post.byId'], type: 'query', eager: false }, log); // { 'X-Cache-Sync': '{"v":1,…}' }
+ * ```
  */
 export function syncHeaders(enabled: boolean | undefined, request: SyncRequest, log: CacheLog): Record<string, string> {
   const { paths, type, eager } = request;

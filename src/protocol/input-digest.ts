@@ -2,7 +2,14 @@
 // digest only has to tell apart the calls of one path within one response, so 32 bits are plenty, and FNV-1a is
 // a few lines in any language.
 
-/** A plain object (what tRPC's keys and TanStack's hashing treat as a record). */
+/**
+ * A plain object (what tRPC's keys and TanStack's hashing treat as a record).
+ *
+ * @example
+ * ```ts
+ * isPlainObject({ id: 1 }); // true; a Date, a Map or an array: false
+ * ```
+ */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto = Object.getPrototypeOf(value);

@@ -38,7 +38,14 @@ export interface Moved {
   readonly all?: boolean;
 }
 
-/** Whether a value is a list of strings. */
+/**
+ * Whether a value is a list of strings.
+ *
+ * @example
+ * ```ts
+ * isStringList(['feed']); // true
+ * ```
+ */
 export const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 /** A {@link Moved} read from untrusted JSON; undefined when it is not one. */
