@@ -41,6 +41,16 @@ export class DependencyBook {
     this.set(key, before === undefined ? dependencies : merged(before, dependencies));
   }
 
+  /**
+   * Notes that nothing is known of what a call depends on (its response said nothing of it): the call, and the
+   * infinite query a page of it belongs to, then count as depending on any scope or tag move.
+   */
+  unknown(path: string, input: unknown): void {
+    this.forget(path, input);
+    const pages = infiniteKeyInput(input);
+    if (pages !== undefined) this.forget(path, pages);
+  }
+
   /** Forgets a call (its query left the client's cache). */
   forget(path: string, input: unknown): void {
     const key = keyOf(path, input);

@@ -3,6 +3,8 @@
 export { invalidationLink } from './link.js';
 export type { InvalidationEvent, InvalidationLinkOptions, LiveHandlers, QueryClientLike, QueryLike } from './link-options.js';
 export {
+  type CallEntry,
+  inputDigest,
   type LiveEvent,
   type Moved,
   type MutationCall,

@@ -1,15 +1,33 @@
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
+import { inputDigest, parseSyncHeader, readLiveEvent, SYNC_HEADER, type SyncCall } from '../protocol/index.js';
 import { AppliedMoves, DependencyBook, type Move, moveOf } from './dependencies.js';
 import type { InvalidationEvent, InvalidationLinkOptions } from './link-options.js';
-import { parseSyncHeader, readLiveEvent, SYNC_HEADER, type SyncCall } from './protocol.js';
 import { callOfQueryKey } from './query-keys.js';
 
-/** What an HTTP link leaves in a result's context: the fetch response. */
+/** What an HTTP link leaves in a result's context (or an error's `meta`): the fetch response. */
 function responseOf(context: unknown): object | undefined {
   const response = (context as { response?: unknown } | undefined)?.response;
   return typeof response === 'object' && response !== null ? response : undefined;
+}
+
+/** The fetch response behind a TRPCClientError (its `meta`), if any. */
+function errorResponseOf(error: unknown): object | undefined {
+  return typeof error === 'object' && error !== null ? responseOf((error as { meta?: unknown }).meta) : undefined;
+}
+
+/** A call's entry: what the response said of it, or `unknown` when nothing tells (no header, no entry of its input). */
+type Entry = SyncCall | 'unknown';
+
+/** Says a thing on the console once per link: enough to be seen, never a line per request. */
+function once(): (message: string) => void {
+  let said = false;
+  return (message) => {
+    if (said) return;
+    said = true;
+    console.warn(message);
+  };
 }
 
 function headerOf(response: object, name: string): string | null | undefined {
@@ -40,9 +58,11 @@ function reportLater(error: unknown): void {
  * scope moved, everything for `all`; nothing else. With `live`, moves made by other users and processes reach
  * it too. Needs the server's `cacheResponseMeta({ sync: true })`; put it before the terminating link.
  *
- * Responses pair with calls by path in batch order (`httpBatchLink` delivers them so). Over
- * `httpBatchStreamLink` headers leave before results: queries there count as depending on anything, and
- * mutations are learned from the live stream only.
+ * Each call takes its response's entry at its position (found by path and input digest; an errored call takes its
+ * own). What the link cannot learn is unknown and handled conservatively: over `httpBatchStreamLink` (headers leave
+ * before results) and `wsLink` (no headers), or without the header, a mutation invalidates every query of this
+ * client and a query counts as depending on any scope or tag move. Either way the queries a mutation moved are
+ * invalidated before its promise settles.
  *
  * @param options - `queryClient`, `onInvalidate`, `live`, `keyPrefix`, `signal`. Default: none.
  * @example
@@ -96,36 +116,55 @@ export function invalidationLink<TRouter extends AnyRouter>(options: Invalidatio
     }
   };
 
-  /** This call's entry of its response's `X-Cache-Sync`: the first not yet taken with its path. */
-  const entryOf = (op: Operation, context: unknown): SyncCall | undefined => {
-    const response = responseOf(context);
-    if (response === undefined) return undefined;
+  const EVERYTHING: Move = { all: true, self: false, paths: [], tags: [] };
+  const warnNoHeader = once();
+  /**
+   * This call's entry of its response's `X-Cache-Sync`: the entry at its position, found as the first not yet
+   * taken with its path and input digest (calls of one path and input are interchangeable). `unknown` when the
+   * call came without a response (wsLink, localLink), the response has no header of this version, or no entry.
+   */
+  const entryOf = (op: Operation, response: object | undefined): Entry => {
+    if (response === undefined) return 'unknown';
     let known = responses.get(response);
     if (known === undefined) {
-      const calls = parseSyncHeader(headerOf(response, SYNC_HEADER));
-      if (calls === undefined) return undefined;
+      const value = headerOf(response, SYNC_HEADER);
+      if (value === null || value === undefined) {
+        warnNoHeader(
+          `trpc-caching: a response to "${op.path}" has no ${SYNC_HEADER} header, so invalidationLink invalidates every query after each mutation. Serve with cacheResponseMeta({ sync: true }) (and expose the header to cross-origin clients).`,
+        );
+      }
+      const calls = parseSyncHeader(value);
+      if (calls === undefined) return 'unknown';
       known = { calls, taken: calls.map(() => false) };
       responses.set(response, known);
     }
-    const at = known.calls.findIndex((call, i) => !known.taken[i] && call?.path === op.path);
-    if (at === -1) return undefined;
+    const digest = inputDigest(op.input);
+    if (digest === undefined) return 'unknown';
+    const at = known.calls.findIndex((call, i) => !known.taken[i] && call?.path === op.path && call.in === digest);
+    if (at === -1) return 'unknown';
     known.taken[at] = true;
-    return known.calls[at];
+    return known.calls[at] ?? 'unknown';
   };
 
-  const onResult = (op: Operation, context: unknown): void => {
-    const entry = entryOf(op, context);
-    if (entry === undefined) return;
+  /** Learns what a call's response said: a query's dependencies, or a mutation's move (an errored call's too). */
+  const onOutcome = (op: Operation, response: object | undefined, ok: boolean): void => {
+    const entry = entryOf(op, response);
     if (op.type === 'query') {
-      if ('moved' in entry) return;
-      book.record(op.path, op.input, 'scope' in entry ? { scope: entry.scope, tags: entry.tags && new Set(entry.tags) } : 'uncached');
-    } else if (op.type === 'mutation' && 'moved' in entry) {
-      const left = applied.remainder(entry.moved.id, moveOf(entry.moved));
-      if (left !== undefined) apply(left, { source: 'response', path: op.path, id: entry.moved.id });
+      if (!ok) return;
+      if (entry === 'unknown' || 'moved' in entry) book.unknown(op.path, op.input);
+      else book.record(op.path, op.input, 'scope' in entry ? { scope: entry.scope, tags: entry.tags && new Set(entry.tags) } : 'uncached');
+    } else if (op.type === 'mutation') {
+      // A mutation the client learns nothing of may have moved anything (an output that failed validation still
+      // ran): everything this client holds goes, before its promise settles.
+      if (entry === 'unknown') apply(EVERYTHING, { source: 'response', path: op.path });
+      else if ('moved' in entry) {
+        const left = applied.remainder(entry.moved.id, moveOf(entry.moved));
+        if (left !== undefined) apply(left, { source: 'response', path: op.path, id: entry.moved.id });
+      }
     }
   };
 
-  const EVERYTHING: Move = { all: true, self: false, paths: [], tags: [] };
+  const warnLive = once();
   let subscribed = false;
   const subscribe = (attempt: number): void => {
     if (live === undefined || signal?.aborted) return;
@@ -165,7 +204,17 @@ export function invalidationLink<TRouter extends AnyRouter>(options: Invalidatio
           if (left !== undefined) apply(left, { source: 'live', id: event.moved.id });
         }
       },
-      onError: end,
+      onError(error) {
+        const noEventSource = typeof (globalThis as { EventSource?: unknown }).EventSource === 'undefined';
+        warnLive(
+          `trpc-caching: the live invalidation stream failed (${error instanceof Error ? error.message : String(error)}); retrying, and until it is back only this client's own mutations invalidate its queries.${
+            noEventSource
+              ? " This runtime has no EventSource: on Node 20 pass one to httpSubscriptionLink (EventSource from the 'eventsource' package)."
+              : ''
+          }`,
+        );
+        end();
+      },
       onComplete: end,
     });
     if (stop.signal.aborted) (subscription as { unsubscribe?: () => void } | undefined)?.unsubscribe?.();
@@ -183,13 +232,20 @@ export function invalidationLink<TRouter extends AnyRouter>(options: Invalidatio
         const subscription = next(op).subscribe({
           next(envelope) {
             try {
-              onResult(op, envelope.context);
+              onOutcome(op, responseOf(envelope.context), true);
             } catch (error) {
               reportLater(error);
             }
             observer.next(envelope);
           },
-          error: (error) => observer.error(error),
+          error(error) {
+            try {
+              onOutcome(op, errorResponseOf(error), false);
+            } catch (thrown) {
+              reportLater(thrown);
+            }
+            observer.error(error);
+          },
           complete: () => observer.complete(),
         });
         return () => subscription.unsubscribe();

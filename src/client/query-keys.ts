@@ -38,32 +38,11 @@ export function callOfQueryKey(queryKey: readonly unknown[], prefix: string | un
   return { path: segments.join('.'), input: args?.input, type: args?.type };
 }
 
+import { isPlainObject } from '../protocol/input-digest.js';
+
+export { inputText } from '../protocol/input-digest.js';
+
 const hasOwn = (value: object, key: string) => Object.hasOwn(value, key);
-
-/** A plain object (what tRPC's keys and TanStack's hashing treat as a record). */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/**
- * Text that is equal for equal inputs, whatever their key order: JSON with object keys sorted, as TanStack
- * Query's `hashKey` does. Undefined for an input JSON cannot hold (a BigInt): such a call has no known key.
- */
-export function inputText(input: unknown): string | undefined {
-  if (input === undefined) return '';
-  try {
-    return JSON.stringify(input, (_, value: unknown) => {
-      if (!isPlainObject(value)) return value;
-      const sorted: Record<string, unknown> = {};
-      for (const key of Object.keys(value).sort()) sorted[key] = value[key];
-      return sorted;
-    });
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The input an infinite query's key holds for a page's call: the call's input without the `cursor` and

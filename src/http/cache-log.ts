@@ -1,4 +1,4 @@
-import type { Moved } from '../client/protocol.js';
+import type { Moved } from '../protocol/index.js';
 
 /**
  * Per-request record of what the cache did, read by the HTTP layer to set
@@ -43,10 +43,36 @@ export interface CacheLogEntry {
   readonly moved?: Moved | undefined;
 }
 
+/**
+ * A call's entry at its position in the request, with the input it was called with (for `X-Cache-Sync`).
+ *
+ * @example
+ * ```ts
+ * const slot = cacheLogOf(ctx)?.slots.get(0); // the first call's entry, whenever it finished
+ * ```
+ */
+export interface CallSlot {
+  readonly entry: CacheLogEntry;
+  readonly input: unknown;
+  /** A query whose key could not be derived: what it depends on is unknown (its scope kind is still known). */
+  readonly unkeyed?: boolean;
+}
+
 /** The log of one request. */
 export interface CacheLog {
   /** The calls that went through the cache, in the order they finished. */
   readonly entries: CacheLogEntry[];
+  /**
+   * The request's calls, as tRPC's `info.calls` lists them (each call's `getRawInput` is the one its middlewares
+   * get, which tells a call's position); undefined when the adapter did not say (one call a request: REST).
+   */
+  readonly calls: readonly { readonly getRawInput: unknown }[] | undefined;
+  /** Entries by the call's position in the request. */
+  readonly slots: Map<number, CallSlot>;
+  /** The calls' inputs by position, as they become known (a call that never reached the cache has one too). */
+  readonly inputs: Map<number, unknown>;
+  /** Set when a call's position could not be told: the calls without an entry may be any of them. */
+  unplaced: boolean;
   /**
    * Whether the request carried credentials (an `Authorization` or `Cookie` header), or could not be
    * told not to: a response to it must not be offered to shared caches, even for a public entry.
@@ -61,8 +87,19 @@ export function attachCacheLog<T extends object>(
   ctx: T,
   credentialed: boolean,
   hasHeader: (name: string) => boolean = () => credentialed,
+  calls?: readonly { readonly getRawInput: unknown }[],
 ): T {
-  const log: CacheLog = { entries: [], credentialed, hasHeader };
+  const log: CacheLog = { entries: [], credentialed, hasHeader, calls, slots: new Map(), inputs: new Map(), unplaced: false };
+  calls?.forEach((call, at) => {
+    // Read now (tRPC memoizes it), so that the sync header can name every call's input, even one refused early.
+    if (typeof call.getRawInput !== 'function') return;
+    Promise.resolve()
+      .then(() => (call.getRawInput as () => unknown)())
+      .then(
+        (input) => log.inputs.set(at, input),
+        () => {},
+      );
+  });
   Object.defineProperty(ctx, cacheLogSlot, { value: log, enumerable: true, configurable: true, writable: true });
   return ctx;
 }
@@ -74,7 +111,47 @@ export function cacheLogOf(ctx: unknown): CacheLog | undefined {
   return typeof log === 'object' && log !== null && Array.isArray(log.entries) ? (log as CacheLog) : undefined;
 }
 
+/**
+ * The call a log entry belongs to: its `getRawInput` (which tells its position) and its input.
+ *
+ * @example
+ * ```ts
+ * const call: CallRef = { getRawInput: opts.getRawInput, input: await opts.getRawInput() };
+ * ```
+ */
+export interface CallRef {
+  readonly getRawInput: unknown;
+  readonly input: unknown;
+  /** A query whose key could not be derived. @default false */
+  readonly unkeyed?: boolean;
+}
+
+/**
+ * Notes a call's outcome in a request's log, at the call's position: the index in `log.calls` of the call whose
+ * `getRawInput` is this one's, or, when the adapter did not list the calls, 0 for the first entry of the request.
+ * A call whose position cannot be told marks the log `unplaced`: the headers then say "unknown" where unsure.
+ *
+ * @example
+ * ```ts
+ * noteCall(log, { path, type: 'query', status: 'HIT', scope: 'user', ttl: 60_000 }, { getRawInput: opts.getRawInput, input });
+ * ```
+ */
+export function noteCall(log: CacheLog, entry: CacheLogEntry, call: CallRef): void {
+  log.entries.push(entry);
+  const at = log.calls === undefined ? (log.entries.length === 1 ? 0 : -1) : log.calls.findIndex((c) => c.getRawInput === call.getRawInput);
+  if (at === -1 || log.slots.has(at)) {
+    log.unplaced = true;
+    return;
+  }
+  log.slots.set(at, call.unkeyed === true ? { entry, input: call.input, unkeyed: true } : { entry, input: call.input });
+}
+
 /** Notes a call's outcome in its request's log; does nothing when the context has none (no HTTP headers asked for). */
-export function recordCacheStatus(ctx: unknown, entry: CacheLogEntry): void {
-  cacheLogOf(ctx)?.entries.push(entry);
+export function recordCacheStatus(ctx: unknown, entry: CacheLogEntry, call?: CallRef): void {
+  const log = cacheLogOf(ctx);
+  if (log === undefined) return;
+  if (call === undefined) {
+    log.entries.push(entry);
+    log.unplaced = true;
+  } else noteCall(log, entry, call);
 }

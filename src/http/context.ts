@@ -48,6 +48,13 @@ export function requestHeaderLookup(args: readonly unknown[]): (name: string) =>
   return (name) => carriesHeader(headers, [name.toLowerCase()]) ?? true;
 }
 
+/** The calls of the request behind a `createContext` call, as tRPC's adapters pass them (`info.calls`). */
+function requestCallsOf(args: readonly unknown[]): readonly { readonly getRawInput: unknown }[] | undefined {
+  const calls = (args[0] as { info?: { calls?: unknown } } | undefined)?.info?.calls;
+  // trpc-to-openapi passes an empty list (it calls the procedure through createCaller): one call, not listed.
+  return Array.isArray(calls) && calls.length > 0 ? (calls as { getRawInput: unknown }[]) : undefined;
+}
+
 /**
  * Enables cache headers: wraps an app's `createContext` so that each request's
  * context carries a fresh cache log, which the cached procedures fill and
@@ -76,6 +83,6 @@ export function withCacheHeaders<TArgs extends unknown[], TCtx extends object>(
     // A context object reused across requests (or frozen) gets a per-request copy, so logs never mix.
     const fresh =
       Object.isExtensible(ctx) && cacheLogOf(ctx) === undefined ? ctx : Object.assign(Object.create(Object.getPrototypeOf(ctx)), ctx);
-    return attachCacheLog(fresh, requestCarriesCredentials(args), requestHeaderLookup(args));
+    return attachCacheLog(fresh, requestCarriesCredentials(args), requestHeaderLookup(args), requestCallsOf(args));
   };
 }

@@ -115,8 +115,13 @@ export function maxAgeOf(entry: CacheLogEntry, option: CacheHeadersOptions['maxA
   return Number.isFinite(seconds) && seconds > 0 ? Math.floor(seconds) : 0;
 }
 
-/** The calls of a response with their log entries, in request order; undefined for a call the log has no entry for. */
+/**
+ * The calls of a response with their log entries, in request order; undefined for a call the log has no entry for.
+ * Entries are paired by the call's position; only when a position could not be told (an adapter that does not list
+ * its calls) are they paired by path, in the order they finished.
+ */
 function callsOf(log: CacheLog, paths: readonly string[]): (CacheLogEntry | undefined)[] {
+  if (!log.unplaced) return paths.map((_, i) => log.slots.get(i)?.entry);
   const unmatched = [...log.entries];
   return paths.map((path) => {
     const at = unmatched.findIndex((entry) => entry.path === path);
@@ -144,20 +149,21 @@ export function cacheHeaders(
 ): ResponseHeaders {
   const log = cacheLogOf(opts.ctx);
   if (log === undefined || opts.type === 'subscription') return {};
-  if (opts.type === 'mutation' || log.entries.some((entry) => entry.type === 'mutation')) {
-    return { 'Cache-Control': 'no-store', ...syncHeaders(options.sync, opts.paths ?? [], callsOf(log, opts.paths ?? [])) };
-  }
-  // tRPC streams (httpBatchStreamLink) send headers before any call has finished.
-  if (opts.eagerGeneration === true && (opts.data?.length ?? 0) === 0) return log.entries.length > 0 ? { 'Cache-Control': 'no-store' } : {};
-  const calls = callsOf(log, opts.paths ?? []);
-  if (calls.every((call) => call === undefined)) return syncHeaders(options.sync, opts.paths ?? [], calls);
+  const paths = opts.paths ?? [];
+  // tRPC streams (httpBatchStreamLink) send headers before any call has finished: nothing is known of the calls.
+  const eager = opts.eagerGeneration === true && (opts.data?.length ?? 0) === 0;
+  const sync = syncHeaders(options.sync, { paths, type: opts.type, eager }, log);
+  if (opts.type === 'mutation' || log.entries.some((entry) => entry.type === 'mutation')) return { 'Cache-Control': 'no-store', ...sync };
+  if (eager) return log.entries.length > 0 ? { 'Cache-Control': 'no-store', ...sync } : sync;
+  const calls = callsOf(log, paths);
+  if (calls.every((call) => call === undefined)) return sync;
 
   const served = calls.filter(
     (call): call is CacheLogEntry => call !== undefined && (call.status === 'HIT' || call.status === 'MISS' || call.status === 'STALE'),
   );
   const headers: ResponseHeaders = {
     'X-Cache': calls.map((call) => (call === undefined || call.status === 'NONE' ? 'BYPASS' : call.status)).join(', '),
-    ...syncHeaders(options.sync, opts.paths ?? [], calls),
+    ...sync,
   };
   const failed = opts.errors.some((error) => Boolean(error));
   if (failed || served.length !== calls.length) {

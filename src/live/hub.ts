@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type LiveEvent, parseJsonObject } from '../client/protocol.js';
 import { CachingError, errorMessage } from '../errors.js';
+import { type LiveEvent, parseJsonObject } from '../protocol/index.js';
 import type { PubSub } from '../stores/capabilities.js';
 import { type LiveMove, movedFor } from './move.js';
 import { formatId, OwnCounts, type Position, parseId } from './position.js';

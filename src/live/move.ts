@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Moved } from '../client/protocol.js';
 import { type KeyFormat, userScope } from '../engine/keys.js';
 import type { EngineTargets } from '../engine/targets.js';
+import type { Moved } from '../protocol/index.js';
 
 /**
  * A move of versions as the server fans it out to clients: scopes by their key segment (`u.` + digest,

@@ -1,7 +1,7 @@
 import { type TRPCSubscriptionProcedure, tracked } from '@trpc/server';
-import type { LiveEvent } from '../client/protocol.js';
 import { CachingConfigError } from '../errors.js';
 import { describe, positiveInteger } from '../options.js';
+import type { LiveEvent } from '../protocol/index.js';
 import type { AnyProcedureBuilder } from '../trpc/internals.js';
 import type { LiveHub } from './hub.js';
 

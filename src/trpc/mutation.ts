@@ -1,7 +1,7 @@
 import { userScope } from '../engine/keys.js';
 import type { EngineTargets } from '../engine/targets.js';
 import { CachingError } from '../errors.js';
-import { recordCacheStatus } from '../http/cache-log.js';
+import { cacheLogOf, recordCacheStatus } from '../http/cache-log.js';
 import { type LiveMove, liveMoveOf, movedFor, moveOfAll } from '../live/move.js';
 import { isOutputValidationFailure, type MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedInvalidateMeta } from './meta.js';
@@ -65,9 +65,20 @@ export function createMutationMiddleware(rt: TrpcRuntime, onMoved?: (move: LiveM
       throw configFailure(error);
     }
     const result = await opts.next();
+    // The call's position in the request and its input, for X-Cache-Sync (read only when cache headers are on).
+    const call = async () => {
+      let input: unknown;
+      try {
+        input = await opts.getRawInput();
+      } catch {
+        input = undefined;
+      }
+      return { getRawInput: opts.getRawInput, input };
+    };
     // A result that failed tRPC's output check comes from a resolver that ran: what it wrote must not stay cached.
     if ((!result.ok && !isOutputValidationFailure(result.error)) || settings === undefined) {
-      recordCacheStatus(ctx, { path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0 });
+      if (cacheLogOf(ctx) !== undefined)
+        recordCacheStatus(ctx, { path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0 }, await call());
       return result;
     }
     let keys: string[];
@@ -86,7 +97,8 @@ export function createMutationMiddleware(rt: TrpcRuntime, onMoved?: (move: LiveM
     }
     await rt.engine.invalidate(keys, path);
     const moved = movedFor(move, callerSegment(rt, ctx), true);
-    recordCacheStatus(ctx, { path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0, moved });
+    if (cacheLogOf(ctx) !== undefined)
+      recordCacheStatus(ctx, { path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0, moved }, await call());
     onMoved?.(move);
     return result;
   };

@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import type { Computed, QueryPlan } from '../engine/engine.js';
 import { type Scope, userScope } from '../engine/keys.js';
 import { CachingError, errorMessage } from '../errors.js';
-import { cacheLogOf } from '../http/cache-log.js';
+import { type CacheLogEntry, cacheLogOf, noteCall } from '../http/cache-log.js';
 import { endChain, type MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedCacheMeta } from './meta.js';
 import type { CacheMiddlewareOptions, TrpcRuntime } from './runtime.js';
@@ -69,6 +69,17 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     if (type !== 'query') throw misuse('cachedQuery', 'query', type, path);
     // Looked up once; with optional chaining an entry is only built when the request asked for cache headers.
     const log = cacheLogOf(ctx);
+    // Noted at the call's position in the request, with its input: X-Cache and X-Cache-Sync pair by position.
+    const note = async (entry: CacheLogEntry, unkeyed = false): Promise<void> => {
+      if (log === undefined) return;
+      let input: unknown;
+      try {
+        input = await opts.getRawInput();
+      } catch {
+        input = undefined;
+      }
+      noteCall(log, entry, { getRawInput: opts.getRawInput, input, unkeyed });
+    };
     let settings: ResolvedCacheMeta;
     try {
       const first = rt.checkCall(path, opts.meta, 'cachedQuery');
@@ -80,7 +91,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     const scopeKind = settings.scope === 'public' ? 'public' : 'user';
     if (!settings.enabled) {
       rt.engine.bypassed(path, scopeKind, 'disabled');
-      log?.entries.push({ path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
+      if (log !== undefined) await note({ path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
       return opts.next();
     }
     if (signal?.aborted) throw aborted(path, signal.reason);
@@ -91,27 +102,28 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     } catch (error) {
       rt.report(planFault(path, error));
       rt.engine.bypassed(path, scopeKind, 'input');
-      log?.entries.push({ path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
+      if (log !== undefined) await note({ path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl }, true);
       return opts.next();
     }
 
     const read = await rt.engine.read(plan);
     const swr = plan.staleWhileRevalidate > 0 ? plan.staleWhileRevalidate : undefined;
     if (read.kind === 'hit') {
-      log?.entries.push({
-        path,
-        type: 'query',
-        status: 'HIT',
-        scope: plan.scope,
-        ttl: plan.ttl,
-        etag: read.etag,
-        staleWhileRevalidate: swr,
-        tags: plan.tags,
-      });
+      if (log !== undefined)
+        await note({
+          path,
+          type: 'query',
+          status: 'HIT',
+          scope: plan.scope,
+          ttl: plan.ttl,
+          etag: read.etag,
+          staleWhileRevalidate: swr,
+          tags: plan.tags,
+        });
       return endChain(read.value);
     }
     if (read.kind === 'bypass') {
-      log?.entries.push({ path, type: 'query', status: 'BYPASS', scope: plan.scope, ttl: plan.ttl, tags: plan.tags });
+      if (log !== undefined) await note({ path, type: 'query', status: 'BYPASS', scope: plan.scope, ttl: plan.ttl, tags: plan.tags });
       return opts.next();
     }
     const compute = async (): Promise<Computed<MiddlewareResult<object>>> => {
@@ -119,16 +131,17 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       return result.ok ? { result, ok: true, data: result.data } : { result, ok: false, data: undefined, error: result.error };
     };
     if (read.kind === 'stale') {
-      log?.entries.push({
-        path,
-        type: 'query',
-        status: 'STALE',
-        scope: plan.scope,
-        ttl: plan.ttl,
-        etag: read.etag,
-        staleWhileRevalidate: swr,
-        tags: plan.tags,
-      });
+      if (log !== undefined)
+        await note({
+          path,
+          type: 'query',
+          status: 'STALE',
+          scope: plan.scope,
+          ttl: plan.ttl,
+          etag: read.etag,
+          staleWhileRevalidate: swr,
+          tags: plan.tags,
+        });
       // tRPC's next() is a plain closure over this call's chain: it runs the resolver after this middleware has
       // returned, with this call's ctx and input. No signal of ours stops it; the engine reports its failure.
       rt.engine.refresh(plan, read, compute);
@@ -143,29 +156,31 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       throw error;
     }
     if (outcome.kind === 'shared') {
-      log?.entries.push({
+      if (log !== undefined)
+        await note({
+          path,
+          type: 'query',
+          status: 'MISS',
+          scope: plan.scope,
+          ttl: plan.ttl,
+          etag: outcome.etag,
+          staleWhileRevalidate: swr,
+          tags: plan.tags,
+        });
+      return endChain(outcome.value);
+    }
+    const status = outcome.etag === undefined ? 'BYPASS' : 'MISS';
+    if (log !== undefined)
+      await note({
         path,
         type: 'query',
-        status: 'MISS',
+        status,
         scope: plan.scope,
         ttl: plan.ttl,
         etag: outcome.etag,
         staleWhileRevalidate: swr,
         tags: plan.tags,
       });
-      return endChain(outcome.value);
-    }
-    const status = outcome.etag === undefined ? 'BYPASS' : 'MISS';
-    log?.entries.push({
-      path,
-      type: 'query',
-      status,
-      scope: plan.scope,
-      ttl: plan.ttl,
-      etag: outcome.etag,
-      staleWhileRevalidate: swr,
-      tags: plan.tags,
-    });
     return outcome.result;
   };
 }

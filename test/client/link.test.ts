@@ -6,8 +6,8 @@ import { createTRPCQueryUtils } from '@trpc/react-query';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type InvalidationEvent, parseSyncHeader, SYNC_HEADER } from '../../src/client/index.js';
-import { formatSyncHeader, MAX_SYNC_HEADER } from '../../src/client/protocol.js';
 import { scopeSegment } from '../../src/engine/keys.js';
+import { formatSyncHeader, inputDigest, MAX_SYNC_HEADER } from '../../src/protocol/index.js';
 import { clientApp, clientFor, type ServedApp, serve, type Transport, until } from './app.js';
 
 let served: ServedApp | undefined;
@@ -171,13 +171,21 @@ describe('invalidationLink', () => {
     const response = await mutate('alice', 1);
     expect(response.status).toBe(200);
     const header = response.headers.get(SYNC_HEADER) ?? '';
-    expect(parseSyncHeader(header)).toEqual([{ path: 'post.rename', moved: { id: expect.any(String), self: true, tags: ['post:1'] } }]);
+    expect(parseSyncHeader(header)).toEqual([
+      {
+        path: 'post.rename',
+        in: inputDigest({ id: 1, title: 'by alice' }),
+        moved: { id: expect.any(String), self: true, tags: ['post:1'] },
+      },
+    ]);
     expect(header).not.toContain('bob');
     expect(header).not.toContain(scopeSegment('trpc-caching', { kind: 'user', id: 'bob' }));
     expect(header).not.toContain(scopeSegment('trpc-caching', { kind: 'user', id: 'alice' }));
     // Carol renames bob's post (the app lets her): she learns the tag, and nothing of bob.
     const carol = (await mutate('carol', 3)).headers.get(SYNC_HEADER) ?? '';
-    expect(parseSyncHeader(carol)).toEqual([{ path: 'post.rename', moved: { id: expect.any(String), tags: ['post:3'] } }]);
+    expect(parseSyncHeader(carol)).toEqual([
+      { path: 'post.rename', in: inputDigest({ id: 3, title: 'by carol' }), moved: { id: expect.any(String), tags: ['post:3'] } },
+    ]);
     expect(carol).not.toContain('bob');
     expect(carol).not.toContain(scopeSegment('trpc-caching', { kind: 'user', id: 'bob' }));
   });
@@ -191,10 +199,10 @@ describe('invalidationLink', () => {
     });
     expect(response.status).toBe(200);
     expect(parseSyncHeader(response.headers.get(SYNC_HEADER))).toEqual([
-      { path: 'post.byId', scope: 'user', tags: ['post:1'] },
-      { path: 'feed', scope: 'public', tags: ['feed'] },
-      { path: 'plain' },
-      { path: 'post.list', scope: 'user', tags: [] },
+      { path: 'post.byId', in: inputDigest({ id: 1 }), scope: 'user', tags: ['post:1'] },
+      { path: 'feed', in: inputDigest(null), scope: 'public', tags: ['feed'] },
+      { path: 'plain', in: inputDigest(null) },
+      { path: 'post.list', in: inputDigest(null), scope: 'user', tags: [] },
     ]);
   });
 });
@@ -202,18 +210,27 @@ describe('invalidationLink', () => {
 describe('the X-Cache-Sync header', () => {
   it('is sent only when cacheResponseMeta is asked for it', async () => {
     const { cacheResponseMeta } = await import('../../src/http/index.js');
-    const ctx = {};
-    const { attachCacheLog, cacheLogOf } = await import('../../src/http/cache-log.js');
-    attachCacheLog(ctx, true);
-    cacheLogOf(ctx)?.entries.push({ path: 'a', type: 'query', status: 'HIT', scope: 'user', ttl: 1000, etag: 'e', tags: ['t'] });
-    const opts = { ctx, type: 'query' as const, paths: ['a'], errors: [] };
+    const { attachCacheLog, recordCacheStatus } = await import('../../src/http/cache-log.js');
+    // One call (an adapter that does not list its calls: the first entry is the first call), input { id: 1 }.
+    const ctxOf = (tags: string[]) => {
+      const ctx = attachCacheLog({}, true);
+      recordCacheStatus(
+        ctx,
+        { path: 'a', type: 'query', status: 'HIT', scope: 'user', ttl: 1000, etag: 'e', tags },
+        { getRawInput: 0, input: { id: 1 } },
+      );
+      return ctx;
+    };
+    const opts = { ctx: ctxOf(['t']), type: 'query' as const, paths: ['a'], errors: [] };
+    const digest = inputDigest({ id: 1 });
     expect(cacheResponseMeta()(opts).headers[SYNC_HEADER]).toBeUndefined();
-    expect(cacheResponseMeta({ sync: true })(opts).headers[SYNC_HEADER]).toBe('{"v":1,"calls":[{"path":"a","scope":"user","tags":["t"]}]}');
+    expect(cacheResponseMeta({ sync: true })(opts).headers[SYNC_HEADER]).toBe(
+      `{"v":1,"calls":[{"path":"a","in":"${digest}","scope":"user","tags":["t"]}]}`,
+    );
     // Tags in any script travel as \u escapes: a header value is ASCII.
-    cacheLogOf(ctx)?.entries.splice(0, 1, { path: 'a', type: 'query', status: 'HIT', scope: 'user', ttl: 1000, tags: ['é'] });
-    const value = cacheResponseMeta({ sync: true })(opts).headers[SYNC_HEADER] as string;
-    expect(value).toBe('{"v":1,"calls":[{"path":"a","scope":"user","tags":["\\u00e9"]}]}');
-    expect(parseSyncHeader(value)).toEqual([{ path: 'a', scope: 'user', tags: ['é'] }]);
+    const value = cacheResponseMeta({ sync: true })({ ...opts, ctx: ctxOf(['é']) }).headers[SYNC_HEADER] as string;
+    expect(value).toBe(`{"v":1,"calls":[{"path":"a","in":"${digest}","scope":"user","tags":["\\u00e9"]}]}`);
+    expect(parseSyncHeader(value)).toEqual([{ path: 'a', in: digest, scope: 'user', tags: ['é'] }]);
   });
 
   it('coarsens a description too long for a header: queries lose their tags, mutations say all', () => {
