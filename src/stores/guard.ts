@@ -1,8 +1,10 @@
 import type { Keyv } from 'keyv';
 import { afterPendingIo, monotonicNow } from '../engine/clock.js';
 import type { EngineEvents } from '../engine/events.js';
-import { CachingError, type CachingOperation, errorMessage } from '../errors.js';
+import { CachingConfigError, CachingError, type CachingOperation, errorMessage } from '../errors.js';
 import { capabilitiesOf } from './capabilities.js';
+import { clusterRefusal } from './cluster-clients.js';
+import { connectionErrorKind } from './connection-errors.js';
 import { type KeyvAccess, keyvAccess } from './keyv-access.js';
 
 /** How the store boundary bounds and isolates a store. */
@@ -68,6 +70,8 @@ export class GuardedStore {
     readonly keyv: Keyv,
     private readonly options: StoreGuardOptions,
   ) {
+    const onCluster = clusterRefusal(keyv.store);
+    if (onCluster !== undefined) throw new CachingConfigError('store', onCluster);
     this.access = keyvAccess(keyv);
     // Adapters that emit `error` and answer as if they succeeded (`@keyv/redis` by default) are judged by the events
     // seen during a call; a store whose calls fail by themselves is not, so that a background connection error (one
@@ -76,6 +80,12 @@ export class GuardedStore {
       keyv.on('error', (error: unknown) => {
         this.errorEpoch++;
         this.lastStoreError = error;
+      });
+    } else {
+      // Such a store emits its connection's own error once per outage, naming the server: reported as it is, once.
+      keyv.on('error', (error: unknown) => {
+        if (connectionErrorKind(error) !== 'unreachable') return;
+        options.report(new CachingError('read', `store connection failed: ${errorMessage(error)}`, { cause: error }));
       });
     }
   }
@@ -116,13 +126,14 @@ export class GuardedStore {
    * Writes entries in one store call. Resolves to true only when the write is known to have succeeded.
    * An `unguarded` write is tried even while the circuit is open, within its own `timeout`: version
    * moves must reach the store whatever the reads did (the breaker protects the read path, and a
-   * read that timed out tells nothing about whether a write would land).
+   * read that timed out tells nothing about whether a write would land). A `quiet` one (a retry of a write whose
+   * failure was reported) is counted in stats but not reported again.
    */
   async setMany(
     entries: Array<{ key: string; value: string; ttl: number }>,
     operation: CachingOperation,
     path: string | undefined,
-    unguarded?: { readonly timeout: number },
+    unguarded?: { readonly timeout: number; readonly quiet?: boolean },
   ): Promise<boolean> {
     const outcome = await this.run(operation, entries[0]?.key, path, () => this.access.setMany(entries), unguarded);
     // Keyv answers booleans for some adapters and undefined for others; only `false` says it failed.
@@ -134,7 +145,7 @@ export class GuardedStore {
     key: string | undefined,
     path: string | undefined,
     call: () => Promise<T>,
-    unguarded?: { readonly timeout: number },
+    unguarded?: { readonly timeout: number; readonly quiet?: boolean },
   ): Promise<{ value: T } | undefined> {
     if (unguarded === undefined && !this.available) return undefined;
     const probe = unguarded === undefined && this.openUntil !== 0;
@@ -177,8 +188,10 @@ export class GuardedStore {
       this.options.events?.onStoreCall?.({ operation: kindOf(operation), ok: true, durationMs: monotonicNow() - startedAt });
       return { value: result as T };
     } catch (cause) {
+      // A store still making its first connection sent nothing: the call is skipped, as the open breaker would.
+      if (connectionErrorKind(cause) === 'connecting') return undefined;
       this.options.events?.onStoreCall?.({ operation: kindOf(operation), ok: false, durationMs: monotonicNow() - startedAt });
-      this.fail(operation, key, path, cause, timeout, unguarded !== undefined);
+      if (unguarded?.quiet !== true) this.fail(operation, key, path, cause, timeout, unguarded !== undefined);
       return undefined;
     } finally {
       clearTimeout(timer);
