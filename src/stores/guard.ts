@@ -84,6 +84,7 @@ export class GuardedStore {
     } else {
       // Such a store emits its connection's own error once per outage, naming the server: reported as it is, once.
       keyv.on('error', (error: unknown) => {
+        this.lastStoreError = error;
         if (connectionErrorKind(error) !== 'unreachable') return;
         options.report(new CachingError('read', `store connection failed: ${errorMessage(error)}`, { cause: error }));
       });
@@ -118,8 +119,8 @@ export class GuardedStore {
 
   /** Writes one key (one SET on Redis). Resolves to true only when the write is known to have succeeded. */
   async set(key: string, value: string, ttl: number, path: string | undefined): Promise<boolean> {
-    const outcome = await this.run('write', key, path, () => this.access.set(key, value, ttl));
-    return outcome !== undefined && outcome.value !== false;
+    const outcome = await this.run('write', key, path, () => this.access.set(key, value, ttl).then((ok) => this.judged(ok)));
+    return outcome !== undefined;
   }
 
   /**
@@ -135,9 +136,25 @@ export class GuardedStore {
     path: string | undefined,
     unguarded?: { readonly timeout: number; readonly quiet?: boolean },
   ): Promise<boolean> {
-    const outcome = await this.run(operation, entries[0]?.key, path, () => this.access.setMany(entries), unguarded);
-    // Keyv answers booleans for some adapters and undefined for others; only `false` says it failed.
-    return outcome !== undefined && !(Array.isArray(outcome.value) && outcome.value.includes(false));
+    const outcome = await this.run(
+      operation,
+      entries[0]?.key,
+      path,
+      // Keyv answers booleans for some adapters and undefined for others; only `false` says it failed.
+      () => this.access.setMany(entries).then((rows) => this.judged(!(Array.isArray(rows) && rows.includes(false)))),
+      unguarded,
+    );
+    return outcome !== undefined;
+  }
+
+  /**
+   * A write Keyv answered `false` failed: Keyv caught the adapter's rejection, emitted it and answered `false`. It is
+   * counted and reported as a failed call, with the error Keyv emitted for it (just before answering) as its cause.
+   */
+  private judged(ok: boolean): true {
+    if (ok) return true;
+    const cause = this.lastStoreError;
+    throw cause instanceof Error ? cause : new Error('the store answered that the write failed');
   }
 
   private async run<T>(
