@@ -177,7 +177,7 @@ describe('when nothing listens on the Redis port (connection refused)', () => {
     const moves = vi.spyOn(store, 'setMany');
     const db = new CounterDb();
     // No background retry during the test, so that every store call counted comes from a request.
-    const app = newApp(db, store, { ...settings, timeout: 1_000, retryDelay: 60_000 });
+    const app = newApp(db, store, { ...settings, timeout: 1_000, retryDelay: 60_000, invalidationTimeout: 200 });
     const alice = app.caller('alice');
     for (let i = 1; i <= 10; i++) {
       expect(await alice.counter.get({ name: 'a' })).toMatchObject({ user: 'alice', name: 'a', value: i - 1 });
@@ -185,8 +185,9 @@ describe('when nothing listens on the Redis port (connection refused)', () => {
     }
     // The breaker protects reads: they stop once it opens...
     expect(reads.mock.calls.length).toBeLessThanOrEqual(THRESHOLD);
-    // ...but a move is never skipped by it: each mutation tries to write its versions (bounded by invalidationTimeout).
-    expect(moves.mock.calls.length).toBe(10);
+    // ...but a move is never skipped by it: each mutation tries to write its versions, again and again until
+    // invalidationTimeout, and reports its failure once.
+    expect(moves.mock.calls.length).toBeGreaterThan(10);
     expect(app.errors.filter((error) => error.operation === 'invalidate')).toHaveLength(10);
     expect(app.caching.pendingInvalidations).toBeGreaterThan(0);
   });
