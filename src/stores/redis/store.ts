@@ -122,7 +122,7 @@ export class RedisStore extends Keyv<string> {
   /**
    * Resolves once the store's connections are up (on a Cluster: once it answers a read). The store connects in the
    * background and has no offline queue: until then every call bypasses the cache (not reported as an error).
-   * Rejects with a {@link RedisConnectionError} naming the server when it is not up within `timeout` ms; the store
+   * Rejects with a `RedisConnectionError` naming the server when it is not up within `timeout` ms; the store
    * keeps connecting in the background either way, so an app may also start without waiting.
    *
    * @example
@@ -160,8 +160,10 @@ const KNOWN = [
  * - The client options production needs are built in: no offline queue (while
  *   Redis is unreachable a call fails at once instead of landing late), reconnection
  *   for ever with a capped backoff, a connect timeout, and a first connection that
- *   starts at once without holding up startup. Connection errors are the Keyv's
- *   `error` events, which trpc-caching's store guard counts.
+ *   starts at once without holding up startup: `await store.ready()` waits for it.
+ * - On one server, each outage is one `error` event, a `RedisConnectionError`
+ *   naming `host:port` and the client's error, which `onError` is told of; every
+ *   call that fails meanwhile says the same.
  * - Strings are stored as they are with Redis TTLs (`PX`): no Keyv envelope, no
  *   namespace; README's key table is what Redis holds.
  * - A hit is one MGET on one server; on a Cluster, one MGET per slot it touches,
