@@ -20,3 +20,13 @@ export function connectionErrorKind(error: unknown): keyof typeof CONNECTION_ERR
   if (code === CONNECTION_ERROR_CODES.unreachable) return 'unreachable';
   return undefined;
 }
+
+/**
+ * Whether a Keyv's `error` event is its client's connection failing (Node's own socket and resolver errors:
+ * `connect ECONNREFUSED 10.0.0.5:6379`, `getaddrinfo ENOTFOUND redis.internal`), which names the address.
+ */
+export function isSocketError(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false;
+  const { code, syscall } = error as { code?: unknown; syscall?: unknown };
+  return typeof code === 'string' && (syscall === 'connect' || syscall === 'getaddrinfo');
+}

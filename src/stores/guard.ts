@@ -4,7 +4,7 @@ import type { EngineEvents } from '../engine/events.js';
 import { CachingConfigError, CachingError, type CachingOperation, errorMessage } from '../errors.js';
 import { capabilitiesOf } from './capabilities.js';
 import { clusterRefusal } from './cluster-clients.js';
-import { connectionErrorKind } from './connection-errors.js';
+import { connectionErrorKind, isSocketError } from './connection-errors.js';
 import { type KeyvAccess, keyvAccess } from './keyv-access.js';
 
 /** How the store boundary bounds and isolates a store. */
@@ -57,6 +57,8 @@ const timedOut = Symbol('timedOut');
 export class GuardedStore {
   private errorEpoch = 0;
   private lastStoreError: unknown;
+  /** The connection error reported for the current outage of a plain Keyv's client; cleared by a call that succeeds. */
+  private outage: Error | undefined;
   private consecutiveFailures = 0;
   /** 0 while the circuit is closed; otherwise when the open circuit lets one trial call through. */
   private openUntil = 0;
@@ -80,6 +82,10 @@ export class GuardedStore {
       keyv.on('error', (error: unknown) => {
         this.errorEpoch++;
         this.lastStoreError = error;
+        // A client reconnecting emits its socket error at every attempt: the first of an outage is reported.
+        if (this.outage !== undefined || !isSocketError(error)) return;
+        this.outage = error;
+        options.report(new CachingError('read', `store connection failed: ${error.message}`, { cause: error }));
       });
     } else {
       // Such a store emits its connection's own error once per outage, naming the server: reported as it is, once.
@@ -195,6 +201,7 @@ export class GuardedStore {
         }
       }
       if (this.errorEpoch !== epoch) throw this.lastStoreError;
+      this.outage = undefined;
       if (unguarded === undefined) {
         this.consecutiveFailures = 0;
         if (this.openUntil !== 0) {
@@ -235,7 +242,9 @@ export class GuardedStore {
       this.openUntil = monotonicNow() + this.options.breakerCooldown;
       this.options.events?.onBreaker?.('open');
     }
-    const reason = `${errorMessage(cause)}${localStall ? ' (the event loop was blocked meanwhile)' : ''}`;
+    // A client that only says it is offline is told why, when its connection said so.
+    const why = this.outage !== undefined && this.outage !== cause ? ` (${this.outage.message})` : '';
+    const reason = `${errorMessage(cause)}${why}${localStall ? ' (the event loop was blocked meanwhile)' : ''}`;
     this.options.report(
       new CachingError(
         operation,

@@ -190,6 +190,13 @@ describe('when nothing listens on the Redis port (connection refused)', () => {
     expect(moves.mock.calls.length).toBeGreaterThan(10);
     expect(app.errors.filter((error) => error.operation === 'invalidate')).toHaveLength(10);
     expect(app.caching.pendingInvalidations).toBeGreaterThan(0);
+    // The client's own error, with the address, is reported once for the outage, however many reconnection attempts
+    // it made; each failed call says it too, after the client's bare "offline".
+    const outage = app.errors.filter((error) => error.message.startsWith('store connection failed'));
+    expect(outage.map((error) => error.message)).toEqual([`store connection failed: connect ECONNREFUSED 127.0.0.1:${port}`]);
+    expect(app.errors.filter((error) => error.message.includes(`(connect ECONNREFUSED 127.0.0.1:${port})`)).length).toBeGreaterThanOrEqual(
+      5,
+    );
   });
 });
 
