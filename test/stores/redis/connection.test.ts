@@ -1,5 +1,7 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CachingConfigError } from '../../../src/errors.js';
+import { type CacheStoreErrorMessage, cachingChannels } from '../../../src/index.js';
 import { createRedisStore, RedisConnectionError, type RedisStore } from '../../../src/stores/redis/index.js';
 import { createContractApp } from '../../support/apps/contract.js';
 import { freePort, type RedisServer, startRedis } from '../../support/redis.js';
@@ -69,6 +71,9 @@ describe('createRedisStore: readiness', () => {
 describe('createRedisStore: an unreachable Redis', () => {
   it('is reported once per outage with its address and the connection’s own error, and every failed call counts in storeErrors', async () => {
     const server = await startRedis();
+    const published: string[] = [];
+    const listener = (message: unknown) => published.push((message as CacheStoreErrorMessage).error.message);
+    subscribe(cachingChannels.storeError, listener);
     try {
       // Reconnection attempts every 50 ms: many of them during each outage, each an error of the client.
       const store = open(server.url, { maxReconnectDelay: 50 });
@@ -93,6 +98,8 @@ describe('createRedisStore: an unreachable Redis', () => {
       expect(more).toEqual([]);
       expect(report?.message).toContain(`127.0.0.1:${server.port}`);
       expect(report?.cause).toBeInstanceOf(RedisConnectionError);
+      // The diagnostics channel carries what onError got.
+      expect(connectionReports(published.map((message) => new Error(message)))).toHaveLength(1);
 
       // Back: served again, and the next outage is reported again, once.
       await server.restart();
@@ -104,6 +111,7 @@ describe('createRedisStore: an unreachable Redis', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(connectionReports(app.errors)).toHaveLength(2);
     } finally {
+      unsubscribe(cachingChannels.storeError, listener);
       await server.dispose();
     }
   });
