@@ -54,9 +54,10 @@ function openStore(options: AppCachingOptions): { store: RedisStore; name: strin
 /** Creates the caching instance the router's builders come from. */
 export async function createAppCaching(options: AppCachingOptions = {}): Promise<AppCaching> {
   const opened = openStore(options);
-  if (opened !== undefined && !(await connects(opened.store))) {
-    console.warn(`[example] ${opened.name} is not reachable yet; the API runs uncached until it is.`);
-  }
+  // The store connects in the background; until it is up, requests run uncached. Wait for it, briefly.
+  await opened?.store.ready({ timeout: 2_000 }).catch((error: Error) => {
+    console.warn(`[example] ${error.message}; the API runs uncached until it is reachable.`);
+  });
   const caching = createCaching<Context>({
     user: (ctx) => ctx.user?.id,
     ttl: 5 * 60_000,
@@ -71,17 +72,4 @@ export async function createAppCaching(options: AppCachingOptions = {}): Promise
       await opened?.store.close();
     },
   };
-}
-
-/**
- * Waits (briefly) for the store's first connection, which createRedisStore starts without blocking: the
- * first requests would otherwise find it connecting and run uncached (the cache bypasses the store, by design).
- */
-async function connects(store: RedisStore, withinMs = 2_000): Promise<boolean> {
-  const end = Date.now() + withinMs;
-  while (Date.now() < end) {
-    if (await store.set('example:connected', '1', 1_000)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return false;
 }

@@ -21,6 +21,8 @@ interface Seed {
 /** How long a seeded token is offered to other misses of the same version after it landed, in ms. */
 const SEED_REUSE_MS = 10_000;
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** Version keys written in one store call: small enough to fit the write timeout, large enough to drain fast. */
 const CHUNK = 200;
 
@@ -94,7 +96,16 @@ export class VersionBook {
     }
     this.bound();
     const startedAt = monotonicNow();
-    const written = await this.write(batch, path, startedAt + this.options.invalidationTimeout);
+    const deadline = startedAt + this.options.invalidationTimeout;
+    let written = await this.write(batch, path, deadline);
+    // A store that refused the write at once (memory full under `noeviction`, a failover, a connection being made
+    // again) may take it a moment later, and until it lands other processes serve data from before the move: try
+    // again until the deadline, as a write that timed out would have waited. The retries' failures are not
+    // reported again (the first was); the background retry takes over after the deadline.
+    for (let pause = 5; !written && !this.closed && monotonicNow() + pause < deadline; pause = Math.min(pause * 2, 100)) {
+      await sleep(pause);
+      written = await this.write(batch, path, deadline, true);
+    }
     if (!written) this.scheduleRetry();
     const events = this.options.events;
     if (events !== undefined) {
@@ -194,7 +205,12 @@ export class VersionBook {
    * stalls the event loop. A key whose move was re-queued meanwhile (newer generation)
    * waits for that move. Resolves to whether every key of the batch was written.
    */
-  private async write(batch: ReadonlyArray<readonly [string, number]>, path: string | undefined, deadline: number): Promise<boolean> {
+  private async write(
+    batch: ReadonlyArray<readonly [string, number]>,
+    path: string | undefined,
+    deadline: number,
+    quiet = false,
+  ): Promise<boolean> {
     const { versionTtl, invalidationTimeout } = this.options;
     for (let at = 0; at < batch.length; at += CHUNK) {
       const left = deadline - monotonicNow();
@@ -205,7 +221,7 @@ export class VersionBook {
         chunk.map(([key]) => ({ key, value: randomUUID(), ttl: versionTtl })),
         'invalidate',
         path,
-        { timeout: Math.min(left, invalidationTimeout) },
+        { timeout: Math.min(left, invalidationTimeout), quiet },
       );
       if (!written) return false;
       for (const [key, generation] of chunk) {

@@ -55,7 +55,11 @@ export interface CachingStats {
   readonly deferredInvalidations: number;
   /** Version keys whose move is waiting to be written now (0 when healthy); see `caching.flush`. */
   readonly pendingInvalidations: number;
-  /** Store calls that failed or timed out (calls skipped by the open breaker are not calls). */
+  /**
+   * Store calls that failed or timed out, each retry of a version move included, and writes the store answered
+   * `false` to. Calls skipped by the open breaker, or made before `createRedisStore`'s first connection was made or
+   * had failed, are not calls: nothing reached the store.
+   */
   readonly storeErrors: number;
   /** The circuit breaker now: `open` skips the store, `half-open` lets one trial call through. */
   readonly breaker: 'closed' | 'open' | 'half-open';

@@ -1,8 +1,10 @@
 import type { Keyv } from 'keyv';
 import { afterPendingIo, monotonicNow } from '../engine/clock.js';
 import type { EngineEvents } from '../engine/events.js';
-import { CachingError, type CachingOperation, errorMessage } from '../errors.js';
+import { CachingConfigError, CachingError, type CachingOperation, errorMessage } from '../errors.js';
 import { capabilitiesOf } from './capabilities.js';
+import { clusterRefusal } from './cluster-clients.js';
+import { connectionErrorKind, isSocketError } from './connection-errors.js';
 import { type KeyvAccess, keyvAccess } from './keyv-access.js';
 
 /** How the store boundary bounds and isolates a store. */
@@ -55,6 +57,8 @@ const timedOut = Symbol('timedOut');
 export class GuardedStore {
   private errorEpoch = 0;
   private lastStoreError: unknown;
+  /** The connection error reported for the current outage of a plain Keyv's client; cleared by a call that succeeds. */
+  private outage: Error | undefined;
   private consecutiveFailures = 0;
   /** 0 while the circuit is closed; otherwise when the open circuit lets one trial call through. */
   private openUntil = 0;
@@ -68,6 +72,8 @@ export class GuardedStore {
     readonly keyv: Keyv,
     private readonly options: StoreGuardOptions,
   ) {
+    const onCluster = clusterRefusal(keyv.store);
+    if (onCluster !== undefined) throw new CachingConfigError('store', onCluster);
     this.access = keyvAccess(keyv);
     // Adapters that emit `error` and answer as if they succeeded (`@keyv/redis` by default) are judged by the events
     // seen during a call; a store whose calls fail by themselves is not, so that a background connection error (one
@@ -76,6 +82,17 @@ export class GuardedStore {
       keyv.on('error', (error: unknown) => {
         this.errorEpoch++;
         this.lastStoreError = error;
+        // A client reconnecting emits its socket error at every attempt: the first of an outage is reported.
+        if (this.outage !== undefined || !isSocketError(error)) return;
+        this.outage = error;
+        options.report(new CachingError('read', `store connection failed: ${error.message}`, { cause: error }));
+      });
+    } else {
+      // Such a store emits its connection's own error once per outage, naming the server: reported as it is, once.
+      keyv.on('error', (error: unknown) => {
+        this.lastStoreError = error;
+        if (connectionErrorKind(error) !== 'unreachable') return;
+        options.report(new CachingError('read', `store connection failed: ${errorMessage(error)}`, { cause: error }));
       });
     }
   }
@@ -108,25 +125,42 @@ export class GuardedStore {
 
   /** Writes one key (one SET on Redis). Resolves to true only when the write is known to have succeeded. */
   async set(key: string, value: string, ttl: number, path: string | undefined): Promise<boolean> {
-    const outcome = await this.run('write', key, path, () => this.access.set(key, value, ttl));
-    return outcome !== undefined && outcome.value !== false;
+    const outcome = await this.run('write', key, path, () => this.access.set(key, value, ttl).then((ok) => this.judged(ok)));
+    return outcome !== undefined;
   }
 
   /**
    * Writes entries in one store call. Resolves to true only when the write is known to have succeeded.
    * An `unguarded` write is tried even while the circuit is open, within its own `timeout`: version
    * moves must reach the store whatever the reads did (the breaker protects the read path, and a
-   * read that timed out tells nothing about whether a write would land).
+   * read that timed out tells nothing about whether a write would land). A `quiet` one (a retry of a write whose
+   * failure was reported) is counted in stats but not reported again.
    */
   async setMany(
     entries: Array<{ key: string; value: string; ttl: number }>,
     operation: CachingOperation,
     path: string | undefined,
-    unguarded?: { readonly timeout: number },
+    unguarded?: { readonly timeout: number; readonly quiet?: boolean },
   ): Promise<boolean> {
-    const outcome = await this.run(operation, entries[0]?.key, path, () => this.access.setMany(entries), unguarded);
-    // Keyv answers booleans for some adapters and undefined for others; only `false` says it failed.
-    return outcome !== undefined && !(Array.isArray(outcome.value) && outcome.value.includes(false));
+    const outcome = await this.run(
+      operation,
+      entries[0]?.key,
+      path,
+      // Keyv answers booleans for some adapters and undefined for others; only `false` says it failed.
+      () => this.access.setMany(entries).then((rows) => this.judged(!(Array.isArray(rows) && rows.includes(false)))),
+      unguarded,
+    );
+    return outcome !== undefined;
+  }
+
+  /**
+   * A write Keyv answered `false` failed: Keyv caught the adapter's rejection, emitted it and answered `false`. It is
+   * counted and reported as a failed call, with the error Keyv emitted for it (just before answering) as its cause.
+   */
+  private judged(ok: boolean): true {
+    if (ok) return true;
+    const cause = this.lastStoreError;
+    throw cause instanceof Error ? cause : new Error('the store answered that the write failed');
   }
 
   private async run<T>(
@@ -134,7 +168,7 @@ export class GuardedStore {
     key: string | undefined,
     path: string | undefined,
     call: () => Promise<T>,
-    unguarded?: { readonly timeout: number },
+    unguarded?: { readonly timeout: number; readonly quiet?: boolean },
   ): Promise<{ value: T } | undefined> {
     if (unguarded === undefined && !this.available) return undefined;
     const probe = unguarded === undefined && this.openUntil !== 0;
@@ -167,6 +201,7 @@ export class GuardedStore {
         }
       }
       if (this.errorEpoch !== epoch) throw this.lastStoreError;
+      this.outage = undefined;
       if (unguarded === undefined) {
         this.consecutiveFailures = 0;
         if (this.openUntil !== 0) {
@@ -177,8 +212,10 @@ export class GuardedStore {
       this.options.events?.onStoreCall?.({ operation: kindOf(operation), ok: true, durationMs: monotonicNow() - startedAt });
       return { value: result as T };
     } catch (cause) {
+      // A store still making its first connection sent nothing: the call is skipped, as the open breaker would.
+      if (connectionErrorKind(cause) === 'connecting') return undefined;
       this.options.events?.onStoreCall?.({ operation: kindOf(operation), ok: false, durationMs: monotonicNow() - startedAt });
-      this.fail(operation, key, path, cause, timeout, unguarded !== undefined);
+      if (unguarded?.quiet !== true) this.fail(operation, key, path, cause, timeout, unguarded !== undefined);
       return undefined;
     } finally {
       clearTimeout(timer);
@@ -205,7 +242,9 @@ export class GuardedStore {
       this.openUntil = monotonicNow() + this.options.breakerCooldown;
       this.options.events?.onBreaker?.('open');
     }
-    const reason = `${errorMessage(cause)}${localStall ? ' (the event loop was blocked meanwhile)' : ''}`;
+    // A client that only says it is offline is told why, when its connection said so.
+    const why = this.outage !== undefined && this.outage !== cause ? ` (${this.outage.message})` : '';
+    const reason = `${errorMessage(cause)}${why}${localStall ? ' (the event loop was blocked meanwhile)' : ''}`;
     this.options.report(
       new CachingError(
         operation,

@@ -1,5 +1,6 @@
 import { type Deserialize, Keyv, type KeyvStoreAdapter, type Serialize } from 'keyv';
 import { CachingConfigError } from '../errors.js';
+import { clusterRefusal } from './cluster-clients.js';
 
 // Keyv types its (de)serializers as generic in the value; trpc-caching's values are always strings, stored as they are.
 export const serialize: Serialize = (data) => (typeof data.value === 'string' ? data.value : JSON.stringify(data.value));
@@ -24,6 +25,8 @@ function refusal(adapter: unknown): string | undefined {
   if (typeof candidate !== 'object' || candidate === null || typeof candidate.get !== 'function' || typeof candidate.set !== 'function') {
     return 'expected a Keyv store adapter such as `new KeyvRedis(client)`';
   }
+  const onCluster = clusterRefusal(adapter);
+  if (onCluster !== undefined) return onCluster;
   const name = (candidate as { constructor?: { name?: unknown } }).constructor?.name;
   const called = typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'this adapter';
   if (candidate.opts?.useRedisSets === true) {
@@ -48,7 +51,8 @@ function refusal(adapter: unknown): string | undefined {
  * string goes to the store as it is and the adapter's own TTL (`PX` on Redis)
  * expires it. A hit then parses nothing but the entry itself.
  *
- * Throws a {@link CachingConfigError} for any other adapter, saying what to use
+ * Throws a {@link CachingConfigError} for any other adapter, and for one on a
+ * Redis Cluster client (use `createRedisStore({ cluster })`), saying what to use
  * instead: a plain `new Keyv(adapter)` works with every Keyv adapter. Use the
  * returned Keyv only for trpc-caching's keys: values written through it carry
  * no `expires` of Keyv's.

@@ -1,7 +1,7 @@
-import KeyvRedis from '@keyv/redis';
+import KeyvRedis, { createCluster } from '@keyv/redis';
 import { Keyv, type KeyvStoreAdapter } from 'keyv';
 import { describe, expect, it } from 'vitest';
-import { type CachingConfigError, createRawStringStore } from '../../src/index.js';
+import { type CachingConfigError, createCaching, createRawStringStore } from '../../src/index.js';
 import { configRefusal } from '../support/rejection.js';
 
 /** The shape of the SQL adapters (`@keyv/sqlite`, `@keyv/postgres`): strings kept as written, TTLs left to Keyv's envelope. */
@@ -53,5 +53,28 @@ describe('createRawStringStore', () => {
   it('refuses what is not an adapter at all', () => {
     expect(refusalOf('redis://localhost').message).toMatch(/expected a Keyv store adapter/);
     expect(refusalOf(null).message).toMatch(/expected a Keyv store adapter/);
+  });
+
+  it('refuses @keyv/redis on a Redis Cluster client, whose writes do not follow a reshard, naming createRedisStore({ cluster })', () => {
+    // Never connected: the refusal comes from the client's shape, at construction.
+    const cluster = createCluster({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] });
+    expect(refusalOf(new KeyvRedis(cluster)).message).toMatch(
+      /Redis Cluster client.*MOVED.*createRedisStore\(\{ cluster: \{ rootNodes \} \}\)/,
+    );
+    expect(refusalOf(new KeyvRedis({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] })).message).toMatch(/Redis Cluster client/);
+  });
+});
+
+describe('createCaching({ store })', () => {
+  it('refuses a plain Keyv on a Redis Cluster client, naming createRedisStore({ cluster })', () => {
+    const cluster = createCluster({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] });
+    const store = new Keyv(new KeyvRedis(cluster as ConstructorParameters<typeof KeyvRedis>[0]));
+    const error = configRefusal(() => createCaching({ user: () => null, store }), 'expected createCaching to refuse the store');
+    expect(error.option).toBe('store');
+    expect(error.message).toMatch(/createRedisStore\(\{ cluster: \{ rootNodes \} \}\)/);
+  });
+
+  it('accepts a plain Keyv on one Redis server', () => {
+    expect(() => createCaching({ user: () => null, store: new Keyv(new KeyvRedis('redis://127.0.0.1:1')) })).not.toThrow();
   });
 });

@@ -1,7 +1,6 @@
 import { createRedisStore, type RedisStore, type RedisStoreSettings } from '../../src/stores/redis/index.js';
 import { type RedisCluster, startCluster } from './cluster.js';
 import { fileServer } from './redis-file.js';
-import { eventually } from './redis-store.js';
 
 /** The Redis Cluster of one describe block; see {@link fileCluster}. */
 export interface FileCluster {
@@ -32,7 +31,7 @@ export function fileCluster(options: Parameters<typeof startCluster>[0], store: 
     async connected() {
       const made = file.track(createRedisStore({ cluster: { rootNodes: file.server.rootNodes }, ...store }));
       made.on('error', () => {});
-      await eventually('the store knows the cluster', () => made.set('probe', '1', 1_000));
+      await made.ready({ timeout: 30_000 });
       return made;
     },
   };

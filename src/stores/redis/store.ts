@@ -7,9 +7,11 @@ import { deserialize, serialize } from '../raw-string.js';
 import { RedisAdapter } from './adapter.js';
 import type { BackendOptions, RedisBackend } from './backend.js';
 import { clusterNodes } from './cluster.js';
+import { addressOf, ConnectionWatch } from './connection.js';
 import { withNearCache } from './near-backend.js';
 import { attachNearCache, type NearCache } from './near-cache.js';
 import { type NearCacheOptions, resolveNearCacheOptions } from './near-cache-options.js';
+import { clusterReadiness, type Readiness, type ReadyOptions, serverReadiness, waitReady } from './ready.js';
 import { singleNode } from './single.js';
 
 /**
@@ -99,18 +101,38 @@ export type RedisStoreOptions = RedisConnection & RedisStoreSettings;
 
 /**
  * The Keyv that {@link createRedisStore} returns: a Keyv like any other, whose keys reach Redis exactly
- * as given, plus {@link RedisStore.close}.
+ * as given, plus {@link RedisStore.ready} and {@link RedisStore.close}.
  *
  * @example
  * ```ts
  * const store: RedisStore = createRedisStore({ url: process.env.REDIS_URL });
+ * await store.ready();
  * process.on('SIGTERM', () => void store.close());
  * ```
  */
 export class RedisStore extends Keyv<string> {
-  constructor(adapter: RedisAdapter) {
+  readonly #readiness: Readiness;
+
+  constructor(adapter: RedisAdapter, readiness: Readiness) {
     // No namespace and no key prefix: the engine's keys are the Redis keys (README's key table holds).
     super({ store: adapter, namespace: '', useKeyPrefix: false, serialize, deserialize });
+    this.#readiness = readiness;
+  }
+
+  /**
+   * Resolves once the store's connections are up (on a Cluster: once it answers a read). The store connects in the
+   * background and has no offline queue: until then every call bypasses the cache (not reported as an error).
+   * Rejects with a `RedisConnectionError` naming the server when it is not up within `timeout` ms; the store
+   * keeps connecting in the background either way, so an app may also start without waiting.
+   *
+   * @example
+   * ```ts
+   * const store = createRedisStore({ url: process.env.REDIS_URL });
+   * await store.ready({ timeout: 10_000 }); // default 5000 ms
+   * ```
+   */
+  ready(options?: ReadyOptions): Promise<void> {
+    return waitReady(this.#readiness, options);
   }
 
   /** Closes every connection, after the replies to commands already sent. */
@@ -138,8 +160,10 @@ const KNOWN = [
  * - The client options production needs are built in: no offline queue (while
  *   Redis is unreachable a call fails at once instead of landing late), reconnection
  *   for ever with a capped backoff, a connect timeout, and a first connection that
- *   starts at once without holding up startup. Connection errors are the Keyv's
- *   `error` events, which trpc-caching's store guard counts.
+ *   starts at once without holding up startup: `await store.ready()` waits for it.
+ * - On one server, each outage is one `error` event, a `RedisConnectionError`
+ *   naming `host:port` and the client's error, which `onError` is told of; every
+ *   call that fails meanwhile says the same.
  * - Strings are stored as they are with Redis TTLs (`PX`): no Keyv envelope, no
  *   namespace; README's key table is what Redis holds.
  * - A hit is one MGET on one server; on a Cluster, one MGET per slot it touches,
@@ -199,9 +223,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     replicaAckTimeout,
     // Told to the Keyv's listeners; the store guard does not count them against calls (failsByRejecting below):
     // a call that meets a dead connection fails by itself, as there is no offline queue.
-    onError: (error) => adapter?.emit('error', error),
+    onError: (error) => {
+      cluster?.connectionFailed(error);
+      adapter?.emit('error', error);
+    },
   };
   let backend: RedisBackend;
+  let cluster: ReturnType<typeof clusterReadiness> | undefined;
+  let readiness: Readiness;
   let near: NearCache | undefined;
   if (onCluster) {
     const rootNodes = (options.cluster as { rootNodes?: unknown }).rootNodes;
@@ -211,7 +240,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         `expected a non-empty array of nodes ({ url }), got ${describe(rootNodes)}`,
       );
     }
-    backend = clusterNodes(options.cluster as RedisClusterOptions, backendOptions);
+    const address = rootNodes.map((node: { url?: unknown }) => (typeof node?.url === 'string' ? addressOf(node.url) : '?')).join(', ');
+    cluster = clusterReadiness(clusterNodes(options.cluster as RedisClusterOptions, backendOptions), address);
+    ({ backend, readiness } = cluster);
   } else {
     const url = options.url;
     if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
@@ -220,11 +251,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         `expected a redis:// or rediss:// URL, got ${url === undefined ? 'undefined' : describe(url)} (is REDIS_URL set?)`,
       );
     }
-    backend = singleNode(url, options.client, backendOptions);
+    // The first error of each outage, with the server's address, reaches the Keyv's listeners and the store guard's report.
+    const watch = new ConnectionWatch(addressOf(url), (error) => adapter?.emit('error', error));
+    backend = singleNode(url, options.client, backendOptions, watch);
+    readiness = serverReadiness(watch);
     if (nearCache !== undefined) ({ backend, near } = withNearCache(backend, url, options.client, backendOptions, nearCache));
   }
   adapter = new RedisAdapter(backend);
-  const store = new RedisStore(adapter);
+  const store = new RedisStore(adapter, readiness);
   if (near !== undefined) attachNearCache(store, near);
   registerCapabilities(store, {
     failsByRejecting: true,

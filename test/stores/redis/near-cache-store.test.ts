@@ -8,9 +8,9 @@ import { startTcpProxy, type TcpProxy, trackingConnection } from '../../support/
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Waits until the store's connection takes writes: a call before that would bypass the cache (no offline queue). */
+/** The store once connected: a call before that would bypass the cache (no offline queue). */
 async function connected(store: RedisStore): Promise<RedisStore> {
-  for (let i = 0; i < 1_000 && !(await store.set('probe', '1')); i++) await sleep(10);
+  await store.ready();
   return store;
 }
 
