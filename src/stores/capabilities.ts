@@ -30,6 +30,64 @@ export interface PubSub {
   subscribe(channel: string, onMessage: (message: string) => void, onGap: () => void): Promise<() => Promise<void>>;
 }
 
+/**
+ * One node of a store made of several (a Redis Cluster's primaries), as `caching.stats().storeNodes` lists it.
+ *
+ * @example
+ * ```ts
+ * for (const { node, breaker } of caching.stats().storeNodes ?? []) if (breaker !== 'closed') console.warn(`${node} is skipped`);
+ * ```
+ */
+export interface NodeHealthState {
+  /** `host:port`. */
+  readonly node: string;
+  /** `open`: calls for keys this node holds are skipped (they bypass the cache); `half-open`: one trial call goes through. */
+  readonly breaker: 'closed' | 'open' | 'half-open';
+  /** Failed calls in a row. */
+  readonly failures: number;
+  /** The last failure's message, while the node is failing. */
+  readonly lastError?: string;
+}
+
+/**
+ * Tells the engine that the store's data may have rolled back (a Redis replica promoted in a failover may lack its
+ * primary's last writes). The store calls each listener, and skips reads of the keys concerned until every promise
+ * it got back has settled: the engine moves versions so that no entry from before the rollback is valid again.
+ */
+export interface RollbackSignal {
+  /** Adds a listener; returns what removes it. */
+  subscribe(listener: () => Promise<unknown>): () => void;
+}
+
+const NODE_FAULT = Symbol.for('trpc-caching.node-fault');
+
+/**
+ * An error that concerns one node of a store made of several: the store guard reports it but does not count it
+ * towards the breaker of the whole store (the store keeps a breaker per node).
+ *
+ * @example
+ * ```ts
+ * throw nodeFault('Redis Cluster node 10.0.0.1:6379 is skipped');
+ * ```
+ */
+export function nodeFault(message: string, cause?: unknown): Error {
+  const error = new Error(message, cause === undefined ? undefined : { cause });
+  Object.defineProperty(error, NODE_FAULT, { value: true });
+  return error;
+}
+
+/**
+ * Whether an error is a {@link nodeFault}.
+ *
+ * @example
+ * ```ts
+ * if (!isNodeFault(error)) failures++;
+ * ```
+ */
+export function isNodeFault(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { [NODE_FAULT]?: boolean })[NODE_FAULT] === true;
+}
+
 /** What a store offers beyond Keyv's contract. Each member is optional: a plain Keyv offers none. */
 export interface StoreCapabilities {
   /** Cross-process publish/subscribe, for the live invalidation stream. */
@@ -46,6 +104,10 @@ export interface StoreCapabilities {
    * connections: the guard then judges each call by its own outcome, not by events emitted while it was in flight.
    */
   readonly failsByRejecting?: true;
+  /** The health of each node, for a store made of several (a Redis Cluster). */
+  readonly nodes?: () => readonly NodeHealthState[];
+  /** Failovers that may have rolled data back, for the engine to move versions after them. */
+  readonly rollbacks?: RollbackSignal;
 }
 
 /**

@@ -203,6 +203,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   };
   let backend: RedisBackend;
   let near: NearCache | undefined;
+  let onNodes: ReturnType<typeof clusterNodes> | undefined;
   if (onCluster) {
     const rootNodes = (options.cluster as { rootNodes?: unknown }).rootNodes;
     if (!Array.isArray(rootNodes) || rootNodes.length === 0) {
@@ -211,7 +212,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         `expected a non-empty array of nodes ({ url }), got ${describe(rootNodes)}`,
       );
     }
-    backend = clusterNodes(options.cluster as RedisClusterOptions, backendOptions);
+    onNodes = clusterNodes(options.cluster as RedisClusterOptions, backendOptions);
+    backend = onNodes;
   } else {
     const url = options.url;
     if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
@@ -231,6 +233,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     leases: backend.leases,
     ...(backend.pubsub === undefined ? {} : { pubsub: backend.pubsub }),
     ...(onCluster && hashTags ? { keyLayout: 'hash-tags' as const } : {}),
+    // A Cluster's health per node, and the failovers after which the engine moves every version.
+    ...(onNodes === undefined ? {} : { nodes: onNodes.nodes, rollbacks: onNodes.watch }),
   });
   return store;
 }
