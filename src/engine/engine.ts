@@ -65,7 +65,7 @@ export class CacheEngine {
     this.store = options.store;
     this.versions = new VersionBook(options.store, options, this.keys.allVersion());
     // After a failover that may have rolled versions back (a promoted Redis replica), every entry from before must miss.
-    this.unsubscribe = offered.rollbacks?.subscribe(() => this.versions.move([this.keys.allVersion()]));
+    this.unsubscribe = offered.rollbacks?.protect([this.keys.allVersion()], options.versionTtl);
     this.filler = new MissFiller({
       store: this.store,
       versions: this.versions,

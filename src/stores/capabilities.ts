@@ -50,13 +50,13 @@ export interface NodeHealthState {
 }
 
 /**
- * Tells the engine that the store's data may have rolled back (a Redis replica promoted in a failover may lack its
- * primary's last writes). The store calls each listener, and skips reads of the keys concerned until every promise
- * it got back has settled: the engine moves versions so that no entry from before the rollback is valid again.
+ * A store whose data may roll back (a Redis replica promoted in a failover may lack its primary's last writes, version
+ * moves among them). The engine names the keys that must change after a rollback (its global version); the store
+ * writes fresh random values to them after each rollback it sees, and serves no read of the data concerned before.
  */
-export interface RollbackSignal {
-  /** Adds a listener; returns what removes it. */
-  subscribe(listener: () => Promise<unknown>): () => void;
+export interface RollbackGuard {
+  /** Protects `keys` (values written with a TTL of `ttl` ms) until the returned function is called. */
+  protect(keys: readonly string[], ttl: number): () => void;
 }
 
 const NODE_FAULT = Symbol.for('trpc-caching.node-fault');
@@ -106,8 +106,8 @@ export interface StoreCapabilities {
   readonly failsByRejecting?: true;
   /** The health of each node, for a store made of several (a Redis Cluster). */
   readonly nodes?: () => readonly NodeHealthState[];
-  /** Failovers that may have rolled data back, for the engine to move versions after them. */
-  readonly rollbacks?: RollbackSignal;
+  /** Rollbacks (failovers) the store detects, after which it moves the keys the engine names. */
+  readonly rollbacks?: RollbackGuard;
 }
 
 /**

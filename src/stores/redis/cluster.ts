@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createCluster, type RedisClusterOptions } from '@keyv/redis';
 import { isNodeFault, type NodeHealthState, nodeFault } from '../capabilities.js';
 import {
@@ -89,8 +90,8 @@ function tryAgain(error: unknown): boolean {
  *   primary costs the keys it holds, not every slot.
  * - A failover may roll data back (a promoted replica lacks its primary's last
  *   writes, version moves among them). When the slot map shows one
- *   ({@link FailoverWatch}), reads of its slots are refused until the engine moved
- *   every version; a read is checked against the map before it is sent and after
+ *   ({@link FailoverWatch}), reads of its slots are refused until the engine's
+ *   global version got a fresh token (every entry misses once); a read is checked against the map before it is sent and after
  *   its answer, so none is served from a promoted replica before that.
  * - A write of several keys is one SET per key, all sent at once, each
  *   redirected on its own; it counts as written only when every one answered.
@@ -110,7 +111,20 @@ export function clusterNodes(
 ): RedisBackend & { readonly watch: FailoverWatch; nodes(): NodeHealthState[] } {
   let closed = false;
   const health = new NodeHealth();
-  const watch = new FailoverWatch(options.onError);
+  // After a failover, fresh tokens for the engine's global version, on the primaries as the refreshed map has them, until
+  // they land: no replica acknowledgement asked (a later failover that loses them is one more failover, seen as well).
+  const watch = new FailoverWatch(async (keys, ttl) => {
+    for (let attempt = 0; !closed; attempt++) {
+      try {
+        await Promise.all(keys.map((key) => main.client.set(key, randomUUID(), expiry(ttl))));
+        return;
+      } catch (error) {
+        options.onError(error);
+        refresh(main.client);
+        await sleep(backoff(options.maxReconnectDelay)(attempt));
+      }
+    }
+  }, options.onError);
   const make = (watched: boolean): { client: Cluster; ready: () => boolean } => {
     const client = createCluster({ ...cluster, defaults: connectionDefaults(cluster.defaults, options) } as RedisClusterOptions) as Cluster;
     // Unheard 'error' events would crash the process; heard, they reach the Keyv and the store guard counts them.

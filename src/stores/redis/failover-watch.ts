@@ -1,4 +1,4 @@
-import type { RollbackSignal } from '../capabilities.js';
+import type { RollbackGuard } from '../capabilities.js';
 import { SLOTS } from './slots.js';
 
 /**
@@ -10,30 +10,35 @@ import { SLOTS } from './slots.js';
  * between primaries that stay primaries, keys and all, and loses nothing: it is not fenced. (Moving every slot of a
  * primary to a node added for it looks like a failover: it costs one move of every version, no stale data.)
  *
- * A fenced slot's reads are refused until every rollback listener's promise settled: the engine's move of every
- * version is then written, or pending and covering every read of this process.
+ * A fenced slot's reads are refused until `renew` wrote fresh values to every protected key (the engine's global
+ * version): every entry from before the failover is then invalid, in every process.
  *
  * @example
  * ```ts
- * const watch = new FailoverWatch();
+ * const watch = new FailoverWatch(async (keys, ttl) => writeFreshTokens(keys, ttl));
  * watch.observe((slot) => client._slots.slots[slot]?.master.address);
  * if (watch.fenced(slot)) throw new Error('slot fenced after a failover');
  * ```
  */
-export class FailoverWatch implements RollbackSignal {
+export class FailoverWatch implements RollbackGuard {
   /** The primary of each slot as last observed (`host:port`), undefined before the first observation. */
   private owners: Array<string | undefined> | undefined;
   /** Fences on each slot: non-zero while a failover's move is in flight. */
   private readonly fences = new Uint16Array(SLOTS);
-  private readonly listeners = new Set<() => Promise<unknown>>();
+  private readonly protectedKeys = new Set<{ readonly keys: readonly string[]; readonly ttl: number }>();
   /** Failovers seen, for tests and logs. */
   failovers = 0;
 
-  constructor(private readonly onError: (error: unknown) => void = () => {}) {}
+  constructor(
+    /** Writes fresh random values to `keys` with a TTL of `ttl` ms, retrying until it did (or the store closed). */
+    private readonly renew: (keys: readonly string[], ttl: number) => Promise<void>,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
 
-  subscribe(listener: () => Promise<unknown>): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  protect(keys: readonly string[], ttl: number): () => void {
+    const entry = { keys, ttl };
+    this.protectedKeys.add(entry);
+    return () => this.protectedKeys.delete(entry);
   }
 
   /** The primary of `slot` as last observed. */
@@ -53,7 +58,7 @@ export class FailoverWatch implements RollbackSignal {
 
   /**
    * Compares the client's slot map now (`ownerNow`) with the last one observed, and fences the slots that changed hands
-   * by failover. Resolves once the moves that fence asked for settled (at once when there was no failover).
+   * by failover, until the protected keys are renewed. Resolves once they are (at once when there was no failover).
    */
   observe(ownerNow: (slot: number) => string | undefined): Promise<void> {
     const next: Array<string | undefined> = new Array(SLOTS);
@@ -72,13 +77,7 @@ export class FailoverWatch implements RollbackSignal {
     if (lost.length === 0) return Promise.resolve();
     this.failovers++;
     for (const slot of lost) this.fences[slot] = (this.fences[slot] ?? 0) + 1;
-    const moves = Array.from(this.listeners, (listener) => {
-      try {
-        return listener();
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    });
+    const moves = Array.from(this.protectedKeys, ({ keys, ttl }) => this.renew(keys, ttl));
     return Promise.allSettled(moves).then((outcomes) => {
       for (const slot of lost) this.fences[slot] = (this.fences[slot] ?? 1) - 1;
       for (const outcome of outcomes) if (outcome.status === 'rejected') this.onError(outcome.reason);
