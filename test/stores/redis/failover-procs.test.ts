@@ -1,5 +1,7 @@
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyFormat } from '../../../src/engine/keys.js';
+import { createCaching } from '../../../src/index.js';
 import { createRedisStore } from '../../../src/stores/redis/index.js';
 import { keySlot } from '../../../src/stores/redis/slots.js';
 import { type ClusterNode, type RedisCluster, startCluster } from '../../support/cluster.js';
@@ -225,6 +227,27 @@ describe('a Redis Cluster failover, 3 primaries + 3 replicas, three app processe
     }
     expect(during.verdict.stale, staleReport(during.verdict)).toBe(0);
   }, 60_000);
+
+  it('waits for a replica that fell behind for a moment before returning, instead of leaving the invalidation pending (replicaAcks 1)', async () => {
+    const tag = 'shortfall-probe';
+    const owner = await cluster.ownerOf(keySlot(new KeyFormat('trpc-caching', { hashTags: true }).tagVersion(tag)));
+    const replica = await replicaOf(owner);
+    const store = createRedisStore({ cluster: { rootNodes: cluster.rootNodes }, replicaAcks: 1, replicaAckTimeout: 50 });
+    store.on('error', () => {});
+    const caching = createCaching({ user: () => 'u', store, invalidationTimeout: 2_000 });
+    try {
+      await eventually('the store knows the cluster', () => caching.invalidate({ tags: ['warm-up'] }));
+      // Held for a few WAITs' worth, well within invalidationTimeout.
+      await replica.command('CLIENT', 'PAUSE', '300', 'WRITE');
+      const written = await caching.invalidate({ tags: [tag] });
+      expect(written, 'written, acknowledged by the replica once it caught up').toBe(true);
+      expect(caching.pendingInvalidations).toBe(0);
+    } finally {
+      await replica.command('CLIENT', 'UNPAUSE').catch(() => {});
+      caching.close();
+      await store.close();
+    }
+  }, 30_000);
 
   it('asks for replicaAcks on the node that took the write when an ASK redirect sent it to the importing node', async () => {
     const key = 'ask-probe';
