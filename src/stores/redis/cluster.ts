@@ -21,7 +21,7 @@ type Cluster = ReturnType<typeof createCluster>;
 type NodeClient = Parameters<Parameters<Cluster['_execute']>[3]>[0];
 
 /** Pauses before retrying a command answered `TRYAGAIN` (a multi-key command during a slot's migration), in ms. */
-const TRY_AGAIN_MS = [5, 10, 20, 40];
+const TRY_AGAIN_MS = [2, 5, 10, 20];
 /**
  * Longest a version write waits again for `replicaAcks` replicas after a `WAIT` saw fewer, in ms: a replica that
  * fell behind (a failover, a burst) usually catches up within it. The engine's `invalidationTimeout` (1 s by

@@ -5,6 +5,7 @@ import { createCaching } from '../../../src/index.js';
 import { createRedisStore } from '../../../src/stores/redis/index.js';
 import { keySlot } from '../../../src/stores/redis/slots.js';
 import { type ClusterNode, type RedisCluster, startCluster } from '../../support/cluster.js';
+import { createAdversityApp, memoryCounterDb } from '../../support/procs/app.js';
 import { ClusterWorker, type ClusterWorkerStats } from '../../support/procs/cluster-workers.js';
 import { eventually, everyRead, Ledger, seeded, sleep, staleReport, summary } from '../../support/procs/driver.js';
 import type { ReadSpec } from '../../support/procs/protocol.js';
@@ -245,6 +246,55 @@ describe('a Redis Cluster failover, 3 primaries + 3 replicas, three app processe
     } finally {
       await replica.command('CLIENT', 'UNPAUSE').catch(() => {});
       caching.close();
+      await store.close();
+    }
+  }, 30_000);
+
+  it("retries a read that a slot's migration answers TRYAGAIN, and does not let it open the store-wide breaker", async () => {
+    await cluster.flush();
+    const store = createRedisStore({ cluster: { rootNodes: cluster.rootNodes } });
+    store.on('error', () => {});
+    await eventually('the store knows the cluster', () => store.set('probe', '1', 1_000));
+    const app = createAdversityApp(memoryCounterDb(), store, { breakerThreshold: 2, breakerCooldown: 60_000 });
+    const [ann, bob] = [{ kind: 'note', user: 'ann', id: 1 } as const, { kind: 'note', user: 'bob', id: 1 } as const];
+    await eventually('both notes are served from the cache', async () => {
+      for (const spec of [ann, bob, ann, bob]) await app.read(spec);
+      return (await app.read(ann)).cached && (await app.read(bob)).cached;
+    });
+    // A user's entry and scope version share the user's slot; move the version alone to another node, as a migration in progress would.
+    let version: string | undefined;
+    for (const node of await cluster.masters()) {
+      for (const key of (await node.command('KEYS', 'trpc-caching:v:s:*')) as string[]) {
+        const owned = ((await node.command('KEYS', `trpc-caching:q:*${key.slice(key.indexOf('{'))}*`)) as string[]).length > 0;
+        if (owned) version = key;
+      }
+    }
+    if (version === undefined) throw new Error("no scope version next to a user's entry");
+    const slot = keySlot(version);
+    const source = await cluster.ownerOf(slot);
+    const target = (await cluster.masters()).find((node) => node !== source);
+    if (target === undefined) throw new Error('no other primary');
+    const direct = createClient({ url: target.url });
+    await direct.connect();
+    try {
+      await target.command('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', source.id);
+      await source.command('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', target.id);
+      await source.command('MIGRATE', '127.0.0.1', String(target.port), '', '0', '5000', 'KEYS', version);
+      // Entries of that slot now answer TRYAGAIN (some keys here, some moved): they bypass the cache, the rest is served.
+      const replies: Array<{ slot: string; cached: boolean }> = [];
+      for (let i = 0; i < 6; i++) replies.push(await app.read(ann), await app.read(bob));
+      // One user's slot is split (its reads bypass the cache), the other's is whole (its reads are all hits).
+      const hitsOf = (user: string) => replies.filter((reply) => reply.slot.includes(user) && reply.cached).length;
+      expect([hitsOf('ann'), hitsOf('bob')].sort()).toEqual([0, 6]);
+      expect(app.caching.stats().breaker).toBe('closed');
+      expect(app.errors.some((error) => error.message.includes('TRYAGAIN'))).toBe(true);
+    } finally {
+      await direct.sendCommand(['ASKING']).catch(() => {});
+      await direct.sendCommand(['DEL', version]).catch(() => {});
+      direct.destroy();
+      await source.command('CLUSTER', 'SETSLOT', String(slot), 'NODE', source.id);
+      await target.command('CLUSTER', 'SETSLOT', String(slot), 'NODE', source.id);
+      app.caching.close();
       await store.close();
     }
   }, 30_000);
