@@ -92,7 +92,7 @@ function churn(ledger: Ledger, done: () => boolean, mutating: () => boolean): Pr
  * primary, then `fault` promotes it; reads go on for 2.5 s after the promotion, with no mutation that would move the
  * rolled-back versions again.
  */
-async function laggingFailover(replicaAcks: number, fault: 'kill' | 'takeover') {
+async function laggingFailover(replicaAcks: number, fault: 'kill' | 'takeover' | 'stop') {
   const ledger = await reset(replicaAcks);
   let done = false;
   let mutating = true;
@@ -111,19 +111,21 @@ async function laggingFailover(replicaAcks: number, fault: 'kill' | 'takeover') 
   const lag = (await offset(victim, 'master_repl_offset')) - (await offset(replica, 'slave_repl_offset'));
   const faultAt = performance.now();
   if (fault === 'kill') await victim.kill();
+  else if (fault === 'stop') victim.process.kill('SIGSTOP');
   else await replica.command('CLUSTER', 'FAILOVER', 'TAKEOVER');
   await eventually('the lagging replica is promoted', async () => (await replica.role()) === 'master', 20_000);
   const promotedAfter = performance.now() - faultAt;
+  // A stopped primary resumes after the node timeout, still believing it serves its slots until it hears otherwise.
+  if (fault === 'stop') victim.process.kill('SIGCONT');
   const readsBefore = ledger.verdict().reads;
   const cachedBefore = ledger.verdict().cached;
   await sleep(2_500);
   done = true;
   await churning;
   await replica.command('CLIENT', 'UNPAUSE');
-  if (fault === 'kill') {
-    await victim.restart();
+  if (fault === 'kill') await victim.restart();
+  if (fault !== 'takeover')
     await eventually('the old primary rejoined as a replica', async () => (await victim.role()) === 'slave', 20_000);
-  }
   await cluster.settled();
   const verdict = ledger.verdict();
   const after = { reads: verdict.reads - readsBefore, cached: verdict.cached - cachedBefore };
@@ -151,6 +153,12 @@ describe('a Redis Cluster failover, 3 primaries + 3 replicas, three app processe
 
   it('serves no entry from before a returned mutation when a lagging replica takes over (CLUSTER FAILOVER TAKEOVER, replicaAcks 1)', async () => {
     const { verdict, after } = await laggingFailover(1, 'takeover');
+    expect(verdict.stale, staleReport(verdict)).toBe(0);
+    expect(after.cached).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('serves no entry from before a returned mutation when a stopped primary resumes after its lagging replica took over (replicaAcks 0)', async () => {
+    const { verdict, after } = await laggingFailover(0, 'stop');
     expect(verdict.stale, staleReport(verdict)).toBe(0);
     expect(after.cached).toBeGreaterThan(0);
   }, 60_000);
