@@ -47,23 +47,6 @@ function bySlot(keys: readonly string[]): Map<number, number[]> {
   return groups;
 }
 
-/**
- * A Redis Cluster through `@redis/client`'s cluster client, which follows
- * `MOVED` (refreshing its slot map) and `ASK` (during a migration).
- *
- * - A read is one MGET per slot its keys fall in, all sent at once: one round
- *   trip whatever the slots (the hash-tag key layout puts most keys of a hit
- *   in two slots, see KeyFormat).
- * - A write of several keys is one SET per key, all sent at once, each
- *   redirected on its own; it counts as written only when every one answered.
- *   (The cluster client's MULTI is sent to the slot's owner without following
- *   `MOVED`, so a transaction would fail for as long as a stale slot map lasts.)
- * - A node that stops answering sends no `MOVED`: the client would keep sending
- *   its slots' commands to it after a replica took over. Any failed command
- *   therefore also asks for a topology refresh (at most one per 250 ms).
- * - The first connection is retried in the background with the same capped
- *   backoff as a lost one, so a Cluster that is down at startup blocks nothing.
- */
 /** A Redis Cluster client's primary of a slot now (`host:port`), undefined while its map has none. */
 function ownerNow(client: Cluster, slot: number): string | undefined {
   return client._slots.slots[slot]?.master.address;
@@ -91,8 +74,9 @@ function tryAgain(error: unknown): boolean {
  * - A failover may roll data back (a promoted replica lacks its primary's last
  *   writes, version moves among them). When the slot map shows one
  *   ({@link FailoverWatch}), reads of its slots are refused until the engine's
- *   global version got a fresh token (every entry misses once); a read is checked against the map before it is sent and after
- *   its answer, so none is served from a promoted replica before that.
+ *   global version got a fresh token (every entry misses once); a read
+ *   is checked against the map before it is sent and after its answer, so none
+ *   is served from a promoted replica before that.
  * - A write of several keys is one SET per key, all sent at once, each
  *   redirected on its own; it counts as written only when every one answered.
  *   (The cluster client's MULTI is sent to the slot's owner without following
@@ -192,7 +176,7 @@ export function clusterNodes(
   /** Refuses a read of a slot fenced by a failover, observing the slot map first when it moved since last seen. */
   const unfenced = (client: Cluster, slot: number): void => {
     if (watch.changed(slot, ownerNow(client, slot))) observe(client);
-    if (watch.fenced(slot)) throw nodeFault(`slot ${slot} changed hands by failover: its reads wait until every version moved`);
+    if (watch.fenced(slot)) throw nodeFault(`slot ${slot} changed hands by failover: its reads wait until the global version has a fresh token`);
   };
 
   /**
