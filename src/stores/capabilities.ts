@@ -63,16 +63,16 @@ const NODE_FAULT = Symbol.for('trpc-caching.node-fault');
 
 /**
  * An error that concerns one node of a store made of several: the store guard reports it but does not count it
- * towards the breaker of the whole store (the store keeps a breaker per node).
+ * towards the breaker of the whole store (the store keeps a breaker per node). `skipped`: the call was not sent.
  *
  * @example
  * ```ts
  * throw nodeFault('Redis Cluster node 10.0.0.1:6379 is skipped');
  * ```
  */
-export function nodeFault(message: string, cause?: unknown): Error {
+export function nodeFault(message: string, cause?: unknown, skipped = false): Error {
   const error = new Error(message, cause === undefined ? undefined : { cause });
-  Object.defineProperty(error, NODE_FAULT, { value: true });
+  Object.defineProperty(error, NODE_FAULT, { value: skipped ? 'skipped' : 'failed' });
   return error;
 }
 
@@ -85,7 +85,20 @@ export function nodeFault(message: string, cause?: unknown): Error {
  * ```
  */
 export function isNodeFault(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { [NODE_FAULT]?: boolean })[NODE_FAULT] === true;
+  return typeof error === 'object' && error !== null && (error as { [NODE_FAULT]?: string })[NODE_FAULT] !== undefined;
+}
+
+/**
+ * Whether an error is a {@link nodeFault} made with `skipped`: the call never reached the node (its breaker is open, or
+ * its slots wait for a failover's move). Like calls skipped by the store-wide breaker, it is not reported again.
+ *
+ * @example
+ * ```ts
+ * if (!isSkippedByNode(error)) report(error);
+ * ```
+ */
+export function isSkippedByNode(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { [NODE_FAULT]?: string })[NODE_FAULT] === 'skipped';
 }
 
 /** What a store offers beyond Keyv's contract. Each member is optional: a plain Keyv offers none. */

@@ -2,7 +2,7 @@ import type { Keyv } from 'keyv';
 import { afterPendingIo, monotonicNow } from '../engine/clock.js';
 import type { EngineEvents } from '../engine/events.js';
 import { CachingError, type CachingOperation, errorMessage } from '../errors.js';
-import { capabilitiesOf, isNodeFault } from './capabilities.js';
+import { capabilitiesOf, isNodeFault, isSkippedByNode } from './capabilities.js';
 import { type KeyvAccess, keyvAccess } from './keyv-access.js';
 
 /** How the store boundary bounds and isolates a store. */
@@ -206,6 +206,7 @@ export class GuardedStore {
       this.openUntil = monotonicNow() + this.options.breakerCooldown;
       this.options.events?.onBreaker?.('open');
     }
+    if (isSkippedByNode(cause)) return;
     const reason = `${errorMessage(cause)}${localStall ? ' (the event loop was blocked meanwhile)' : ''}`;
     this.options.report(
       new CachingError(

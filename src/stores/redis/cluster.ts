@@ -176,7 +176,8 @@ export function clusterNodes(
   /** Refuses a read of a slot fenced by a failover, observing the slot map first when it moved since last seen. */
   const unfenced = (client: Cluster, slot: number): void => {
     if (watch.changed(slot, ownerNow(client, slot))) observe(client);
-    if (watch.fenced(slot)) throw nodeFault(`slot ${slot} changed hands by failover: its reads wait until the global version has a fresh token`);
+    if (watch.fenced(slot))
+      throw nodeFault(`slot ${slot} changed hands by failover: its reads wait until the global version has a fresh token`, undefined, true);
   };
 
   /**

@@ -15,8 +15,8 @@ interface Health {
 
 /**
  * A circuit breaker per Cluster node, by address (`host:port`): a node that fails 3 calls in a row is skipped for
- * 1 s, then one call tries it. A skipped call rejects at once with a {@link nodeFault}, which the store guard does not
- * count against the whole store: one dead primary costs the keys it holds, not every slot.
+ * 1 s, then one call tries it. A skipped call rejects at once with a skipped {@link nodeFault}, which the store guard
+ * neither counts against the whole store nor reports again: one dead primary costs the keys it holds, not every slot.
  *
  * @example
  * ```ts
@@ -47,6 +47,8 @@ export class NodeHealth {
     if (health.probing || performance.now() < health.openUntil) {
       throw nodeFault(
         `Redis Cluster node ${address} is skipped after ${health.failures} failed calls (${health.lastError ?? 'no answer'})`,
+        undefined,
+        true,
       );
     }
     health.probing = true;
