@@ -11,6 +11,7 @@ import { pubSubOf } from './live/redis-pubsub.js';
 import { createInvalidationStream, type InvalidationStreamOptions, type InvalidationStreamProcedure } from './live/stream.js';
 import { makeObservable, Observers } from './observability/observers.js';
 import { type CachingStats, emptyStats, StatsRecorder } from './observability/stats.js';
+import { capabilitiesOf } from './stores/capabilities.js';
 import { GuardedStore } from './stores/guard.js';
 import { partitionVersions } from './stores/memory.js';
 import type { AnyProcedureBuilder, ContextCheck } from './trpc/internals.js';
@@ -234,7 +235,11 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
       return stream;
     },
     stats() {
-      const live = { pendingInvalidations: engine.pendingInvalidations, breaker: guard.breaker };
+      const live = {
+        pendingInvalidations: engine.pendingInvalidations,
+        breaker: guard.breaker,
+        storeNodes: capabilitiesOf(guard.keyv).nodes?.(),
+      };
       return recorder === undefined ? emptyStats(live) : recorder.snapshot(live);
     },
   };

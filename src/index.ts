@@ -13,7 +13,7 @@ export {
   type CacheStoreMessage,
   cachingChannels,
 } from './observability/channels.js';
-export type { CachingStats, LatencySummary, PathStats, StatsOptions } from './observability/stats.js';
+export type { CachingStats, LatencySummary, PathStats, StatsOptions, StoreNodeStats } from './observability/stats.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { createRawStringStore } from './stores/raw-string.js';
 export type { CacheMeta, CacheTagArgs, CachingMeta, InputRecord, InvalidateArgs, InvalidateMeta } from './trpc/caching-meta.js';

@@ -53,6 +53,8 @@ export class CacheEngine {
   /** The store's leases, when it offers them (createRedisStore): what `lock` takes. */
   private readonly leases: Leases | undefined;
   private readonly filler: MissFiller;
+  /** Stops listening for the store's failovers. */
+  private readonly unsubscribe: (() => void) | undefined;
 
   constructor(private readonly options: EngineOptions) {
     this.events = options.events;
@@ -62,6 +64,8 @@ export class CacheEngine {
     this.leases = offered.leases;
     this.store = options.store;
     this.versions = new VersionBook(options.store, options, this.keys.allVersion());
+    // After a failover that may have rolled versions back (a promoted Redis replica), every entry from before must miss.
+    this.unsubscribe = offered.rollbacks?.protect([this.keys.allVersion()], options.versionTtl);
     this.filler = new MissFiller({
       store: this.store,
       versions: this.versions,
@@ -197,6 +201,7 @@ export class CacheEngine {
 
   /** Stops background retries and drops the decoded templates. */
   close(): void {
+    this.unsubscribe?.();
     this.versions.close();
     this.codec.clear();
     this.keys.clear();

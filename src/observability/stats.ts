@@ -71,6 +71,31 @@ export interface CachingStats {
   readonly storeLatency: { readonly read: LatencySummary; readonly write: LatencySummary; readonly invalidate: LatencySummary };
   /** The busiest procedure paths, most reads first, at most `stats.paths` of them. */
   readonly paths: readonly PathStats[];
+  /**
+   * A store of several nodes (`createRedisStore({ cluster })`): each primary's own breaker. A failing node's keys
+   * bypass the cache while the others are served; `breaker` above stays closed unless the whole store fails.
+   * Absent for a store of one node.
+   */
+  readonly storeNodes?: readonly StoreNodeStats[];
+}
+
+/**
+ * One node of the store in {@link CachingStats.storeNodes}.
+ *
+ * @example
+ * ```ts
+ * const skipped = (caching.stats().storeNodes ?? []).filter((n) => n.breaker !== 'closed').map((n) => n.node);
+ * ```
+ */
+export interface StoreNodeStats {
+  /** `host:port`. */
+  readonly node: string;
+  /** `open`: calls for keys the node holds are skipped (they bypass the cache); `half-open`: one trial call goes through. */
+  readonly breaker: 'closed' | 'open' | 'half-open';
+  /** Failed calls in a row. */
+  readonly failures: number;
+  /** The last failure's message, while the node is failing. */
+  readonly lastError?: string;
 }
 
 /**
@@ -109,6 +134,7 @@ class PathCounts {
 export interface LiveState {
   readonly pendingInvalidations: number;
   readonly breaker: 'closed' | 'open' | 'half-open';
+  readonly storeNodes?: readonly StoreNodeStats[] | undefined;
 }
 
 /**
@@ -207,6 +233,7 @@ export class StatsRecorder implements EngineEvents {
         stale,
         bypasses: pathBypasses,
       })),
+      ...(live.storeNodes === undefined ? {} : { storeNodes: live.storeNodes }),
     };
   }
 

@@ -30,6 +30,77 @@ export interface PubSub {
   subscribe(channel: string, onMessage: (message: string) => void, onGap: () => void): Promise<() => Promise<void>>;
 }
 
+/**
+ * One node of a store made of several (a Redis Cluster's primaries), as `caching.stats().storeNodes` lists it.
+ *
+ * @example
+ * ```ts
+ * for (const { node, breaker } of caching.stats().storeNodes ?? []) if (breaker !== 'closed') console.warn(`${node} is skipped`);
+ * ```
+ */
+export interface NodeHealthState {
+  /** `host:port`. */
+  readonly node: string;
+  /** `open`: calls for keys this node holds are skipped (they bypass the cache); `half-open`: one trial call goes through. */
+  readonly breaker: 'closed' | 'open' | 'half-open';
+  /** Failed calls in a row. */
+  readonly failures: number;
+  /** The last failure's message, while the node is failing. */
+  readonly lastError?: string;
+}
+
+/**
+ * A store whose data may roll back (a Redis replica promoted in a failover may lack its primary's last writes, version
+ * moves among them). The engine names the keys that must change after a rollback (its global version); the store
+ * writes fresh random values to them after each rollback it sees, and serves no read of the data concerned before.
+ */
+export interface RollbackGuard {
+  /** Protects `keys` (values written with a TTL of `ttl` ms) until the returned function is called. */
+  protect(keys: readonly string[], ttl: number): () => void;
+}
+
+const NODE_FAULT = Symbol.for('trpc-caching.node-fault');
+
+/**
+ * An error that concerns one node of a store made of several: the store guard reports it but does not count it
+ * towards the breaker of the whole store (the store keeps a breaker per node). `skipped`: the call was not sent.
+ *
+ * @example
+ * ```ts
+ * throw nodeFault('Redis Cluster node 10.0.0.1:6379 is skipped');
+ * ```
+ */
+export function nodeFault(message: string, cause?: unknown, skipped = false): Error {
+  const error = new Error(message, cause === undefined ? undefined : { cause });
+  Object.defineProperty(error, NODE_FAULT, { value: skipped ? 'skipped' : 'failed' });
+  return error;
+}
+
+/**
+ * Whether an error is a {@link nodeFault}.
+ *
+ * @example
+ * ```ts
+ * if (!isNodeFault(error)) failures++;
+ * ```
+ */
+export function isNodeFault(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { [NODE_FAULT]?: string })[NODE_FAULT] !== undefined;
+}
+
+/**
+ * Whether an error is a {@link nodeFault} made with `skipped`: the call never reached the node (its breaker is open, or
+ * its slots wait for a failover's move). Like calls skipped by the store-wide breaker, it is not reported again.
+ *
+ * @example
+ * ```ts
+ * if (!isSkippedByNode(error)) report(error);
+ * ```
+ */
+export function isSkippedByNode(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { [NODE_FAULT]?: string })[NODE_FAULT] === 'skipped';
+}
+
 /** What a store offers beyond Keyv's contract. Each member is optional: a plain Keyv offers none. */
 export interface StoreCapabilities {
   /** Cross-process publish/subscribe, for the live invalidation stream. */
@@ -46,6 +117,10 @@ export interface StoreCapabilities {
    * connections: the guard then judges each call by its own outcome, not by events emitted while it was in flight.
    */
   readonly failsByRejecting?: true;
+  /** The health of each node, for a store made of several (a Redis Cluster). */
+  readonly nodes?: () => readonly NodeHealthState[];
+  /** Rollbacks (failovers) the store detects, after which it moves the keys the engine names. */
+  readonly rollbacks?: RollbackGuard;
 }
 
 /**

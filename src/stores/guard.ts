@@ -2,7 +2,7 @@ import type { Keyv } from 'keyv';
 import { afterPendingIo, monotonicNow } from '../engine/clock.js';
 import type { EngineEvents } from '../engine/events.js';
 import { CachingConfigError, CachingError, type CachingOperation, errorMessage } from '../errors.js';
-import { capabilitiesOf } from './capabilities.js';
+import { capabilitiesOf, isNodeFault, isSkippedByNode } from './capabilities.js';
 import { clusterRefusal } from './cluster-clients.js';
 import { connectionErrorKind, isSocketError } from './connection-errors.js';
 import { type KeyvAccess, keyvAccess } from './keyv-access.js';
@@ -235,13 +235,15 @@ export class GuardedStore {
     // is slow: such a timeout is reported but does not count towards opening the circuit. Nor do the
     // unguarded writes of version moves: the circuit is the read path's, and moves have bounds of their own.
     const localStall = cause instanceof StoreTimeoutError && stalled(cause.lateBy, timeout);
-    const counted = !unguarded && !localStall;
+    // A fault of one node of several (a Redis Cluster's) is judged by the store's breaker for that node.
+    const counted = !unguarded && !localStall && !isNodeFault(cause);
     if (counted) this.consecutiveFailures++;
     const opened = counted && this.consecutiveFailures >= this.options.breakerThreshold;
     if (opened) {
       this.openUntil = monotonicNow() + this.options.breakerCooldown;
       this.options.events?.onBreaker?.('open');
     }
+    if (isSkippedByNode(cause)) return;
     // A client that only says it is offline is told why, when its connection said so.
     const why = this.outage !== undefined && this.outage !== cause ? ` (${this.outage.message})` : '';
     const reason = `${errorMessage(cause)}${why}${localStall ? ' (the event loop was blocked meanwhile)' : ''}`;

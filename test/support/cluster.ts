@@ -43,7 +43,7 @@ export interface RedisCluster {
 }
 
 async function send(url: string, args: string[]): Promise<unknown> {
-  const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 1_000 } });
+  const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 5_000 } });
   client.on('error', () => {});
   await client.connect();
   try {

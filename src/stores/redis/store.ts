@@ -232,6 +232,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   let cluster: ReturnType<typeof clusterReadiness> | undefined;
   let readiness: Readiness;
   let near: NearCache | undefined;
+  let onNodes: ReturnType<typeof clusterNodes> | undefined;
   if (onCluster) {
     const rootNodes = (options.cluster as { rootNodes?: unknown }).rootNodes;
     if (!Array.isArray(rootNodes) || rootNodes.length === 0) {
@@ -241,7 +242,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       );
     }
     const address = rootNodes.map((node: { url?: unknown }) => (typeof node?.url === 'string' ? addressOf(node.url) : '?')).join(', ');
-    cluster = clusterReadiness(clusterNodes(options.cluster as RedisClusterOptions, backendOptions), address);
+    onNodes = clusterNodes(options.cluster as RedisClusterOptions, backendOptions);
+    cluster = clusterReadiness(onNodes, address);
     ({ backend, readiness } = cluster);
   } else {
     const url = options.url;
@@ -265,6 +267,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     leases: backend.leases,
     ...(backend.pubsub === undefined ? {} : { pubsub: backend.pubsub }),
     ...(onCluster && hashTags ? { keyLayout: 'hash-tags' as const } : {}),
+    // A Cluster's health per node, and the failovers after which the engine moves every version.
+    ...(onNodes === undefined ? {} : { nodes: onNodes.nodes, rollbacks: onNodes.watch }),
   });
   return store;
 }
