@@ -16,6 +16,6 @@ export {
 export type { CachingStats, LatencySummary, PathStats, StatsOptions, StoreNodeStats } from './observability/stats.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { createRawStringStore } from './stores/raw-string.js';
-export type { CacheMeta, CacheTagArgs, CachingMeta, InputRecord, InvalidateArgs, InvalidateMeta } from './trpc/caching-meta.js';
 export type { CachingBuilder } from './trpc/builder.js';
+export type { CacheMeta, CacheTagArgs, CachingMeta, InputRecord, InvalidateArgs, InvalidateMeta } from './trpc/caching-meta.js';
 export type { ResolvedCacheMeta, ResolvedInvalidateMeta } from './trpc/meta.js';
