@@ -1,7 +1,6 @@
 // Adversarial review of issue 16 part 3: what a reader of the live stream can learn of other users' private moves,
 // what forged lastEventIds do, and whether a resuming reader can ever miss one of its own moves.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LiveEvent } from '../../src/client/index.js';
 import { scopeSegment } from '../../src/engine/keys.js';
 import { type LiveDelivery, LiveHub } from '../../src/live/hub.js';
 import type { LiveMove } from '../../src/live/move.js';
@@ -31,7 +30,7 @@ async function drain(connection: ReturnType<LiveHub['connect']>): Promise<LiveDe
 const shown = (deliveries: LiveDelivery[]) =>
   deliveries.map(({ id, event }) => {
     const moved =
-      event.type === 'moved' && event.moved.self && !/^b/.test(event.moved.id ?? '') ? { ...event.moved, id: 'random' } : undefined;
+      event.type === 'moved' && event.moved.self && !/^b\d+$/.test(event.moved.id ?? '') ? { ...event.moved, id: 'random' } : undefined;
     return `${id.replace(/^[0-9a-f]{12}\./, 'E.')} ${JSON.stringify(moved ? { ...event, moved } : event)}`;
   });
 
@@ -57,13 +56,13 @@ describe('what bob learns when many other users move their own scopes (the scope
   // A break found by this review (see the report): the stream differs once more than scopeLimit other scopes moved,
   // in the ids of a connected reader (bob's own count drops to 0 when his scope is forgotten) and on resume (a
   // spurious `self` move, with a random id). `it.fails` keeps it on record and turns red once it is fixed.
-  it.fails('is the same stream, ids included, whether or not 10 001 other users moved their private scopes', async () => {
+  it.fails('is the same stream, ids included, whether or not 10 001 other users moved their private scopes', { timeout: 30_000 }, async () => {
     const quiet = await bobsStream(0);
     const busy = await bobsStream(10_001);
     expect(busy).toEqual(quiet);
   });
 
-  it('differs in exactly the ways the report names (bob own count dropping, a spurious self move on resume)', async () => {
+  it('differs in exactly the ways the report names (bob own count dropping, a spurious self move on resume)', { timeout: 30_000 }, async () => {
     const quiet = await bobsStream(0);
     const busy = await bobsStream(10_001);
     expect(quiet).toEqual([
@@ -203,6 +202,7 @@ describe('a resuming reader never misses one of its own moves (random runs again
       }
       await hub.close();
     }
+    console.log(`[attack] resumes ${resumes}, with own moves missed while away ${covered}, all covered`);
     expect(resumes).toBeGreaterThan(100);
     expect(covered).toBeGreaterThan(20);
   });
