@@ -131,7 +131,7 @@ export class LiveHub {
     private readonly options: LiveHubOptions,
     private readonly bus?: { readonly pubsub: PubSub; readonly channel: string },
   ) {
-    this.own = new OwnCounts(options.scopeLimit ?? DEFAULT_SCOPE_LIMIT);
+    this.own = new OwnCounts(options.scopeLimit ?? DEFAULT_SCOPE_LIMIT, (scope) => this.byReader.has(scope));
     if (bus !== undefined) this.listen(bus.pubsub, bus.channel);
   }
 

@@ -44,6 +44,9 @@ export function parseId(epoch: string, id: string): Position | undefined {
   return { pub: Number(match[2]), own: Number(match[3]) };
 }
 
+/** Connected scopes an eviction steps over before giving up for this move. */
+const PINNED_SCAN = 32;
+
 interface OwnMoves {
   /** Moves of this scope alone since the hub started (or since the scope was last forgotten). */
   count: number;
@@ -66,13 +69,13 @@ export type OwnGap = { readonly kind: 'none' } | { readonly kind: 'moved'; reado
 /**
  * The count of each scope's own moves, for the `own` part of ids and for resuming: a reader that comes back is
  * told of its scope's moves since its id as one `self` move (the latest's id), never replayed one by one, so no
- * per-scope history is kept. Bounded to `limit` scopes, forgetting the one that moved least recently; once a scope
- * is forgotten, a reader coming back without a certain count is told its scope moved (conservative, and the same
- * whoever else moved).
+ * per-scope history is kept. Bounded to `limit` scopes, forgetting the one that moved least recently among those
+ * `pinned` does not hold (the scopes of open connections: a connected reader's ids never show that others moved);
+ * once a scope is forgotten, a reader coming back without a certain count is told its scope moved (conservative).
  *
  * @example
  * ```ts
- * const own = new OwnCounts(10_000);
+ * const own = new OwnCounts(10_000, (scope) => connected.has(scope));
  * own.moved('u.abc', 'move-1');
  * own.since('u.abc', 0); // { kind: 'moved', moveId: 'move-1' }
  * ```
@@ -81,7 +84,11 @@ export class OwnCounts {
   private readonly counts = new Map<string, OwnMoves>();
   private forgotten = false;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    /** Scopes never forgotten while it holds: those with an open connection. @default none */
+    private readonly pinned: (scope: string) => boolean = () => false,
+  ) {}
 
   /** The count of `scope`'s own moves, for its readers' ids. */
   of(scope: string): number {
@@ -99,9 +106,20 @@ export class OwnCounts {
       this.counts.set(scope, { ...entry, count: entry.count + 1, lastMoveId: moveId });
     }
     if (this.counts.size > this.limit) {
-      const oldest = this.counts.keys().next().value as string;
-      this.counts.delete(oldest);
-      this.forgotten = true;
+      // The least recent mover without an open connection: forgetting a connected reader's count would drop the `own`
+      // of its next ids to 0, telling it that more than `limit` other scopes moved. A connected scope met on the way
+      // goes to the back, so the scan stays short; past the limit only while the first few are all connected
+      // (memory then grows with connections, as theirs does).
+      for (let looked = 0; looked < PINNED_SCAN; looked++) {
+        const oldest = this.counts.keys().next().value as string;
+        const entry = this.counts.get(oldest) as OwnMoves;
+        this.counts.delete(oldest);
+        if (!this.pinned(oldest)) {
+          this.forgotten = true;
+          break;
+        }
+        this.counts.set(oldest, entry);
+      }
     }
   }
 

@@ -22,8 +22,11 @@ const told = new Set<'unvalidated' | 'unchecked paths'>();
  */
 export class CallChecks {
   private readonly routers: AnyRouter[] = [];
-  private readonly checked = new Set<string>();
-  private toldUnseen = false;
+  // Paths checked, by the meta object of the procedure checked there (tRPC hands a call its procedure's own meta
+  // object): another router holding a procedure at the same path is not taken for the one checked.
+  private readonly checked = new Map<unknown, Set<string>>();
+  /** Said once an instance each: a router it did not see, and one whose procedure names invalidate.paths. */
+  private readonly toldUnseen = new Set<'router' | 'paths'>();
 
   constructor(
     private readonly parts: CachingParts,
@@ -33,7 +36,7 @@ export class CallChecks {
   /** Remembers a router validateRouter passed, and the paths it checked. */
   validated(router: AnyRouter): void {
     if (!this.routers.includes(router)) this.routers.push(router);
-    for (const path of proceduresOf(router).keys()) this.checked.add(path);
+    for (const [path, procedure] of proceduresOf(router)) this.passed(path, metaOf(procedure));
   }
 
   /**
@@ -41,11 +44,17 @@ export class CallChecks {
    * wrongly. Undefined (nothing to wait for) once the path has passed.
    */
   check(path: string, meta: unknown, builder: Builder): Promise<void> | undefined {
-    if (this.checked.has(path)) return undefined;
+    if (this.checked.get(meta)?.has(path) === true) return undefined;
     return this.firstCall(path, meta, builder).then(() => {
       // Only once it passed: a wrong procedure is refused at every call, not just the first.
-      this.checked.add(path);
+      this.passed(path, meta);
     });
+  }
+
+  private passed(path: string, meta: unknown): void {
+    const paths = this.checked.get(meta) ?? new Set<string>();
+    this.checked.set(meta, paths);
+    paths.add(path);
   }
 
   private async firstCall(path: string, meta: unknown, builder: Builder): Promise<void> {
@@ -66,7 +75,10 @@ export class CallChecks {
     // Lazy routers the validated router holds load here, as the call loaded them in the router that is served.
     for (const router of this.routers) {
       const procedure = await loadedProcedureAt(router, path);
-      if (procedure !== undefined) return checkProcedure(path, procedure, this.parts, pathIndex(router, this.parts));
+      // Only the very procedure called (its meta object): another router may hold a different one at this path.
+      if (procedure !== undefined && metaOf(procedure) === meta) {
+        return checkProcedure(path, procedure, this.parts, pathIndex(router, this.parts));
+      }
     }
     // Without meta there is nothing more to check: how it was built was checked when it was built.
     if (meta === undefined) return;
@@ -80,8 +92,9 @@ export class CallChecks {
         return checkProcedure(path, procedure, this.parts, pathIndex(router, this.parts, path.slice(0, dot + 1)));
       }
     }
-    if (this.toldUnseen) return;
-    this.toldUnseen = true;
+    const tell = pathsOf(meta) === '' ? 'router' : 'paths';
+    if (this.toldUnseen.has(tell)) return;
+    this.toldUnseen.add(tell);
     this.warn(
       `trpc-caching: "${path}" is served by a router that caching.validateRouter did not see (one composed from it, ` +
         `or a lazy router it could not load)${pathsOf(meta)}. Call caching.validateRouter with the router you serve.`,
