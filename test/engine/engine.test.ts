@@ -100,8 +100,10 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     };
     const leader = query(engine, plan, compute);
     await until(() => runs === 1);
-    const followers = Array.from({ length: 8 }, () => query(engine, plan, compute));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    let read = 0;
+    const followers = Array.from({ length: 8 }, () => query(engine, plan, compute, undefined, () => read++));
+    // Every follower has read (and so joined the failing flight: fill runs in the same turn) before it fails.
+    await until(() => read === 8);
     gate.open();
     expect(await leader).toEqual({ how: 'computed', value: "alice's secret error" });
     const answers = await Promise.all(followers);
