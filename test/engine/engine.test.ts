@@ -222,10 +222,12 @@ describe('the engine on Redis under faults', () => {
 
   it('does not open the breaker when its own event loop stalls with reads in flight', async () => {
     await redis.server.command('FLUSHALL');
-    const { engine, errors } = testEngine(await store(), { timeout: 100, breakerThreshold: 5 });
+    // The stall outlasts the timeout by far more than a loaded machine delays a timer, and the timeout leaves a
+    // healthy Redis time to answer once the loop turns again.
+    const { engine, errors } = testEngine(await store(), { timeout: 200, breakerThreshold: 5 });
     const plans = Array.from({ length: 8 }, (_, page) => planFor(engine, { page }));
     const reads = plans.map((plan) => engine.read(plan));
-    const until = Date.now() + 150;
+    const until = Date.now() + 300;
     while (Date.now() < until) {
       // A synchronous stall, as a big JSON.parse or a CPU-bound request would cause.
     }
