@@ -19,7 +19,7 @@ const DISTINCT_TAGS = 30_000;
  * How long to wait for the backlog to drain once Redis is back before giving up: a guard, not the figure (the
  * log line says how long it took; retries back off to `breakerCooldown`, so a healthy drain takes seconds).
  */
-const DRAIN_GIVE_UP_MS = 30_000;
+const DRAIN_GIVE_UP_MS = 90_000;
 /**
  * A stall is judged against a control taken in the same run, by the same process: the longest busy stretch of
  * its event loop while it writes a backlog of the same size at once (one synchronous pass, one store call), as
@@ -121,4 +121,4 @@ it('after a 30 s outage with 30 000 distinct invalidations pending, each process
     .toBeLessThan(controlChunked.busy * STALL_SHARE_OF_CONTROL);
   expect.soft(verdict.stale, staleReport(verdict)).toBe(0);
   expect.soft(verdict.foreign).toBe(0);
-}, 120_000);
+}, 240_000);

@@ -105,7 +105,7 @@ describe.each(kinds.filter((kind) => kind.name === 'redis'))('expiry on $name in
     const alice = app.caller('alice');
     await alice.post.touch();
     await alice.post.list();
-    await alice.brief();
+    await alice.comment.list();
     const versionTtl = Number(await server.command('PTTL', aliceVersion));
     expect(versionTtl).toBeGreaterThan(ENTRY_TTL);
     expect(versionTtl).toBeLessThanOrEqual(VERSION_TTL);

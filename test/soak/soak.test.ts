@@ -114,7 +114,10 @@ describe('soak over HTTP with a Redis store', () => {
             if (answer.value < floor) stale++;
           }
         } catch (error) {
-          failures.push(String(error));
+          // The cause chain says whether the cache or the transport failed (fetch wraps the socket's error).
+          const causes: string[] = [];
+          for (let cause: unknown = error; cause instanceof Error && causes.length < 4; cause = cause.cause) causes.push(String(cause));
+          failures.push(causes.join(' <- '));
         }
         latencies.push(performance.now() - begin);
       }
