@@ -44,7 +44,17 @@ function searchApp(keyv: Keyv) {
   });
   caching.validateRouter(router);
   const caller = (user: string | null, signal?: AbortSignal) => t.createCallerFactory(router)({ user }, signal ? { signal } : {});
-  return { caller, behaviour, started, release, errors };
+  // Store reads answered so far: a miss joins the flight in progress in the turn its read is answered.
+  let reads = 0;
+  keyv.hooks.addHandler('postGetMany', () => {
+    reads++;
+  });
+  /** Resolves once `n` reads were answered and a macrotask has let each reader act on its answer. */
+  const readsAnswered = async (n: number) => {
+    await until(() => reads >= n);
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { caller, behaviour, started, release, errors, readsAnswered };
 }
 
 async function outcome(call: Promise<unknown>): Promise<unknown> {
@@ -62,7 +72,9 @@ describe.each(storeKinds())('identical concurrent misses on $name', (kind) => {
     const alice = outcome(app.caller('alice').search({ q: 'tea' }));
     await until(() => app.started.length === 1);
     const others = ['bob', 'carol', null].map((user) => outcome(app.caller(user).search({ q: 'tea' })));
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    // The leader's read and the three followers': every follower has joined the failing flight.
+    await app.readsAnswered(4);
+    expect(app.started).toHaveLength(1);
     app.release();
     expect(await alice).toEqual({ error: "alice's private reason" });
     for (const answer of await Promise.all(others)) expect(answer).toEqual({ q: 'tea', hits: 3 });
@@ -79,7 +91,9 @@ describe.each(storeKinds())('identical concurrent misses on $name', (kind) => {
     const bob = outcome(app.caller('bob').search({ q: 'coffee' }));
     const carolAbort = new AbortController();
     const carol = outcome(app.caller('carol', carolAbort.signal).search({ q: 'coffee' }));
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    // Bob and carol have joined alice's flight before carol aborts.
+    await app.readsAnswered(3);
+    expect(app.started).toHaveLength(1);
     carolAbort.abort();
     expect(await carol).toEqual({ error: '"search" was aborted by its caller' });
     app.release();

@@ -14,6 +14,15 @@ const cluster = workerCluster(['A', 'B', 'C']);
 
 const USERS = ['alice', 'bob', 'carol'];
 const IDS = [1, 2, 3, 4];
+/** The first scenario runs until the readers have done this many reads and A this many mutations. */
+const MIN_READS = 1_500;
+const MIN_MUTATIONS = 100;
+/** When a scenario stops waiting for its work to be done: a guard against a hang, far above what it needs. */
+const GIVE_UP_MS = 60_000;
+/** Reads the readers make after a mutation returned before the scenario judges them. */
+const READS_AFTER = 300;
+/** `invalidationTimeout` in the CLIENT PAUSE scenario: far above its 300 ms pause. */
+const INVALIDATION_BOUND_MS = 5_000;
 
 /** Reads of everything alice's mutation of note 1 changes: her note, its public board (read by bob) and her page. */
 const ALICE_NOTE_1: ReadSpec[] = [
@@ -48,21 +57,26 @@ describe('several processes on one Redis', () => {
     const { A } = cluster.workers;
     const stopReading = readersOn(ledger, everyRead(USERS, IDS), 1);
     const choose = seeded(2);
-    const end = Date.now() + 4_000;
-    while (Date.now() < end) {
+    // Mutations until the readers have done enough work to judge: counted, not timed, so a slow machine runs longer.
+    const start = ledger.readCount;
+    const enough = () => ledger.readCount - start >= MIN_READS;
+    let mutations = 0;
+    const giveUp = Date.now() + GIVE_UP_MS;
+    while ((!enough() || mutations < MIN_MUTATIONS) && Date.now() < giveUp) {
       await ledger.mutate(A, choose(USERS), choose(IDS));
+      mutations++;
       await sleep(10);
     }
     await stopReading();
 
     const verdict = ledger.verdict();
     console.log(summary('3 processes, A mutates while B and C read', verdict));
-    expect(verdict.reads).toBeGreaterThan(1_000);
+    expect(verdict.reads, `reads in ${GIVE_UP_MS} ms`).toBeGreaterThanOrEqual(MIN_READS);
     // The cache is in use: a run that bypassed it would prove nothing.
     expect(verdict.cached).toBeGreaterThan(verdict.reads / 10);
     expect(verdict.stale, staleReport(verdict)).toBe(0);
     expect(verdict.foreign).toBe(0);
-  });
+  }, 120_000);
 
   it('does not let a short event-loop stall in the mutating process hold back its invalidation from the other processes', async () => {
     const ledger = await cluster.reset();
@@ -71,7 +85,7 @@ describe('several processes on one Redis', () => {
     await readEach(ledger, B, ALICE_NOTE_1);
     await readEach(ledger, C, ALICE_NOTE_1);
     const stopReading = readersOn(ledger, ALICE_NOTE_1, 3);
-    await sleep(300);
+    await ledger.readsMore(READS_AFTER / 10);
 
     // The reproduction: 8 reads in flight while A's loop is blocked for 150 ms. Their timers fire before their
     // replies are read, so they count as store timeouts, and 5 of them used to open A's circuit breaker.
@@ -80,7 +94,7 @@ describe('several processes on one Redis', () => {
     const afterStall = await A.call('status', null);
     const mutation = await ledger.mutate(A, 'alice', 1);
     const afterMutation = await A.call('status', null);
-    await sleep(2_000);
+    await ledger.readsMore(READS_AFTER);
     await stopReading();
 
     const verdict = ledger.verdict(['B', 'C']);
@@ -94,12 +108,13 @@ describe('several processes on one Redis', () => {
     expect.soft(afterMutation.pending, 'invalidations pending when the mutation returned').toBe(0);
     expect(verdict.stale, staleReport(verdict)).toBe(0);
     expect(verdict.foreign).toBe(0);
-  });
+  }, 120_000);
 });
 
 describe.each(['WRITE', 'ALL'])('Redis paused (CLIENT PAUSE 300 %s) while a process mutates', (mode) => {
   it('the mutation waits for its invalidation, and no process serves data from before it once it has returned', async () => {
-    const ledger = await cluster.reset();
+    // The bound far above the pause: on a loaded machine a 300 ms pause can take A longer than 1 s to see end.
+    const ledger = await cluster.reset('raw', { invalidationTimeout: INVALIDATION_BOUND_MS });
     const { A, B, C } = cluster.workers;
     await readEach(ledger, B, ALICE_NOTE_1);
     await readEach(ledger, C, ALICE_NOTE_1);
@@ -107,12 +122,14 @@ describe.each(['WRITE', 'ALL'])('Redis paused (CLIENT PAUSE 300 %s) while a proc
     const took: number[] = [];
     const pendingOnReturn: number[] = [];
     for (let cycle = 0; cycle < 3; cycle++) {
-      await sleep(400);
-      // Well under the 1 s invalidation bound; the pause starts before the mutation's version moves are sent.
+      // The readers fill the cache again (B and C hit entries from before the next mutation).
+      await ledger.readsMore(READS_AFTER / 3);
+      // Well under the invalidation bound; the pause starts before the mutation's version moves are sent.
       await cluster.cache.command('CLIENT', 'PAUSE', '300', mode);
       took.push((await ledger.mutate(A, 'alice', 1)).ms);
       pendingOnReturn.push((await A.call('status', null)).pending);
-      await sleep(700);
+      // Reads that start after the mutation returned, whatever the pause did to their timing.
+      await ledger.readsMore(READS_AFTER);
     }
     await stopReading();
 
@@ -125,5 +142,5 @@ describe.each(['WRITE', 'ALL'])('Redis paused (CLIENT PAUSE 300 %s) while a proc
     expect.soft(pendingOnReturn, 'invalidations pending when each mutation returned').toEqual([0, 0, 0]);
     expect(verdict.stale, staleReport(verdict)).toBe(0);
     expect(verdict.foreign).toBe(0);
-  });
+  }, 120_000);
 });

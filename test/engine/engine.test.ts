@@ -100,8 +100,10 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     };
     const leader = query(engine, plan, compute);
     await until(() => runs === 1);
-    const followers = Array.from({ length: 8 }, () => query(engine, plan, compute));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    let read = 0;
+    const followers = Array.from({ length: 8 }, () => query(engine, plan, compute, undefined, () => read++));
+    // Every follower has read (and so joined the failing flight: fill runs in the same turn) before it fails.
+    await until(() => read === 8);
     gate.open();
     expect(await leader).toEqual({ how: 'computed', value: "alice's secret error" });
     const answers = await Promise.all(followers);
@@ -192,25 +194,27 @@ describe('the engine on Redis under faults', () => {
     await redis.server.command('CLIENT', 'UNPAUSE').catch(() => {});
     for (const keyv of opened.splice(0)) await destroyStore(keyv);
   });
-  async function store(): Promise<Keyv> {
-    const keyv = await readyRedisStore(redis.url);
+  async function store(url = redis.url): Promise<Keyv> {
+    const keyv = await readyRedisStore(url);
     opened.push(keyv);
     return keyv;
   }
 
   it('writes an invalidation while the circuit breaker is open, so other processes see it', async () => {
     await redis.server.command('FLUSHALL');
-    const writer = testEngine(await store(), { timeout: 50, breakerThreshold: 1 });
+    // The writer logs in with an account of its own, so that its reads can fail while everyone else's work.
+    await redis.server.command('ACL', 'SETUSER', 'writer', 'reset', 'on', '>writer-secret', '~*', '&*', '+@all');
+    const writer = testEngine(await store(redis.url.replace('redis://', 'redis://writer:writer-secret@')), { breakerThreshold: 1 });
     const reader = testEngine(await store());
     const plan = planFor(reader.engine);
     await query(reader.engine, plan, async () => ok('before'));
     expect(await query(reader.engine, plan, async () => ok('unused'))).toEqual({ how: 'hit', value: 'before' });
-    // Reads time out while Redis is paused: the writer's breaker opens.
-    await redis.server.command('CLIENT', 'PAUSE', '300', 'ALL');
+    // The writer's reads fail at once (its account lost its read rights: NOPERM), and its breaker opens. An error
+    // rather than a timeout: a timer that fires late on a loaded machine is blamed on the loop and opens nothing.
+    await redis.server.command('ACL', 'SETUSER', 'writer', '-@read');
     expect(await writer.engine.read(planFor(writer.engine))).toEqual({ kind: 'bypass', reason: 'store-error' });
     expect(await writer.engine.read(planFor(writer.engine))).toEqual({ kind: 'bypass', reason: 'breaker-open' });
-    await new Promise((resolve) => setTimeout(resolve, 350));
-    // The breaker is still open for reads, but a move is never skipped by it.
+    // The breaker is open for reads, but a move is never skipped by it.
     expect(await writer.engine.invalidate(writer.engine.targetKeys({ tags: ['post:1'] }))).toBe(true);
     expect(writer.engine.pendingInvalidations).toBe(0);
     expect(await query(reader.engine, plan, async () => ok('after'))).toEqual({ how: 'computed', value: 'after' });
@@ -218,10 +222,12 @@ describe('the engine on Redis under faults', () => {
 
   it('does not open the breaker when its own event loop stalls with reads in flight', async () => {
     await redis.server.command('FLUSHALL');
-    const { engine, errors } = testEngine(await store(), { timeout: 100, breakerThreshold: 5 });
+    // The stall outlasts the timeout by far more than a loaded machine delays a timer, and the timeout leaves a
+    // healthy Redis time to answer once the loop turns again.
+    const { engine, errors } = testEngine(await store(), { timeout: 200, breakerThreshold: 5 });
     const plans = Array.from({ length: 8 }, (_, page) => planFor(engine, { page }));
     const reads = plans.map((plan) => engine.read(plan));
-    const until = Date.now() + 150;
+    const until = Date.now() + 300;
     while (Date.now() < until) {
       // A synchronous stall, as a big JSON.parse or a CPU-bound request would cause.
     }

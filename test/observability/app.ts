@@ -19,7 +19,9 @@ export const SECRET_INPUT = 'input-b9d1-private-text';
  * invalidates its user.
  */
 export function createNotesApp(store: Keyv | undefined, options: Partial<CachingOptions<NotesCtx>> = {}) {
-  const { t, authed, caching, errors } = harness<NotesCtx>(store, options);
+  // A generous store timeout: on a loaded machine a healthy Redis can take longer than the 100 ms default, and
+  // faults are not the subject unless a test says so (faults.test.ts passes its own).
+  const { t, authed, caching, errors } = harness<NotesCtx>(store, { timeout: 5_000, ...options });
   const cachedQuery = caching.cachedQuery(authed);
   const gate = new Gate();
   const runs: Record<string, number> = {};

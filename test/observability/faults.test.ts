@@ -56,13 +56,20 @@ describe.each([erroring, pausedAll])('when Redis $name', (fault) => {
     expect(app.caching.stats()).toMatchObject({ hits: 1, misses: 1, breaker: 'closed' });
 
     await during(fault, server, async () => {
-      for (let i = 0; i < THRESHOLD + 2; i++) await bob.notes.list({ q: `during ${i}` });
+      // Reads until the breaker opens. An error counts towards it at once; a timeout whose timer fired late (a
+      // loaded machine delays timers by tens to hundreds of ms) is blamed on this process's event loop and does
+      // not count, so against a paused Redis a busy machine may need a few more reads than THRESHOLD.
+      let failed = 0;
+      while (app.caching.stats().breaker !== 'open' && failed < 20) await bob.notes.list({ q: `during ${failed++}` });
+      if (fault === erroring) expect(failed).toBe(THRESHOLD);
+      else expect(failed).toBeGreaterThanOrEqual(THRESHOLD);
+      for (let i = 0; i < 2; i++) await bob.notes.list({ q: `open ${i}` });
       const stats = app.caching.stats();
-      expect(stats.bypassReasons).toMatchObject({ 'store-error': THRESHOLD, 'breaker-open': 2 });
-      expect(stats.bypasses).toBe(THRESHOLD + 2);
-      expect(stats.storeErrors).toBe(THRESHOLD);
+      expect(stats.bypassReasons).toMatchObject({ 'store-error': failed, 'breaker-open': 2 });
+      expect(stats.bypasses).toBe(failed + 2);
+      expect(stats.storeErrors).toBe(failed);
       expect(stats.breaker).toBe('open');
-      expect(stats.paths[0]).toMatchObject({ path: 'notes.list', bypasses: THRESHOLD + 2 });
+      expect(stats.paths[0]).toMatchObject({ path: 'notes.list', bypasses: failed + 2 });
     });
 
     await eventually('the breaker is half-open after its cool-down', () => app.caching.stats().breaker === 'half-open');

@@ -96,7 +96,10 @@ function total(metric: MetricData | undefined, match: Record<string, unknown> = 
 describe.each(storeKinds())('OpenTelemetry on $name', (kind) => {
   it('counts reads by path and status, store calls in a latency histogram, invalidations and faults', async () => {
     const { app, metrics } = await instrumented(await kind.fresh());
+    const began = performance.now();
     await knownSequence(app);
+    // The control for the histogram's unit: no store call can outlast the whole sequence it was part of.
+    const sequenceSeconds = (performance.now() - began) / 1000;
     const got = await metrics();
     const reads = got.get('trpc_caching.reads');
     expect(reads?.descriptor.unit).toBe('{read}');
@@ -114,8 +117,9 @@ describe.each(storeKinds())('OpenTelemetry on $name', (kind) => {
     expect(total(storeDuration, { 'trpc_caching.operation': 'read', 'trpc_caching.outcome': 'ok' })).toBe(8);
     expect(total(storeDuration, { 'trpc_caching.operation': 'invalidate' })).toBe(1);
     const readPoint = storeDuration?.dataPoints.find((point) => point.attributes['trpc_caching.operation'] === 'read');
-    // Seconds: a loopback or in-process read takes well under one.
-    expect((readPoint?.value as Histogram | undefined)?.max).toBeLessThan(1);
+    // Seconds, not ms: the longest read fits in the time the sequence took, measured around it in this run.
+    expect((readPoint?.value as Histogram | undefined)?.max).toBeGreaterThan(0);
+    expect((readPoint?.value as Histogram | undefined)?.max).toBeLessThanOrEqual(sequenceSeconds);
 
     expect(total(got.get('trpc_caching.invalidations'), { 'trpc_caching.written': true })).toBe(1);
     expect(total(got.get('trpc_caching.errors'), { 'trpc_caching.operation': 'key' })).toBe(1);

@@ -98,6 +98,24 @@ export class Ledger {
     return performance.now();
   }
 
+  /** Reads answered so far, by every worker: lets a scenario wait for work done rather than for time to pass. */
+  get readCount(): number {
+    return this.reads.length;
+  }
+
+  /**
+   * Resolves once `n` more reads have been answered (by the read loops running meanwhile), however long a busy
+   * machine takes; gives up after `giveUpMs`.
+   */
+  async readsMore(n: number, giveUpMs = 60_000): Promise<void> {
+    const target = this.reads.length + n;
+    await eventually(
+      () => `${n} more reads (${target - this.reads.length} to go)`,
+      () => this.reads.length >= target,
+      giveUpMs,
+    );
+  }
+
   /** Sends a mutation and records its answer. */
   async mutate(worker: Worker, user: string, id: number): Promise<Commands['mutate']['reply']> {
     const reply = await worker.call('mutate', { user, id });

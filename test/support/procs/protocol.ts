@@ -62,6 +62,11 @@ export interface LoopDelay {
   readonly max: number;
   /** Samples taken. */
   readonly count: number;
+  /**
+   * The longest stretch of CPU time the event loop's thread spent without letting a 5 ms timer run: the part of
+   * a stall the process caused itself (waiting for a core on a loaded machine does not count).
+   */
+  readonly busy: number;
 }
 
 /** A worker's view of its cache. */
@@ -91,6 +96,11 @@ export interface Commands {
     reply: { calls: number; unwritten: number; ms: number };
   };
   status: { args: null; reply: WorkerStatus };
+  /**
+   * Writes `count` keys `{prefix}{n}` with fresh tokens to the cache store in one `setMany`, built in one
+   * synchronous pass: what writing a backlog of `count` version moves at once costs this process.
+   */
+  writeAtOnce: { args: { prefix: string; count: number }; reply: null };
   /** Starts a fresh event-loop delay histogram. */
   loopDelayStart: { args: null; reply: null };
   /** Stops the histogram and says what it saw since the start. */

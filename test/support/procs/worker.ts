@@ -3,11 +3,13 @@
  * the shared cache Redis and its data in the shared database Redis, driven over
  * IPC by test/support/procs/driver.ts. Run as `node --import tsx worker.ts`.
  */
+import { randomUUID } from 'node:crypto';
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import KeyvRedis, { createClient } from '@keyv/redis';
 import { Keyv } from 'keyv';
 import { connecting } from '../redis-store.js';
 import { type AdversityApp, type CounterDb, createAdversityApp } from './app.js';
+import { type BusyStretches, watchBusyStretches } from './busy-stretch.js';
 import {
   type CommandName,
   type Commands,
@@ -44,6 +46,7 @@ const db: CounterDb = {
 
 interface Instance {
   readonly app: AdversityApp;
+  readonly store: Keyv;
   close(): Promise<void>;
 }
 
@@ -68,6 +71,7 @@ async function openStore(form: StoreForm, url: string): Promise<{ store: Keyv; c
 
 let current: Instance | undefined;
 let histogram: IntervalHistogram | undefined;
+let busyStretches: (() => BusyStretches) | undefined;
 
 async function configure(form: StoreForm, options: WorkerCachingOptions): Promise<null> {
   const previous = current;
@@ -77,6 +81,7 @@ async function configure(form: StoreForm, options: WorkerCachingOptions): Promis
   const app = createAdversityApp(db, store, options);
   current = {
     app,
+    store,
     async close() {
       app.caching.close();
       await close();
@@ -138,17 +143,33 @@ const handlers: Handlers = {
     }
     return { pending: app().caching.pendingInvalidations, errors, messages: [...messages] };
   },
+  async writeAtOnce({ prefix, count }) {
+    if (!current) throw new Error('configure the worker first');
+    const entries = Array.from({ length: count }, (_, n) => ({ key: `${prefix}${n}`, value: randomUUID(), ttl: 60_000 }));
+    await current.store.setMany(entries);
+    return null;
+  },
   async loopDelayStart() {
     histogram?.disable();
     histogram = monitorEventLoopDelay({ resolution: 5 });
     histogram.enable();
+    busyStretches?.();
+    busyStretches = watchBusyStretches();
     return null;
   },
   async loopDelayStop() {
-    if (!histogram) throw new Error('loopDelayStart first');
+    if (!histogram || !busyStretches) throw new Error('loopDelayStart first');
     histogram.disable();
-    const seen = { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), count: histogram.count };
+    const busy = busyStretches().max;
+    const seen = {
+      p50: ms(histogram.percentile(50)),
+      p99: ms(histogram.percentile(99)),
+      max: ms(histogram.max),
+      count: histogram.count,
+      busy,
+    };
     histogram = undefined;
+    busyStretches = undefined;
     return seen;
   },
 };
