@@ -228,7 +228,11 @@ describe('canonical input keys', () => {
   it('keys what a procedure receives after superjson exactly as what the client sent', () => {
     fc.assert(
       fc.property(sentInput, (input) => {
-        expect(keyOf(superjson.parse(superjson.stringify(input)))).toBe(keyOf(input));
+        // Where superjson itself does not carry a value faithfully (a Map keyed by a Map that holds NaN loses that
+        // entry), the procedure receives another value, keyed as such: only inputs it carries are compared.
+        const sent = superjson.stringify(input);
+        fc.pre(superjson.stringify(superjson.parse(sent)) === sent);
+        expect(keyOf(superjson.parse(sent))).toBe(keyOf(input));
       }),
       { numRuns: 300 },
     );
