@@ -115,15 +115,19 @@ describe('the live page of the example app', () => {
       ...init,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     });
+    // Each entry names its call's input digest (8 hex digits), so a client can pair it without positions.
+    const digest = expect.stringMatching(/^[0-9a-f]{8}$/);
     const read = await fetch(`${app.url}/api/notes/1`, as('alice-token'));
-    expect(parseSyncHeader(read.headers.get(SYNC_HEADER))).toEqual([{ path: 'notes.byId', scope: 'user', tags: ['note:1'] }]);
+    expect(parseSyncHeader(read.headers.get(SYNC_HEADER))).toEqual([{ path: 'notes.byId', in: digest, scope: 'user', tags: ['note:1'] }]);
     const feed = await fetch(`${app.url}/api/feed`);
-    expect(parseSyncHeader(feed.headers.get(SYNC_HEADER))).toEqual([{ path: 'feed.list', scope: 'public', tags: ['feed'] }]);
+    expect(parseSyncHeader(feed.headers.get(SYNC_HEADER))).toEqual([{ path: 'feed.list', in: digest, scope: 'public', tags: ['feed'] }]);
     // Bob edits alice's note: both scopes move; bob is told of his own as `self`, and nothing of alice.
     const edit = await fetch(`${app.url}/api/notes/1`, as('bob-token', { method: 'PATCH', body: JSON.stringify({ title: 'over REST' }) }));
     expect(edit.status).toBe(200);
     const header = edit.headers.get(SYNC_HEADER) ?? '';
-    expect(parseSyncHeader(header)).toEqual([{ path: 'notes.update', moved: { id: expect.any(String), self: true, tags: ['note:1'] } }]);
+    expect(parseSyncHeader(header)).toEqual([
+      { path: 'notes.update', in: digest, moved: { id: expect.any(String), self: true, tags: ['note:1'] } },
+    ]);
     expect(header).not.toContain('alice');
   });
 });
