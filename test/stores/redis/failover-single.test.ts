@@ -1,0 +1,175 @@
+import { createConnection, createServer, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRedisStore, type RedisStore } from '../../../src/stores/redis/index.js';
+import { type Fleet, fleet } from '../../support/fleet.js';
+import type { AdversityApp } from '../../support/procs/app.js';
+import { type RedisServer, startRedis } from '../../support/redis.js';
+import { eventually } from '../../support/redis-store.js';
+import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.js';
+
+/** What a test started, stopped after it whatever happened. */
+const started: Array<{ close(): Promise<unknown> }> = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((each) => each.close().catch(() => {})));
+});
+
+async function server(options: { appendonly?: boolean } = {}): Promise<RedisServer> {
+  const made = await startRedis(options);
+  started.push({ close: () => made.dispose() });
+  return made;
+}
+
+function store(url: string, extra: { nearCache?: { maxStaleness: number }; replicaAcks?: number } = {}): RedisStore {
+  const made = createRedisStore({ url, replicaAckTimeout: 50, ...extra });
+  made.on('error', () => {});
+  started.push({ close: () => made.close() });
+  return made;
+}
+
+/**
+ * The address an app's URL names, in front of whichever server the test points it to (a sentinel-style switch, a
+ * floating IP): a switch closes every connection, as the old server's death does.
+ */
+async function frontDoor(port: number): Promise<{ url: string; switchTo(port: number): void }> {
+  let upstream = port;
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    const upstreamSocket = createConnection(upstream, '127.0.0.1');
+    const end = () => {
+      for (const socket of [client, upstreamSocket]) {
+        socket.destroy();
+        sockets.delete(socket);
+      }
+    };
+    for (const socket of [client, upstreamSocket]) {
+      sockets.add(socket);
+      socket.on('error', end);
+      socket.on('close', end);
+    }
+    client.pipe(upstreamSocket);
+    upstreamSocket.pipe(client);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const address = proxy.address();
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  started.push({
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => proxy.close(resolve));
+    },
+  });
+  return {
+    url: `redis://127.0.0.1:${address.port}`,
+    switchTo(port) {
+      upstream = port;
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+/** A primary and its replica, whose replication link runs through a proxy the test can hold (a replica that lags). */
+async function replicated(): Promise<{ primary: RedisServer; replica: RedisServer; link: TcpProxy }> {
+  const [primary, replica] = await Promise.all([server(), server()]);
+  const link = await startTcpProxy(primary.port);
+  started.push(link);
+  await replica.command('REPLICAOF', '127.0.0.1', String(link.port));
+  await eventually('the replica is in sync', async () =>
+    /master_link_status:up/.test(String(await replica.command('INFO', 'replication'))),
+  );
+  return { primary, replica, link };
+}
+
+/** Reads every spec on each app until every one of them is served from the cache again. */
+async function readUntilHits(ships: Fleet, apps: readonly AdversityApp[]): Promise<void> {
+  await eventually(
+    'every instance serves hits again',
+    async () => {
+      let hits = true;
+      for (const app of apps) for (const spec of ships.specs) hits = (await ships.read(app, spec)).cached && hits;
+      return hits;
+    },
+    15_000,
+  );
+}
+
+/** Mutates every slot once on `app`; each mutation has returned when this resolves. */
+async function mutateAll(ships: Fleet, app: AdversityApp): Promise<void> {
+  for (const user of ships.users) for (const id of ships.ids) await ships.mutate(app, user, id);
+}
+
+function judged(ships: Fleet, what: string): void {
+  const verdict = ships.verdict();
+  console.log(
+    `[single failover] ${what}: ${verdict.reads} reads (${verdict.cached} cached), ${verdict.mutations} mutations, stale ${verdict.stale}`,
+  );
+  expect(verdict.mutations).toBeGreaterThan(0);
+  expect(verdict.stale, verdict.examples.join('\n')).toBe(0);
+}
+
+describe('createRedisStore({ url }) when the server at the URL is not the one it was', () => {
+  it('serves nothing from before a returned mutation after a lagging replica is promoted and reached at the same URL, near cache included', async () => {
+    const { primary, replica, link } = await replicated();
+    const front = await frontDoor(primary.port);
+    const ships = fleet();
+    // Three app servers on the URL: one mutates, one reads through Redis, one through a near cache.
+    const stores = [store(front.url), store(front.url), store(front.url, { nearCache: { maxStaleness: 100 } })];
+    await Promise.all(stores.map((each) => each.ready()));
+    const [a, b, c] = stores.map((each) => ships.join(each)) as [AdversityApp, AdversityApp, AdversityApp];
+    await readUntilHits(ships, [b, c]);
+    // The replica has every cached entry, then falls behind: the mutations below return (replicaAcks 0) without it.
+    expect(Number(await primary.command('WAIT', '1', '5000'))).toBe(1);
+    link.blackhole();
+    await mutateAll(ships, a);
+    await primary.stop(true);
+    await link.close();
+    await replica.command('REPLICAOF', 'NO', 'ONE');
+    front.switchTo(replica.port);
+    await readUntilHits(ships, [a, b, c]);
+    judged(ships, 'promoted replica');
+  }, 30_000);
+
+  for (const persistence of ['none', 'aof', 'rdb'] as const) {
+    it(`serves nothing from before a returned mutation after redis-server restarts (persistence: ${persistence})`, async () => {
+      const redis = await server({ appendonly: persistence === 'aof' });
+      const ships = fleet();
+      const stores = [store(redis.url), store(redis.url), store(redis.url, { nearCache: { maxStaleness: 100 } })];
+      await Promise.all(stores.map((each) => each.ready()));
+      const [a, b, c] = stores.map((each) => ships.join(each)) as [AdversityApp, AdversityApp, AdversityApp];
+      await readUntilHits(ships, [b, c]);
+      // A snapshot of the cached entries: the restart loads it, and loses the mutations after it.
+      if (persistence === 'rdb') await redis.command('SAVE');
+      await mutateAll(ships, a);
+      await redis.stop(true);
+      await redis.restart();
+      await readUntilHits(ships, [a, b, c]);
+      judged(ships, `restart, persistence ${persistence}`);
+    }, 20_000);
+  }
+});
+
+describe('createRedisStore({ url, replicaAcks: 1 }) with a replica that falls behind', () => {
+  it('asks WAIT again within the invalidation timeout, so that a replica back within it leaves no invalidation pending', async () => {
+    const { primary, link } = await replicated();
+    const ships = fleet();
+    const acked = store(primary.url, { replicaAcks: 1 });
+    await acked.ready();
+    const mutator = ships.join(acked);
+    await ships.mutate(mutator, 'ann', 1);
+    expect(mutator.caching.pendingInvalidations).toBe(0);
+    // Control: a replica that stays behind past the invalidation timeout leaves the move pending.
+    link.blackhole();
+    await ships.mutate(mutator, 'ann', 1);
+    expect(mutator.caching.pendingInvalidations).toBeGreaterThan(0);
+    link.forward();
+    await ships.drained([mutator], 10_000);
+    // The replica falls behind, and is back once the first WAIT came back short.
+    const waits = async () => (await primary.commandCounts()).wait ?? 0;
+    const before = await waits();
+    link.blackhole();
+    const mutation = ships.mutate(mutator, 'bob', 1);
+    await eventually('a WAIT came back short', async () => (await waits()) > before);
+    link.forward();
+    await mutation;
+    expect(mutator.caching.pendingInvalidations).toBe(0);
+  }, 20_000);
+});
