@@ -157,6 +157,47 @@ describe('createRedisStore({ url }) when the server at the URL is not the one it
   }
 });
 
+describe('createRedisStore({ url }) when the server is the one it was', () => {
+  /** The engine's global version as Redis holds it: moved only after a switch. */
+  const globalVersion = async (redis: RedisServer) => {
+    const [key] = (await redis.command('KEYS', '*:v:*all')) as string[];
+    return key === undefined ? undefined : String(await redis.command('GET', key));
+  };
+
+  it('keeps every entry when its connections drop and come back to the same server, and moves them all after a restart (control)', async () => {
+    const redis = await server();
+    const ships = fleet();
+    const reader = store(redis.url);
+    await reader.ready();
+    const app = ships.join(reader, QUICK);
+    await readUntilHits(ships, [app]);
+    const version = await globalVersion(redis);
+    expect(version).toBeDefined();
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'normal');
+    await readUntilHits(ships, [app]);
+    expect(await globalVersion(redis)).toBe(version);
+    // Control: the same with a restart (the RDB keeps the global version) moves it.
+    await redis.command('SAVE');
+    await redis.stop(true);
+    await redis.restart();
+    await readUntilHits(ships, [app]);
+    expect(await globalVersion(redis)).not.toBe(version);
+  }, 20_000);
+
+  it('serves hits from a server that refuses INFO, and says it cannot watch it', async () => {
+    const redis = await server();
+    await redis.command('ACL', 'SETUSER', 'app', 'on', '>secret', '~*', '&*', '+@all', '-info');
+    const reader = createRedisStore({ url: `redis://app:secret@127.0.0.1:${redis.port}` });
+    const errors: unknown[] = [];
+    reader.on('error', (error) => errors.push(error));
+    started.push({ close: () => reader.close() });
+    await reader.ready();
+    const ships = fleet();
+    await readUntilHits(ships, [ships.join(reader, QUICK)]);
+    expect(errors.map(String).join('\n')).toMatch(/INFO refused/);
+  }, 20_000);
+});
+
 describe('createRedisStore({ url, replicaAcks: 1 }) with a replica that falls behind', () => {
   it('asks WAIT again within the invalidation timeout: a replica back within it leaves no invalidation pending, and the move is written once', async () => {
     const { primary, link } = await replicated();
