@@ -113,6 +113,11 @@ export function replicaShortfall(acked: number, wanted: number, timeout: number)
  * Longest a version write waits again for `replicaAcks` replicas after a `WAIT` saw fewer, in ms: a replica that
  * fell behind (a failover, a burst, a pause) usually catches up within it. The engine's `invalidationTimeout` (1 s by
  * default) bounds the mutation anyway; past it the move stays pending and is written again.
+ *
+ * @example
+ * ```ts
+ * const deadline = performance.now() + SHORTFALL_RETRY_MS;
+ * ```
  */
 export const SHORTFALL_RETRY_MS = 1_000;
 

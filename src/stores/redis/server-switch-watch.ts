@@ -1,6 +1,14 @@
 import { ProtectedVersions } from './protected-versions.js';
 
-/** What the watch asks of a connection: its socket's epoch (one more on each reconnection) and a raw command. */
+/**
+ * What the watch asks of a connection: whether it is up, its socket's epoch (one more on each reconnection) and a raw
+ * command. A `@redis/client` client is one.
+ *
+ * @example
+ * ```ts
+ * const client: IdentifiedClient = createClient({ url });
+ * ```
+ */
 export interface IdentifiedClient {
   readonly isReady: boolean;
   readonly socketEpoch: number;

@@ -34,9 +34,11 @@ function store(url: string, extra: { nearCache?: { maxStaleness: number }; repli
  * The address an app's URL names, in front of whichever server the test points it to (a sentinel-style switch, a
  * floating IP): a switch closes every connection, as the old server's death does.
  */
-async function frontDoor(port: number): Promise<{ url: string; switchTo(port: number): void }> {
+async function frontDoor(port: number): Promise<{ url: string; switchTo(port: number): void; hold(holding: boolean): void }> {
   let upstream = port;
+  let holding = false;
   const sockets = new Set<Socket>();
+  const released = new Set<() => void>();
   const proxy = createServer((client) => {
     const upstreamSocket = createConnection(upstream, '127.0.0.1');
     const end = () => {
@@ -50,8 +52,25 @@ async function frontDoor(port: number): Promise<{ url: string; switchTo(port: nu
       socket.on('error', end);
       socket.on('close', end);
     }
-    client.pipe(upstreamSocket);
-    upstreamSocket.pipe(client);
+    // While holding, a connection other than a near cache's tracking one gets no answer (its handshake never ends).
+    let opening = '';
+    let passing = !holding;
+    const replies: Buffer[] = [];
+    const pass = () => {
+      passing = true;
+      for (const bytes of replies.splice(0)) client.write(bytes);
+      released.delete(pass);
+    };
+    if (!passing) released.add(pass);
+    client.on('data', (chunk: Buffer) => {
+      upstreamSocket.write(chunk);
+      if (opening.length < 4096) opening += chunk.toString('latin1');
+      if (!passing && /TRACKING/i.test(opening)) pass();
+    });
+    upstreamSocket.on('data', (chunk: Buffer) => {
+      if (passing) client.write(chunk);
+      else replies.push(chunk);
+    });
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const address = proxy.address();
@@ -67,6 +86,11 @@ async function frontDoor(port: number): Promise<{ url: string; switchTo(port: nu
     switchTo(port) {
       upstream = port;
       for (const socket of sockets) socket.destroy();
+    },
+    hold(on) {
+      holding = on;
+      if (on) return;
+      for (const release of [...released]) release();
     },
   };
 }
@@ -136,6 +160,32 @@ describe('createRedisStore({ url }) when the server at the URL is not the one it
     for (const spec of ships.specs) await ships.read(c, spec);
     expect(nearCacheStats(stores[2] as RedisStore)?.hits).toBeGreaterThan(nearHits);
     judged(ships, 'promoted replica');
+  }, 30_000);
+
+  it('serves nothing stale from a near cache whose tracking connection reaches the promoted replica before the store connection does', async () => {
+    const { primary, replica, link } = await replicated();
+    const front = await frontDoor(primary.port);
+    const ships = fleet();
+    const stores = [store(front.url), store(front.url, { nearCache: { maxStaleness: 100 } })];
+    await Promise.all(stores.map((each) => each.ready()));
+    const [a, near] = stores.map((each) => ships.join(each, QUICK)) as [AdversityApp, AdversityApp];
+    await readUntilHits(ships, [near]);
+    expect(Number(await primary.command('WAIT', '1', '5000'))).toBe(1);
+    link.blackhole();
+    await mutateAll(ships, a);
+    await primary.stop(true);
+    await link.close();
+    await replica.command('REPLICAOF', 'NO', 'ONE');
+    // Only the tracking connection gets through at first.
+    const stats = () => nearCacheStats(stores[1] as RedisStore);
+    front.hold(true);
+    front.switchTo(replica.port);
+    await eventually('the tracking connection is lost', () => stats()?.live === false);
+    await eventually('the tracking connection is back', () => stats()?.live === true);
+    for (let round = 0; round < 3; round++) for (const spec of ships.specs) await ships.read(near, spec);
+    front.hold(false);
+    await readUntilHits(ships, [near]);
+    judged(ships, 'tracking connection first');
   }, 30_000);
 
   for (const persistence of ['none', 'aof', 'rdb'] as const) {
