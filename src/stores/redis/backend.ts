@@ -108,3 +108,38 @@ export function backoff(maxDelay: number): (retries: number) => number {
 export function replicaShortfall(acked: number, wanted: number, timeout: number): Error {
   return new Error(`only ${acked} of ${wanted} replicas acknowledged the write within ${timeout} ms (replicaAcks)`);
 }
+
+/**
+ * Longest a version write waits again for `replicaAcks` replicas after a `WAIT` saw fewer, in ms: a replica that
+ * fell behind (a failover, a burst, a pause) usually catches up within it. The engine's `invalidationTimeout` (1 s by
+ * default) bounds the mutation anyway; past it the move stays pending and is written again.
+ *
+ * @example
+ * ```ts
+ * const deadline = performance.now() + SHORTFALL_RETRY_MS;
+ * ```
+ */
+export const SHORTFALL_RETRY_MS = 1_000;
+
+/**
+ * Waits until `options.replicaAcks` replicas have every write sent on one connection (`WAIT`, sent by `send` on that
+ * connection), asking again after a shortfall for up to {@link SHORTFALL_RETRY_MS} or until `closed()`; resolves to
+ * the replicas that acknowledged the last time. On one server and on each Cluster node that took a write.
+ *
+ * @example
+ * ```ts
+ * const acked = await replicasAcknowledged((args) => client.sendCommand(args), options, () => closed);
+ * if (acked < options.replicaAcks) throw replicaShortfall(acked, options.replicaAcks, options.replicaAckTimeout);
+ * ```
+ */
+export async function replicasAcknowledged(
+  send: (args: string[]) => Promise<unknown>,
+  options: Pick<BackendOptions, 'replicaAcks' | 'replicaAckTimeout'>,
+  closed: () => boolean,
+): Promise<number> {
+  const wait = ['WAIT', String(options.replicaAcks), String(options.replicaAckTimeout)];
+  const deadline = performance.now() + SHORTFALL_RETRY_MS;
+  let acked = Number(await send(wait));
+  while (acked < options.replicaAcks && !closed() && performance.now() < deadline) acked = Number(await send(wait));
+  return acked;
+}

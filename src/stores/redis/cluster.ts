@@ -11,6 +11,7 @@ import {
   type RedisWrite,
   redisLeases,
   replicaShortfall,
+  replicasAcknowledged,
 } from './backend.js';
 import { FailoverWatch } from './failover-watch.js';
 import { NodeHealth } from './node-health.js';
@@ -22,13 +23,6 @@ type NodeClient = Parameters<Parameters<Cluster['_execute']>[3]>[0];
 
 /** Pauses before retrying a command answered `TRYAGAIN` (a multi-key command during a slot's migration), in ms. */
 const TRY_AGAIN_MS = [2, 5, 10, 20];
-/**
- * Longest a version write waits again for `replicaAcks` replicas after a `WAIT` saw fewer, in ms: a replica that
- * fell behind (a failover, a burst) usually catches up within it. The engine's `invalidationTimeout` (1 s by
- * default) bounds the mutation anyway; past it the move stays pending and is written again.
- */
-const SHORTFALL_RETRY_MS = 1_000;
-
 /** Least time between two topology refreshes that errors ask for, in ms: a dead node fails every command sent to it. */
 const REFRESH_EVERY_MS = 250;
 
@@ -211,13 +205,12 @@ export function clusterNodes(
   };
 
   /** Waits until `replicaAcks` replicas have every write sent on `node`'s connection, asking again after a shortfall. */
-  const acknowledged = async (node: NodeClient): Promise<number> => {
-    const wait = ['WAIT', String(options.replicaAcks), String(options.replicaAckTimeout)];
-    const deadline = performance.now() + SHORTFALL_RETRY_MS;
-    let acked = Number(await node.sendCommand(wait));
-    while (acked < options.replicaAcks && !closed && performance.now() < deadline) acked = Number(await node.sendCommand(wait));
-    return acked;
-  };
+  const acknowledged = (node: NodeClient): Promise<number> =>
+    replicasAcknowledged(
+      (args) => node.sendCommand(args),
+      options,
+      () => closed,
+    );
 
   return {
     watch,

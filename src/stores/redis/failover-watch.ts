@@ -1,4 +1,4 @@
-import type { RollbackGuard } from '../capabilities.js';
+import { ProtectedVersions } from './protected-versions.js';
 import { SLOTS } from './slots.js';
 
 /**
@@ -20,27 +20,11 @@ import { SLOTS } from './slots.js';
  * if (watch.fenced(slot)) throw new Error('slot fenced after a failover');
  * ```
  */
-export class FailoverWatch implements RollbackGuard {
+export class FailoverWatch extends ProtectedVersions {
   /** The primary of each slot as last observed (`host:port`), undefined before the first observation. */
   private owners: Array<string | undefined> | undefined;
   /** Fences on each slot: non-zero while a failover's move is in flight. */
   private readonly fences = new Uint16Array(SLOTS);
-  private readonly protectedKeys = new Set<{ readonly keys: readonly string[]; readonly ttl: number }>();
-  /** Failovers seen, for tests and logs. */
-  failovers = 0;
-
-  constructor(
-    /** Writes fresh random values to `keys` with a TTL of `ttl` ms, retrying until it did (or the store closed). */
-    private readonly renew: (keys: readonly string[], ttl: number) => Promise<void>,
-    private readonly onError: (error: unknown) => void = () => {},
-  ) {}
-
-  protect(keys: readonly string[], ttl: number): () => void {
-    const entry = { keys, ttl };
-    this.protectedKeys.add(entry);
-    return () => this.protectedKeys.delete(entry);
-  }
-
   /** The primary of `slot` as last observed. */
   ownerOf(slot: number): string | undefined {
     return this.owners?.[slot];
@@ -77,10 +61,8 @@ export class FailoverWatch implements RollbackGuard {
     if (lost.length === 0) return Promise.resolve();
     this.failovers++;
     for (const slot of lost) this.fences[slot] = (this.fences[slot] ?? 0) + 1;
-    const moves = Array.from(this.protectedKeys, ({ keys, ttl }) => this.renew(keys, ttl));
-    return Promise.allSettled(moves).then((outcomes) => {
+    return this.renewAll().then(() => {
       for (const slot of lost) this.fences[slot] = (this.fences[slot] ?? 1) - 1;
-      for (const outcome of outcomes) if (outcome.status === 'rejected') this.onError(outcome.reason);
     });
   }
 }

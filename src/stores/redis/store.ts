@@ -2,7 +2,7 @@ import type { RedisClientOptions, RedisClusterOptions } from '@keyv/redis';
 import { Keyv } from 'keyv';
 import { CachingConfigError } from '../../errors.js';
 import { checkDuration, describe } from '../../options.js';
-import { registerCapabilities } from '../capabilities.js';
+import { type RollbackGuard, registerCapabilities } from '../capabilities.js';
 import { deserialize, serialize } from '../raw-string.js';
 import { RedisAdapter } from './adapter.js';
 import type { BackendOptions, RedisBackend } from './backend.js';
@@ -12,7 +12,7 @@ import { withNearCache } from './near-backend.js';
 import { attachNearCache, type NearCache } from './near-cache.js';
 import { type NearCacheOptions, resolveNearCacheOptions } from './near-cache-options.js';
 import { clusterReadiness, type Readiness, type ReadyOptions, serverReadiness, waitReady } from './ready.js';
-import { singleNode } from './single.js';
+import { readsChecked, singleNode } from './single.js';
 
 /**
  * Where the store's Redis is: one server (Redis or Valkey) by URL, or a Redis Cluster by some of its nodes.
@@ -233,6 +233,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   let readiness: Readiness;
   let near: NearCache | undefined;
   let onNodes: ReturnType<typeof clusterNodes> | undefined;
+  let rollbacks: RollbackGuard | undefined;
   if (onCluster) {
     const rootNodes = (options.cluster as { rootNodes?: unknown }).rootNodes;
     if (!Array.isArray(rootNodes) || rootNodes.length === 0) {
@@ -243,6 +244,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }
     const address = rootNodes.map((node: { url?: unknown }) => (typeof node?.url === 'string' ? addressOf(node.url) : '?')).join(', ');
     onNodes = clusterNodes(options.cluster as RedisClusterOptions, backendOptions);
+    rollbacks = onNodes.watch;
     cluster = clusterReadiness(onNodes, address);
     ({ backend, readiness } = cluster);
   } else {
@@ -255,9 +257,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }
     // The first error of each outage, with the server's address, reaches the Keyv's listeners and the store guard's report.
     const watch = new ConnectionWatch(addressOf(url), (error) => adapter?.emit('error', error));
-    backend = singleNode(url, options.client, backendOptions, watch);
-    readiness = serverReadiness(watch);
-    if (nearCache !== undefined) ({ backend, near } = withNearCache(backend, url, options.client, backendOptions, nearCache));
+    const node = singleNode(url, options.client, backendOptions, watch);
+    backend = node;
+    // Ready once the server is identified too: reads before that bypass the cache.
+    readiness = { ...serverReadiness(watch), check: () => node.readable() };
+    rollbacks = node.switches;
+    if (nearCache !== undefined) {
+      ({ backend, near } = withNearCache(backend, url, options.client, backendOptions, nearCache));
+      backend = readsChecked(backend, (strict) => node.checkReads(strict));
+    }
   }
   adapter = new RedisAdapter(backend);
   const store = new RedisStore(adapter, readiness);
@@ -267,8 +275,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     leases: backend.leases,
     ...(backend.pubsub === undefined ? {} : { pubsub: backend.pubsub }),
     ...(onCluster && hashTags ? { keyLayout: 'hash-tags' as const } : {}),
-    // A Cluster's health per node, and the failovers after which the engine moves every version.
-    ...(onNodes === undefined ? {} : { nodes: onNodes.nodes, rollbacks: onNodes.watch }),
+    // A Cluster's health per node; the failovers (a Cluster's, or a single server not the one it was) after which the
+    // engine's global version is moved.
+    ...(onNodes === undefined ? {} : { nodes: onNodes.nodes }),
+    ...(rollbacks === undefined ? {} : { rollbacks }),
   });
   return store;
 }
