@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import type { Computed, QueryPlan } from '../engine/engine.js';
 import { type Scope, userScope } from '../engine/keys.js';
 import { CachingError, errorMessage } from '../errors.js';
-import { type CacheLogEntry, cacheLogOf, noteCall } from '../http/cache-log.js';
+import { type CacheLog, type CacheLogEntry, cacheLogOf, noteCall } from '../http/cache-log.js';
 import { endChain, type MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedCacheMeta } from './meta.js';
 import type { CacheMiddlewareOptions, TrpcRuntime } from './runtime.js';
@@ -57,6 +57,23 @@ function planFault(path: string, error: unknown): CachingError {
   return new CachingError('key', `cannot derive a cache key for "${path}": ${errorMessage(error)}`, { path, cause: error });
 }
 
+/** Notes a call's entry at its position in the request, with its input: X-Cache and X-Cache-Sync pair by position. */
+async function note(log: CacheLog, opts: CacheMiddlewareOptions, entry: CacheLogEntry, unkeyed = false): Promise<void> {
+  let input: unknown;
+  try {
+    input = await opts.getRawInput();
+  } catch {
+    input = undefined;
+  }
+  noteCall(log, entry, { getRawInput: opts.getRawInput, input, unkeyed });
+}
+
+/** The entry of a call the cache answered or filled: its plan's scope, TTL, window and tags, and the payload's validator. */
+function served(plan: QueryPlan, status: CacheLogEntry['status'], etag: string | undefined): CacheLogEntry {
+  const swr = plan.staleWhileRevalidate > 0 ? plan.staleWhileRevalidate : undefined;
+  return { path: plan.path, type: 'query', status, scope: plan.scope, ttl: plan.ttl, etag, staleWhileRevalidate: swr, tags: plan.tags };
+}
+
 /**
  * The cachedQuery middleware: turns a tRPC call into an engine plan, serves a
  * hit without running the rest of the chain, and on a miss runs the rest of
@@ -69,17 +86,6 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     if (type !== 'query') throw misuse('cachedQuery', 'query', type, path);
     // Looked up once; with optional chaining an entry is only built when the request asked for cache headers.
     const log = cacheLogOf(ctx);
-    // Noted at the call's position in the request, with its input: X-Cache and X-Cache-Sync pair by position.
-    const note = async (entry: CacheLogEntry, unkeyed = false): Promise<void> => {
-      if (log === undefined) return;
-      let input: unknown;
-      try {
-        input = await opts.getRawInput();
-      } catch {
-        input = undefined;
-      }
-      noteCall(log, entry, { getRawInput: opts.getRawInput, input, unkeyed });
-    };
     let settings: ResolvedCacheMeta;
     try {
       const first = rt.checkCall(path, opts.meta, 'cachedQuery');
@@ -91,7 +97,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     const scopeKind = settings.scope === 'public' ? 'public' : 'user';
     if (!settings.enabled) {
       rt.engine.bypassed(path, scopeKind, 'disabled');
-      if (log !== undefined) await note({ path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
+      if (log !== undefined) await note(log, opts, { path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
       return opts.next();
     }
     if (signal?.aborted) throw aborted(path, signal.reason);
@@ -102,28 +108,18 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     } catch (error) {
       rt.report(planFault(path, error));
       rt.engine.bypassed(path, scopeKind, 'input');
-      if (log !== undefined) await note({ path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl }, true);
+      if (log !== undefined) await note(log, opts, { path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl }, true);
       return opts.next();
     }
 
     const read = await rt.engine.read(plan);
-    const swr = plan.staleWhileRevalidate > 0 ? plan.staleWhileRevalidate : undefined;
     if (read.kind === 'hit') {
-      if (log !== undefined)
-        await note({
-          path,
-          type: 'query',
-          status: 'HIT',
-          scope: plan.scope,
-          ttl: plan.ttl,
-          etag: read.etag,
-          staleWhileRevalidate: swr,
-          tags: plan.tags,
-        });
+      if (log !== undefined) await note(log, opts, served(plan, 'HIT', read.etag));
       return endChain(read.value);
     }
     if (read.kind === 'bypass') {
-      if (log !== undefined) await note({ path, type: 'query', status: 'BYPASS', scope: plan.scope, ttl: plan.ttl, tags: plan.tags });
+      if (log !== undefined)
+        await note(log, opts, { path, type: 'query', status: 'BYPASS', scope: plan.scope, ttl: plan.ttl, tags: plan.tags });
       return opts.next();
     }
     const compute = async (): Promise<Computed<MiddlewareResult<object>>> => {
@@ -131,17 +127,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       return result.ok ? { result, ok: true, data: result.data } : { result, ok: false, data: undefined, error: result.error };
     };
     if (read.kind === 'stale') {
-      if (log !== undefined)
-        await note({
-          path,
-          type: 'query',
-          status: 'STALE',
-          scope: plan.scope,
-          ttl: plan.ttl,
-          etag: read.etag,
-          staleWhileRevalidate: swr,
-          tags: plan.tags,
-        });
+      if (log !== undefined) await note(log, opts, served(plan, 'STALE', read.etag));
       // tRPC's next() is a plain closure over this call's chain: it runs the resolver after this middleware has
       // returned, with this call's ctx and input. No signal of ours stops it; the engine reports its failure.
       rt.engine.refresh(plan, read, compute);
@@ -156,31 +142,11 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       throw error;
     }
     if (outcome.kind === 'shared') {
-      if (log !== undefined)
-        await note({
-          path,
-          type: 'query',
-          status: 'MISS',
-          scope: plan.scope,
-          ttl: plan.ttl,
-          etag: outcome.etag,
-          staleWhileRevalidate: swr,
-          tags: plan.tags,
-        });
+      if (log !== undefined) await note(log, opts, served(plan, 'MISS', outcome.etag));
       return endChain(outcome.value);
     }
     const status = outcome.etag === undefined ? 'BYPASS' : 'MISS';
-    if (log !== undefined)
-      await note({
-        path,
-        type: 'query',
-        status,
-        scope: plan.scope,
-        ttl: plan.ttl,
-        etag: outcome.etag,
-        staleWhileRevalidate: swr,
-        tags: plan.tags,
-      });
+    if (log !== undefined) await note(log, opts, served(plan, status, outcome.etag));
     return outcome.result;
   };
 }

@@ -86,15 +86,19 @@ export class ConnectionWatch {
    * Sends a command on `client`, or fails at once with an error naming the server when `client` is not connected
    * (there is no offline queue: the command would fail anyway, as "The client is offline").
    */
-  async send<T>(client: { readonly isReady: boolean }, command: () => Promise<T>): Promise<T> {
-    if (!client.isReady) throw this.callError();
+  send<T>(client: { readonly isReady: boolean }, command: () => Promise<T>): Promise<T> {
+    if (!client.isReady) return Promise.reject(this.callError());
+    // Not an async function: a hit makes one store call, and this adds one promise to it, not two.
+    let sent: Promise<T>;
     try {
-      return await command();
+      sent = command();
     } catch (error) {
-      // A connection lost while the command was in flight: say so, with the connection's own error.
-      if (!client.isReady) throw this.callError(error);
-      throw error;
+      return Promise.reject(error);
     }
+    return sent.catch((error: unknown) => {
+      // A connection lost while the command was in flight: say so, with the connection's own error.
+      throw client.isReady ? error : this.callError(error);
+    });
   }
 
   private down(error: unknown): void {
