@@ -104,6 +104,9 @@ for (const { binary, skip } of SERVERS) {
     });
 
     it('starts while Redis is down without holding anything up, and connects once it is up', async () => {
+      // Stores of earlier tests would see the restart below as a server switch and renew the global version, which
+      // makes this store's first entry miss once more: this test is about one store, so they go first.
+      for (const earlier of stores.splice(0)) await earlier.close().catch(() => {});
       await server.stop();
       const store = createRedisStore({ url: server.url, maxReconnectDelay: 200 });
       stores.push(store);
