@@ -12,11 +12,12 @@ const entry = {
   client: 'src/client/index.ts',
 };
 
-// superjson 2 ships ESM only: the CommonJS build carries its own copy so that
-// `require('trpc-caching')` works on every Node 20, not only where require(esm) does.
-// The ESM build shares modules between entries in chunks; the CommonJS build does not split, so each
-// entry has its own copy of what it uses: whatever entries share at run time (the cache log slot on a
-// tRPC context) must be reachable from every copy, hence `Symbol.for` there, never a module-private key.
+// superjson 2 ships ESM only: the CommonJS build carries its own copy so that `require('trpc-caching')` works on every
+// Node 20, not only where require(esm) does. Both builds split what entries share into chunks, so that within one
+// module system every entry uses one copy of each module: a store made by `trpc-caching/redis` and a context made by
+// `trpc-caching/http` meet the root entry's engine and adapter through shared module state. Only an app that mixes
+// `import` and `require` of this package gets two copies; the few values handed between entries carry their marks under
+// registered symbols for that case (engine/calls.ts, stores/capabilities.ts, observability/observers.ts).
 // @keyv/redis (and the @redis/client it brings) is the app's own optional peer, never bundled: trpc-caching/redis
 // must use the copy the app installed (one client library, one version).
 const external = ['@keyv/redis', '@redis/client'];
@@ -35,6 +36,8 @@ export default defineConfig([
     entry,
     external,
     format: ['cjs'],
+    // tsup's CommonJS splitting: entries require shared chunks instead of each inlining its own copy.
+    splitting: true,
     dts: true,
     sourcemap: true,
     target: 'node20',

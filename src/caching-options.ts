@@ -1,11 +1,12 @@
 import type { Keyv } from 'keyv';
-import { type LockOptions, resolveLock } from './engine/lease.js';
+import type { LeaseSettings } from './engine/lease.js';
 import type { EngineOptions } from './engine/plan.js';
 import { CachingConfigError, type CachingError } from './errors.js';
 import type { StatsOptions } from './observability/stats.js';
-import { checkDuration, positiveInteger } from './options.js';
+import { checkDuration, describe, positiveInteger } from './options.js';
+import { capabilitiesOf } from './stores/capabilities.js';
 import type { StoreGuardOptions } from './stores/guard.js';
-import { createMemoryStore, DEFAULT_MAX_ENTRIES } from './stores/memory.js';
+import { createMemoryStore, DEFAULT_MAX_ENTRIES, memoryStoreSize } from './stores/memory.js';
 
 /**
  * Options of {@link createCaching}. Durations are in milliseconds, as in Keyv.
@@ -115,7 +116,7 @@ export interface ResolvedCachingOptions {
   /** The store guard's bounds; createCaching adds the hooks. */
   readonly guard: Omit<StoreGuardOptions, 'report' | 'events'>;
   /** The engine's settings; createCaching adds the store, the hooks and the lease settings. */
-  readonly engine: Omit<EngineOptions, 'store' | 'report' | 'events' | 'lock'>;
+  readonly engine: Omit<EngineOptions, 'store' | 'capabilities' | 'report' | 'events' | 'lock'>;
   /** The app's store, or the default in-memory one made here. */
   readonly store: Keyv;
   readonly lock: ReturnType<typeof resolveLock>;
@@ -191,7 +192,8 @@ export function resolveCachingOptions<TCtx>(options: CachingOptions<TCtx>): Reso
       inputLimits: { maxInputBytes, maxInputDepth },
     },
     store: keyv,
-    lock: resolveLock(options.lock, keyv, timeout),
+    // Leases across processes (createRedisStore), or one process's own (createMemoryStore: it is the only process).
+    lock: resolveLock(options.lock, capabilitiesOf(keyv).leases !== undefined || memoryStoreSize(keyv) !== undefined, timeout),
     statsPaths: statsOption(options.stats),
     onError: options.onError ?? defaultOnError,
   };
@@ -205,4 +207,68 @@ function statsOption(value: boolean | StatsOptions | undefined | null): number |
     throw new CachingConfigError('stats', 'expected true, false or an object such as { paths: 50 }');
   }
   return positiveInteger('stats.paths', given(value.paths, DEFAULT_STATS_PATHS));
+}
+
+/**
+ * createCaching's `lock`: stampede protection across processes. `true` turns it on for every cached query
+ * with the default timings; an object sets the timings (and, with `enabled: false`, leaves it to each
+ * procedure's `meta.cache.lock`).
+ *
+ * @example
+ * ```ts
+ * createCaching<Ctx>({ user: (ctx) => ctx.user?.id, store: createRedisStore({ url }), lock: { wait: 2_000 } });
+ * ```
+ */
+export interface LockOptions {
+  /**
+   * Whether every cached query takes the lease on a miss; `meta.cache.lock` decides per procedure either way.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * How long a lease lasts without renewal, in ms. Its holder renews it while its resolver runs, so this only
+   * bounds how long the others wait after a holder died before one of them takes over.
+   * @default 3000
+   */
+  readonly lease?: number;
+  /**
+   * Longest a miss waits for another process's result before running its own resolver, in ms.
+   * @default 5000
+   */
+  readonly wait?: number;
+}
+
+const LOCK_DEFAULTS = { lease: 3_000, wait: 5_000 } as const;
+
+/**
+ * Resolves createCaching's `lock`: whether procedures lock by default, and the lease timings. Throws a
+ * CachingConfigError for a bad value, and for `lock` on a shared store that offers no leases (any Keyv not
+ * made by createRedisStore or createMemoryStore): it would protect one process only, silently.
+ */
+export function resolveLock(
+  value: boolean | LockOptions | null | undefined,
+  offersLeases: boolean,
+  timeout: number,
+): { readonly byDefault: boolean; readonly settings: LeaseSettings } {
+  if (value !== undefined && typeof value !== 'boolean' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new CachingConfigError('lock', `expected a boolean or { enabled, lease, wait }, got ${describe(value)}`);
+  }
+  const given: LockOptions = typeof value === 'object' ? value : {};
+  for (const key of Object.keys(given)) {
+    if (key !== 'enabled' && key !== 'lease' && key !== 'wait')
+      throw new CachingConfigError(`lock.${key}`, 'unknown option; expected enabled, lease or wait');
+  }
+  if (given.enabled !== undefined && typeof given.enabled !== 'boolean') {
+    throw new CachingConfigError('lock.enabled', `expected a boolean, got ${describe(given.enabled)}`);
+  }
+  const lease = checkDuration('lock.lease', given.lease === undefined ? LOCK_DEFAULTS.lease : given.lease, { min: 1 });
+  const wait = checkDuration('lock.wait', given.wait === undefined ? LOCK_DEFAULTS.wait : given.wait, { min: 1 });
+  const byDefault = value === true || (typeof value === 'object' && given.enabled !== false);
+  if ((value === true || typeof value === 'object') && !offersLeases) {
+    throw new CachingConfigError(
+      'lock',
+      'the store offers no leases, so lock would protect one process only (as identical misses always are): use createRedisStore from trpc-caching/redis',
+    );
+  }
+  return { byDefault, settings: { lease, wait, timeout } };
 }

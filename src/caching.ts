@@ -6,15 +6,14 @@ import { userScope } from './engine/keys.js';
 import type { InvalidationTargets } from './engine/targets.js';
 import { CachingError } from './errors.js';
 import { LiveHub } from './live/hub.js';
-import { liveMoveOf } from './live/move.js';
-import { pubSubOf } from './live/redis-pubsub.js';
-import { createInvalidationStream, type InvalidationStreamOptions, type InvalidationStreamProcedure } from './live/stream.js';
 import { makeObservable, Observers } from './observability/observers.js';
 import { type CachingStats, emptyStats, StatsRecorder } from './observability/stats.js';
 import { capabilitiesOf } from './stores/capabilities.js';
 import { GuardedStore } from './stores/guard.js';
 import { partitionVersions } from './stores/memory.js';
+import { pubSubOf } from './stores/redis/pubsub.js';
 import type { AnyProcedureBuilder, ContextCheck } from './trpc/internals.js';
+import { createInvalidationStream, type InvalidationStreamOptions, type InvalidationStreamProcedure } from './trpc/invalidation-stream.js';
 import {
   type ProcedureCaching,
   type ResolvedCacheMeta,
@@ -101,7 +100,7 @@ export interface Caching<TCtx> {
    *
    * Moves travel between processes over the store's Redis (publish/subscribe on one channel per prefix) when the
    * store is Redis, within this process otherwise. A client that comes back after missing events is told to
-   * invalidate everything it holds (README "Client caches"). From the first call on, every move of this instance
+   * invalidate everything it holds (docs/client.md). From the first call on, every move of this instance
    * is published.
    *
    * @param base - A procedure builder whose middlewares authenticate (the stream reads `user(ctx)` after them).
@@ -145,7 +144,14 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     observers.onError(error);
   };
   const guard = new GuardedStore(keyv, { ...bounds, report, events: observers });
-  const engine = new CacheEngine({ ...settings, store: guard, report, events: observers, lock: lock.settings });
+  const engine = new CacheEngine({
+    ...settings,
+    store: guard,
+    capabilities: capabilitiesOf(keyv),
+    report,
+    events: observers,
+    lock: lock.settings,
+  });
   // A store made by createMemoryStore keeps version keys in an LRU of their own: tell it which keys those are.
   partitionVersions(keyv, (key) => engine.isVersionKey(key));
 
@@ -198,7 +204,9 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
       return 'anon';
     }
   };
-  const mutationMiddleware = createMutationMiddleware(rt, (move) => hub?.publish(move));
+  // Every move, by a mutation or caching.invalidate(), reaches the live streams through the engine's event.
+  observers.attach({ onMoved: (move) => hub?.publish(move) });
+  const mutationMiddleware = createMutationMiddleware(rt);
   // Registered now, so that any instance's validateRouter recognises this instance's procedures.
   const parts = registerCaching({ queryMiddleware, mutationMiddleware, cacheMeta: rt.cacheMeta, invalidateMeta: rt.invalidateMeta });
   // Said on the console, whatever onError does: it is about how the app is set up, not one call.
@@ -208,9 +216,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     cachedQuery: (base) => cachingBuilder(base, 'cachedQuery', queryMiddleware),
     invalidatingMutation: (base) => cachingBuilder(base, 'invalidatingMutation', mutationMiddleware),
     async invalidate(targets) {
-      const written = await engine.invalidate(engine.targetKeys(targets));
-      hub?.publish(liveMoveOf(engine.keys, targets));
-      return written;
+      return engine.invalidate(engine.planMove(targets));
     },
     validateRouter(router) {
       validateRouterOf(router, parts);

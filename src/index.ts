@@ -1,10 +1,8 @@
 export { type Caching, createCaching, type ProcedureCaching } from './caching.js';
-export type { CachingOptions } from './caching-options.js';
+export type { CachingOptions, LockOptions } from './caching-options.js';
 export type { BypassReason } from './engine/events.js';
-export type { LockOptions } from './engine/lease.js';
 export type { InvalidationTargets } from './engine/targets.js';
 export { CachingConfigError, CachingError, type CachingOperation } from './errors.js';
-export type { InvalidationStreamInput, InvalidationStreamOptions, InvalidationStreamProcedure } from './live/stream.js';
 export {
   type CacheBreakerMessage,
   type CacheInvalidateMessage,
@@ -18,4 +16,5 @@ export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { createRawStringStore } from './stores/raw-string.js';
 export type { CachingBuilder } from './trpc/builder.js';
 export type { CacheMeta, CacheTagArgs, CachingMeta, InputRecord, InvalidateArgs, InvalidateMeta } from './trpc/caching-meta.js';
+export type { InvalidationStreamInput, InvalidationStreamOptions, InvalidationStreamProcedure } from './trpc/invalidation-stream.js';
 export type { ResolvedCacheMeta, ResolvedInvalidateMeta } from './trpc/meta.js';

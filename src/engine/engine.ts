@@ -1,6 +1,4 @@
 import { CachingError } from '../errors.js';
-import { capabilitiesOf, type Leases } from '../stores/capabilities.js';
-import type { GuardedStore } from '../stores/guard.js';
 import { monotonicNow } from './clock.js';
 import { Codec } from './codec.js';
 import { asToken, readEntry } from './entry.js';
@@ -8,6 +6,7 @@ import type { BypassReason, EngineEvents } from './events.js';
 import { MissFiller } from './fill.js';
 import { Flights } from './flights.js';
 import { KeyFormat, type Scope } from './keys.js';
+import { type Move, moveOf, moveOfAll } from './move.js';
 import {
   type Computed,
   type EngineOptions,
@@ -19,7 +18,8 @@ import {
   type VersionsRead,
 } from './plan.js';
 import { StaleRefreshes } from './refresh.js';
-import { type EngineTargets, targetKeys } from './targets.js';
+import type { CacheStore, Leases } from './store.js';
+import type { EngineTargets } from './targets.js';
 import { VersionBook } from './versions.js';
 
 const BREAKER_OPEN: ReadOutcome = { kind: 'bypass', reason: 'breaker-open' };
@@ -42,7 +42,7 @@ export type { Computed, EngineOptions, FillOutcome, QueryPlan, QueryRequest, Rea
  */
 export class CacheEngine {
   readonly keys: KeyFormat;
-  private readonly store: GuardedStore;
+  private readonly store: CacheStore;
   private readonly versions: VersionBook;
   private readonly flights = new Flights();
   private readonly codec = new Codec();
@@ -58,7 +58,7 @@ export class CacheEngine {
 
   constructor(private readonly options: EngineOptions) {
     this.events = options.events;
-    const offered = capabilitiesOf(options.store.keyv);
+    const offered = options.capabilities;
     // A Cluster store reads keys of one slot in one command: lay keys out so that a hit touches few slots.
     this.keys = new KeyFormat(options.prefix, { hashTags: offered.keyLayout === 'hash-tags' });
     this.leases = offered.leases;
@@ -136,7 +136,7 @@ export class CacheEngine {
     if (hit !== undefined) {
       let stale = false;
       if (hit.freshUntil !== undefined) {
-        // Wall clock, since another process may have written the entry: skew moves only this boundary (README, "Stale-while-revalidate").
+        // Wall clock, since another process may have written the entry: skew moves only this boundary (docs/freshness.md).
         const now = Date.now();
         if (now >= hit.freshUntil) {
           if (!this.servesStale(plan, hit.freshUntil, now)) return { kind: 'miss', tokens: tokensOf(rows), readAt };
@@ -184,14 +184,24 @@ export class CacheEngine {
     return this.refreshes.idle();
   }
 
-  /** Version keys that targets move. Throws a CachingError for an invalid target. */
-  targetKeys(targets: EngineTargets): string[] {
-    return targetKeys(this.keys, targets);
+  /** The move that targets make: its version keys and its terms for clients. Throws a CachingError for an invalid target. */
+  planMove(targets: EngineTargets): Move {
+    return moveOf(this.keys, targets);
   }
 
-  /** Moves versions; resolves to false when the move is left pending (retried in the background). */
-  invalidate(keys: readonly string[], path?: string): Promise<boolean> {
-    return this.versions.move(keys, path);
+  /** A move of everything under the prefix. */
+  moveAll(): Move {
+    return moveOfAll(this.keys);
+  }
+
+  /**
+   * Writes a move's versions, then tells observers (`onMoved`: the live streams) what moved. Resolves to false when
+   * the write is left pending: retried in the background, and covering its keys in this process until written.
+   */
+  async invalidate(move: Move, path?: string): Promise<boolean> {
+    const written = await this.versions.move(move.keys, path);
+    this.events?.onMoved?.(move);
+    return written;
   }
 
   /** Waits until pending moves are written, up to a deadline. */

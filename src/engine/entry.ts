@@ -10,18 +10,19 @@ import { md5 } from './keys.js';
  * The tokens are the versions the result was computed under, in the order the
  * query reads them; the entry is valid only while they are all current.
  *
- * Format 2 is what is written: `fresh until` (wall clock ms, decimal) says when
- * the entry's TTL ends, and a read after it is a miss (or, within a procedure's
- * stale-while-revalidate window, a stale hit; the store TTL is the TTL plus the
- * window), whatever the store still holds. Format 1 (0.1.0) is still read. A
- * process that knows only format 1 reads a format-2 entry as a miss, never as a
+ * The `2` layout is what the engine writes: `fresh until` (wall clock ms, decimal)
+ * says when the entry's TTL ends, and a read after it is a miss (or, within a
+ * procedure's stale-while-revalidate window, a stale hit; the store TTL is the
+ * TTL plus the window), whatever the store still holds. The `1` layout has no
+ * `fresh until` (`1 {etag} {version tokens}`) and is read as fresh until the store
+ * drops it. A reader that knows only `1` reads a `2` entry as a miss, never as a
  * wrong hit.
  */
 const FORMAT = '1 ';
 const STALE_FORMAT = '2 ';
 const ETAG_LENGTH = 32;
 const TOKENS_AT = FORMAT.length + ETAG_LENGTH + 1;
-/** Where `fresh until` starts in format 2 (both markers have the same length). */
+/** Where `fresh until` starts in the `2` layout (both markers have the same length). */
 const FRESH_AT = TOKENS_AT;
 /** A wall-clock time in ms has 13 digits until the year 2286; 15 leaves room without admitting junk. */
 const MAX_FRESH_DIGITS = 15;
@@ -30,13 +31,13 @@ const MAX_FRESH_DIGITS = 15;
 export interface EntryRead {
   readonly payload: string;
   readonly etag: string;
-  /** When the entry's TTL ends (wall clock, ms); undefined for an entry written without a window (format 1). */
+  /** When the entry's TTL ends (wall clock, ms); undefined for an entry in the `1` layout. */
   readonly freshUntil: number | undefined;
 }
 
 /**
  * The stored text of a result computed under `tokens`. With `freshUntil` the entry records when its TTL
- * ends (format 2); without it, format 1 (kept for tests of entries written by 0.1.0).
+ * ends (the `2` layout); without it, the `1` layout (which tests use to write entries without a TTL end).
  */
 export function formatEntry(tokens: string, payload: string, freshUntil?: number): { text: string; etag: string } {
   const etag = md5(payload);

@@ -1,5 +1,6 @@
 import type { CachingError } from '../errors.js';
 import type { Scope } from './keys.js';
+import type { MoveTerms } from './move.js';
 
 /** Why a read did not use the cache. `disabled` and `input` are decided by the framework adapter. */
 export type BypassReason = 'breaker-open' | 'store-error' | 'pending-invalidation' | 'disabled' | 'input';
@@ -41,6 +42,8 @@ export interface StoreCallEvent {
 export interface EngineEvents {
   onRead?(event: ReadEvent): void;
   onInvalidate?(event: InvalidateEvent): void;
+  /** A move was written or left pending, in the terms readers see (scopes as key segments, never user ids). */
+  onMoved?(move: MoveTerms): void;
   onStoreCall?(event: StoreCallEvent): void;
   onBreaker?(state: 'closed' | 'open' | 'half-open'): void;
   onPending?(count: number): void;

@@ -1,6 +1,4 @@
 import { CachingError, errorMessage } from '../errors.js';
-import type { Leases } from '../stores/capabilities.js';
-import type { GuardedStore } from '../stores/guard.js';
 import { monotonicNow } from './clock.js';
 import type { Codec } from './codec.js';
 import { formatEntry } from './entry.js';
@@ -11,11 +9,12 @@ import type { KeyFormat } from './keys.js';
 import { type Probe, takeTurn } from './lease.js';
 import type { Computed, EngineOptions, FillOutcome, QueryPlan, ReadOutcome, VersionsRead } from './plan.js';
 import type { StaleRefreshes } from './refresh.js';
+import type { CacheStore, Leases } from './store.js';
 import type { VersionBook } from './versions.js';
 
 /** What the miss path shares with the engine that owns it. */
 export interface FillDeps {
-  readonly store: GuardedStore;
+  readonly store: CacheStore;
   readonly versions: VersionBook;
   readonly flights: Flights;
   readonly codec: Codec;

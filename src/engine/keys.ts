@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { CachingError } from '../errors.js';
-import { hashedPart } from '../stores/redis/slots.js';
 import { canonicalInput, type InputLimits } from './canonical.js';
 import { BoundedMemo, Hasher } from './hash.js';
 
@@ -24,15 +23,33 @@ const LONE_SURROGATE = /\p{Cs}/u;
 const EXACT_MARK = Buffer.from([0xff]);
 
 /**
+ * The part of a key a hash-tagged store (Redis Cluster) hashes to place it: the text between the first `{` and
+ * the first `}` after it when that text is not empty (a hash tag), else the
+ * whole key. Two keys whose hashed parts are equal always share a slot.
+ *
+ * @example
+ * ```ts
+ * hashedPart('app:q:{u.1f}:list'); // 'u.1f'
+ * hashedPart('app:v:all'); // 'app:v:all'
+ * ```
+ */
+export function hashedPart(key: string): string {
+  const open = key.indexOf('{');
+  if (open === -1) return key;
+  const close = key.indexOf('}', open + 1);
+  return close === -1 || close === open + 1 ? key : key.slice(open + 1, close);
+}
+
+/**
  * Key segment of a user: `u.` + the first 32 hex digits of a SHA-256 of the
  * prefix and the id, so raw ids never appear in the store and the segment
  * cannot be forged by an id that looks like another segment.
  *
  * The hashed bytes are an exact encoding of the pair. When both are
  * well-formed text and the prefix holds no NUL, they are UTF-8(prefix), NUL,
- * UTF-8(id): unambiguous (the first NUL ends the prefix) and the bytes 0.1.0
- * hashed, so processes of both versions share scope versions during a
- * rolling deploy. Otherwise (an id with a lone surrogate, which UTF-8 would
+ * UTF-8(id): unambiguous (the first NUL ends the prefix), and the same bytes for
+ * every release, so processes of different releases share scope versions during
+ * a rolling deploy. Otherwise (an id with a lone surrogate, which UTF-8 would
  * turn into U+FFFD and merge with another id) they are 0xFF, the prefix's
  * length in UTF-16 code units, then both as UTF-16 code units: 0xFF never
  * occurs in UTF-8, so the two forms never meet.
@@ -91,7 +108,7 @@ function escapeTagged(text: string): string {
 /** Options of {@link KeyFormat}. */
 export interface KeyFormatOptions {
   /**
-   * The Redis Cluster layout (README "Key format"): a user's entries and scope version share the user's
+   * The Redis Cluster layout (docs/how-it-works.md, "Key format"): a user's entries and scope version share the user's
    * hash tag, and the versions every hit reads (`all`, paths, the anonymous scope) share one tag per
    * prefix, so that a hit touches 2 slots (plus one per tag) instead of one per key.
    * @default false
@@ -103,8 +120,8 @@ export interface KeyFormatOptions {
 const MAX_REMEMBERED_PATHS = 4096;
 
 /**
- * Every key the library writes, under one prefix (documented in README "Key
- * format"), and the hashing behind them. One per cache instance: its memos of
+ * Every key the library writes, under one prefix (documented in docs/how-it-works.md,
+ * "Key format"), and the hashing behind them. One per cache instance: its memos of
  * input digests, user segments and path versions belong to that instance and
  * go with it.
  *

@@ -1,9 +1,9 @@
 import { CachingError, errorMessage } from '../errors.js';
-import type { GuardedStore } from '../stores/guard.js';
 import { type InputLimits, UncacheableInputError } from './canonical.js';
 import type { BypassReason, EngineEvents } from './events.js';
 import type { KeyFormat, Scope } from './keys.js';
 import type { LeaseSettings } from './lease.js';
+import type { CacheStore, StoreCapabilities } from './store.js';
 
 /** What a query asks of the cache: derived by the framework adapter from its request. */
 export interface QueryRequest {
@@ -80,7 +80,9 @@ export type FillOutcome<R> =
 /** Everything the engine needs, resolved and validated by `createCaching`. */
 export interface EngineOptions {
   readonly prefix: string;
-  readonly store: GuardedStore;
+  readonly store: CacheStore;
+  /** What the store offers beyond Keyv's contract (leases, key layout, rollbacks), as its factory declared it. */
+  readonly capabilities: StoreCapabilities;
   /** Lifetime of a version key, in ms. */
   readonly versionTtl: number;
   /** Longest one version write may take, and how long a mutation waits for its moves. */

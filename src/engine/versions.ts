@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { CachingError } from '../errors.js';
-import type { GuardedStore } from '../stores/guard.js';
 import { afterPendingIo, monotonicNow } from './clock.js';
 import type { EngineOptions } from './plan.js';
+import type { CacheStore } from './store.js';
 
 /** How the version book writes and bounds its moves: the engine's settings for them. */
 export type VersionBookOptions = Pick<
@@ -57,7 +57,7 @@ export class VersionBook {
   private closed = false;
 
   constructor(
-    private readonly store: GuardedStore,
+    private readonly store: CacheStore,
     private readonly options: VersionBookOptions,
     /** The global version: moving it invalidates everything. */
     private readonly allKey: string,

@@ -79,7 +79,7 @@ export interface CacheHeadersOptions<TOpts extends ResponseMetaInput = ResponseM
    * mutation moved for its caller (its own scope as `self`, paths, tags, `all`; never another user's id or scope).
    * `invalidationLink` from `trpc-caching/client` reads it to invalidate exactly the affected client-side queries.
    * Off by default: it tells clients the tag names of your queries. Cross-origin clients also need
-   * `Access-Control-Expose-Headers: X-Cache-Sync`. See README "Client caches" for the format.
+   * `Access-Control-Expose-Headers: X-Cache-Sync`. See docs/client.md for the format.
    *
    * @default false
    * @example

@@ -41,7 +41,7 @@ export interface SyncRequest {
 /**
  * `X-Cache-Sync` for the calls of a response, in request order (one entry per call, an errored call included),
  * when asked for. A call's entry is the one noted at its position; a call without one is plain, or unknown when
- * some call's position could not be told or the headers left before the calls ran. See README "Client caches".
+ * some call's position could not be told or the headers left before the calls ran. See docs/client.md.
  *
  * @example
  * ```ts

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { type MoveTerms, movedFor } from '../engine/move.js';
 import { CachingError, errorMessage } from '../errors.js';
 import { type LiveEvent, parseJsonObject } from '../protocol/index.js';
 import type { PubSub } from '../stores/capabilities.js';
-import { type LiveMove, movedFor } from './move.js';
 import { formatId, OwnCounts, type Position, parseId } from './position.js';
 
 /** One event for one connection, with the id a reconnecting client sends back as `lastEventId`. */
@@ -95,13 +95,13 @@ export class LiveConnection {
 
 interface Remembered {
   readonly pub: number;
-  readonly move: LiveMove;
+  readonly move: MoveTerms;
 }
 
 const DEFAULT_SCOPE_LIMIT = 10_000;
 
 /** A move every reader gets a part of (paths, tags, `all`), as opposed to a move of scopes alone. */
-const isPublic = (move: LiveMove): boolean => move.all || move.paths.length > 0 || move.tags.length > 0;
+const isPublic = (move: MoveTerms): boolean => move.all || move.paths.length > 0 || move.tags.length > 0;
 
 /**
  * The fan-out of one caching instance's moves to its live connections, and over a publish/subscribe bus to
@@ -141,7 +141,7 @@ export class LiveHub {
   }
 
   /** Delivers a move made in this process to its connections, and publishes it to the other processes. */
-  publish(move: LiveMove): void {
+  publish(move: MoveTerms): void {
     if (this.closed) return;
     this.deliver(move);
     if (this.bus === undefined) return;
@@ -199,7 +199,7 @@ export class LiveHub {
     return formatId(this.epoch, { pub, own: this.own.of(reader) });
   }
 
-  private deliver(move: LiveMove): void {
+  private deliver(move: MoveTerms): void {
     if (isPublic(move)) {
       const pub = ++this.pub;
       this.history.push({ pub, move });
@@ -214,7 +214,7 @@ export class LiveHub {
     }
   }
 
-  private tell(connection: LiveConnection, move: LiveMove, id: string): void {
+  private tell(connection: LiveConnection, move: MoveTerms, id: string): void {
     const moved = movedFor(move, connection.reader);
     if (moved !== undefined) connection.push({ id, event: { v: 1, type: 'moved', moved } });
   }
@@ -275,13 +275,13 @@ export class LiveHub {
 }
 
 /** A move on the bus: `o` names the hub that sent it, which already delivered it to its own connections. */
-function encode(origin: string, move: LiveMove): string {
+function encode(origin: string, move: MoveTerms): string {
   return JSON.stringify({ o: origin, i: move.id, a: move.all ? 1 : 0, s: move.scopes, p: move.paths, t: move.tags });
 }
 
 const strings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
-function decode(message: string, self: string): LiveMove | undefined {
+function decode(message: string, self: string): MoveTerms | undefined {
   const raw = parseJsonObject(message);
   if (raw === undefined) return undefined;
   const { o, i, a, s, p, t } = raw as Record<string, unknown>;

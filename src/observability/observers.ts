@@ -1,4 +1,5 @@
 import type { EngineEvents, InvalidateEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
+import type { MoveTerms } from '../engine/move.js';
 import type { CachingError } from '../errors.js';
 import { publishBreaker, publishError, publishInvalidate, publishRead, publishStoreCall } from './channels.js';
 import type { StatsRecorder } from './stats.js';
@@ -38,6 +39,10 @@ export class Observers implements EngineEvents {
     this.tell('onInvalidate', event);
   }
 
+  onMoved(move: MoveTerms): void {
+    this.tell('onMoved', move);
+  }
+
   onStoreCall(event: StoreCallEvent): void {
     this.stats?.onStoreCall(event);
     publishStoreCall(event);
@@ -73,9 +78,9 @@ export class Observers implements EngineEvents {
 }
 
 /**
- * Where a caching instance keeps its attach function. A `Symbol.for` key, not a WeakMap: the CommonJS
- * builds of `trpc-caching` and `trpc-caching/otel` each carry their own copy of this module, and both
- * must reach the same instance's observers.
+ * Where a caching instance keeps its attach function: a property of the instance. A registered symbol, not a
+ * module-private one: an app that loads `trpc-caching` through `import` and `trpc-caching/otel` through `require` (or
+ * the other way round) gets one copy of this module per module system, and both must reach the instance's observers.
  */
 const attachSlot: unique symbol = Symbol.for('trpc-caching.attach');
 

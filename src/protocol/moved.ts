@@ -1,6 +1,6 @@
 /**
  * The invalidation protocol: what the server tells a client about its cache, in a form any client can read
- * (README "Client caches" documents it for non-TypeScript clients). Shared by the server (`trpc-caching`,
+ * (docs/client.md documents it for non-TypeScript clients). Shared by the server (`trpc-caching`,
  * `trpc-caching/http`) and the browser (`trpc-caching/client`): no imports, no Node APIs.
  *
  * This file: the version, and a move as a client learns it.

@@ -1,6 +1,7 @@
 import type { Keyv } from 'keyv';
 import { afterPendingIo, monotonicNow } from '../engine/clock.js';
 import type { EngineEvents } from '../engine/events.js';
+import type { CacheStore } from '../engine/store.js';
 import { CachingConfigError, CachingError, type CachingOperation, errorMessage } from '../errors.js';
 import { capabilitiesOf, isNodeFault, isSkippedByNode } from './capabilities.js';
 import { clusterRefusal } from './cluster-clients.js';
@@ -54,7 +55,7 @@ const timedOut = Symbol('timedOut');
  * the Keyv emitted an error is therefore counted as failed. That is
  * conservative: a write that may have landed is treated as lost and retried.
  */
-export class GuardedStore {
+export class GuardedStore implements CacheStore {
   private errorEpoch = 0;
   private lastStoreError: unknown;
   /** The connection error reported for the current outage of a plain Keyv's client; cleared by a call that succeeds. */

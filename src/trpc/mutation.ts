@@ -1,35 +1,34 @@
+import { type CallObserver, callObserverOf } from '../engine/calls.js';
 import { userScope } from '../engine/keys.js';
-import type { EngineTargets } from '../engine/targets.js';
+import { type Move, movedFor } from '../engine/move.js';
 import { CachingError } from '../errors.js';
-import { cacheLogOf, recordCacheStatus } from '../http/cache-log.js';
-import { type LiveMove, liveMoveOf, movedFor, moveOfAll } from '../live/move.js';
+import type { Moved } from '../protocol/index.js';
 import { isOutputValidationFailure, type MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedInvalidateMeta } from './meta.js';
 import { configFailure, misuse } from './query.js';
 import type { CacheMiddlewareOptions, TrpcRuntime } from './runtime.js';
 
-function mutationTargets(
+/** The move a successful mutation makes, from its `meta.invalidate` and what it was called with and returned. */
+function mutationMove(
   rt: TrpcRuntime,
   settings: ResolvedInvalidateMeta,
   opts: CacheMiddlewareOptions,
   rawInput: unknown,
   data: unknown,
-): { keys: string[]; move: LiveMove } {
+): Move {
   const args = { input: asRecord(rawInput), rawInput, ctx: opts.ctx, result: asRecord(data), rawResult: data };
   const users = typeof settings.users === 'function' ? settings.users(args) : settings.users;
   if (users !== undefined && !Array.isArray(users)) {
     throw new CachingError('config', `meta.invalidate.users of "${opts.path}" must return an array`, { path: opts.path });
   }
   const tags = typeof settings.tags === 'function' ? checkTags('meta.invalidate.tags', opts.path, settings.tags(args)) : settings.tags;
-  const targets: EngineTargets = {
+  return rt.engine.planMove({
     all: settings.all,
     users: (users ?? []) as (string | number)[],
     paths: settings.paths,
     tags: tags ?? [],
     scopes: settings.self ? [userScope(rt.user(opts.ctx))] : [],
-  };
-  const keys = rt.engine.targetKeys(targets);
-  return { keys, move: liveMoveOf(rt.engine.keys, targets) };
+  });
 }
 
 /** The caller's scope segment, to tell them which moves are theirs; undefined when `user(ctx)` is unusable (then none is). */
@@ -41,6 +40,18 @@ function callerSegment(rt: TrpcRuntime, ctx: unknown): string | undefined {
   }
 }
 
+/** Tells the request's observer (the HTTP layer's cache log) of a mutation call, with what it moved for its caller. */
+async function tell(observer: CallObserver, opts: CacheMiddlewareOptions, moved?: Moved): Promise<void> {
+  let input: unknown;
+  try {
+    input = await opts.getRawInput();
+  } catch {
+    input = undefined;
+  }
+  const outcome = { path: opts.path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0, moved } as const;
+  observer.called({ outcome, call: opts.getRawInput, input });
+}
+
 /**
  * The invalidatingMutation middleware. After the mutation succeeds it moves
  * the versions of its targets and waits for the write (up to
@@ -48,10 +59,10 @@ function callerSegment(rt: TrpcRuntime, ctx: unknown): string | undefined {
  * returned no query of an affected scope reads data from before it. A failed
  * mutation invalidates nothing.
  *
- * What moved is noted in the request's cache log for the caller (its own scope as `self`, paths, tags,
- * `all`: the `X-Cache-Sync` header) and handed to `onMoved` for the live streams.
+ * What moved is reported to the request's observer for the caller (its own scope as `self`, paths, tags, `all`: the
+ * `X-Cache-Sync` header); the engine tells the live streams.
  */
-export function createMutationMiddleware(rt: TrpcRuntime, onMoved?: (move: LiveMove) => void) {
+export function createMutationMiddleware(rt: TrpcRuntime) {
   return async function trpcCachingInvalidate(opts: CacheMiddlewareOptions): Promise<MiddlewareResult<object>> {
     const { ctx, path, type } = opts;
     if (type !== 'mutation') throw misuse('invalidatingMutation', 'mutation', type, path);
@@ -65,26 +76,15 @@ export function createMutationMiddleware(rt: TrpcRuntime, onMoved?: (move: LiveM
       throw configFailure(error);
     }
     const result = await opts.next();
-    // The call's position in the request and its input, for X-Cache-Sync (read only when cache headers are on).
-    const call = async () => {
-      let input: unknown;
-      try {
-        input = await opts.getRawInput();
-      } catch {
-        input = undefined;
-      }
-      return { getRawInput: opts.getRawInput, input };
-    };
+    const observer = callObserverOf(ctx);
     // A result that failed tRPC's output check comes from a resolver that ran: what it wrote must not stay cached.
     if ((!result.ok && !isOutputValidationFailure(result.error)) || settings === undefined) {
-      if (cacheLogOf(ctx) !== undefined)
-        recordCacheStatus(ctx, { path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0 }, await call());
+      if (observer !== undefined) await tell(observer, opts);
       return result;
     }
-    let keys: string[];
-    let move: LiveMove;
+    let move: Move;
     try {
-      ({ keys, move } = mutationTargets(rt, settings, opts, await opts.getRawInput(), result.ok ? result.data : undefined));
+      move = mutationMove(rt, settings, opts, await opts.getRawInput(), result.ok ? result.data : undefined);
     } catch (cause) {
       // The write has happened; an unusable target must not leave stale data behind, so everything goes.
       rt.report(
@@ -92,14 +92,10 @@ export function createMutationMiddleware(rt: TrpcRuntime, onMoved?: (move: LiveM
           ? new CachingError('config', `${cause.message}; invalidating everything instead`, { path, cause })
           : new CachingError('config', `meta.invalidate of "${path}" threw; invalidating everything instead`, { path, cause }),
       );
-      keys = [rt.engine.keys.allVersion()];
-      move = moveOfAll();
+      move = rt.engine.moveAll();
     }
-    await rt.engine.invalidate(keys, path);
-    const moved = movedFor(move, callerSegment(rt, ctx), true);
-    if (cacheLogOf(ctx) !== undefined)
-      recordCacheStatus(ctx, { path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0, moved }, await call());
-    onMoved?.(move);
+    await rt.engine.invalidate(move, path);
+    if (observer !== undefined) await tell(observer, opts, movedFor(move, callerSegment(rt, ctx), true));
     return result;
   };
 }

@@ -1,8 +1,8 @@
 import { TRPCError } from '@trpc/server';
+import { type CallObserver, type CallOutcome, callObserverOf } from '../engine/calls.js';
 import type { Computed, QueryPlan } from '../engine/engine.js';
 import { type Scope, userScope } from '../engine/keys.js';
 import { CachingError, errorMessage } from '../errors.js';
-import { type CacheLog, type CacheLogEntry, cacheLogOf, noteCall } from '../http/cache-log.js';
 import { endChain, type MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedCacheMeta } from './meta.js';
 import type { CacheMiddlewareOptions, TrpcRuntime } from './runtime.js';
@@ -57,21 +57,32 @@ function planFault(path: string, error: unknown): CachingError {
   return new CachingError('key', `cannot derive a cache key for "${path}": ${errorMessage(error)}`, { path, cause: error });
 }
 
-/** Notes a call's entry at its position in the request, with its input: X-Cache and X-Cache-Sync pair by position. */
-async function note(log: CacheLog, opts: CacheMiddlewareOptions, entry: CacheLogEntry, unkeyed = false): Promise<void> {
+/**
+ * Tells the request's observer (the HTTP layer's cache log) what the cache did for this call: the one report of a
+ * query, built here whatever the outcome. With a plan, its scope, TTL, window and tags; without (caching disabled, or
+ * the input could not be keyed), the procedure's settings. The input is read only when someone observes.
+ */
+async function tell(
+  observer: CallObserver,
+  opts: CacheMiddlewareOptions,
+  status: CallOutcome['status'],
+  from: QueryPlan | { readonly scope: 'user' | 'public'; readonly ttl: number; readonly unkeyed?: boolean },
+  etag?: string,
+): Promise<void> {
   let input: unknown;
   try {
     input = await opts.getRawInput();
   } catch {
     input = undefined;
   }
-  noteCall(log, entry, { getRawInput: opts.getRawInput, input, unkeyed });
-}
-
-/** The entry of a call the cache answered or filled: its plan's scope, TTL, window and tags, and the payload's validator. */
-function served(plan: QueryPlan, status: CacheLogEntry['status'], etag: string | undefined): CacheLogEntry {
-  const swr = plan.staleWhileRevalidate > 0 ? plan.staleWhileRevalidate : undefined;
-  return { path: plan.path, type: 'query', status, scope: plan.scope, ttl: plan.ttl, etag, staleWhileRevalidate: swr, tags: plan.tags };
+  const plan = 'entryKey' in from ? from : undefined;
+  const swr = plan !== undefined && plan.staleWhileRevalidate > 0 ? plan.staleWhileRevalidate : undefined;
+  const outcome: CallOutcome =
+    plan === undefined
+      ? { path: opts.path, type: 'query', status, scope: from.scope, ttl: from.ttl }
+      : { path: opts.path, type: 'query', status, scope: plan.scope, ttl: plan.ttl, etag, staleWhileRevalidate: swr, tags: plan.tags };
+  const unkeyed = plan === undefined && 'unkeyed' in from && from.unkeyed === true;
+  observer.called(unkeyed ? { outcome, call: opts.getRawInput, input, unkeyed } : { outcome, call: opts.getRawInput, input });
 }
 
 /**
@@ -84,8 +95,8 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
   return async function trpcCachingQuery(opts: CacheMiddlewareOptions): Promise<MiddlewareResult<object>> {
     const { ctx, path, type, signal } = opts;
     if (type !== 'query') throw misuse('cachedQuery', 'query', type, path);
-    // Looked up once; with optional chaining an entry is only built when the request asked for cache headers.
-    const log = cacheLogOf(ctx);
+    // Looked up once: a report is built only when the request has an observer (it asked for cache headers).
+    const observer = callObserverOf(ctx);
     let settings: ResolvedCacheMeta;
     try {
       const first = rt.checkCall(path, opts.meta, 'cachedQuery');
@@ -97,7 +108,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     const scopeKind = settings.scope === 'public' ? 'public' : 'user';
     if (!settings.enabled) {
       rt.engine.bypassed(path, scopeKind, 'disabled');
-      if (log !== undefined) await note(log, opts, { path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl });
+      if (observer !== undefined) await tell(observer, opts, 'BYPASS', { scope: scopeKind, ttl: settings.ttl });
       return opts.next();
     }
     if (signal?.aborted) throw aborted(path, signal.reason);
@@ -108,18 +119,17 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     } catch (error) {
       rt.report(planFault(path, error));
       rt.engine.bypassed(path, scopeKind, 'input');
-      if (log !== undefined) await note(log, opts, { path, type: 'query', status: 'BYPASS', scope: scopeKind, ttl: settings.ttl }, true);
+      if (observer !== undefined) await tell(observer, opts, 'BYPASS', { scope: scopeKind, ttl: settings.ttl, unkeyed: true });
       return opts.next();
     }
 
     const read = await rt.engine.read(plan);
     if (read.kind === 'hit') {
-      if (log !== undefined) await note(log, opts, served(plan, 'HIT', read.etag));
+      if (observer !== undefined) await tell(observer, opts, 'HIT', plan, read.etag);
       return endChain(read.value);
     }
     if (read.kind === 'bypass') {
-      if (log !== undefined)
-        await note(log, opts, { path, type: 'query', status: 'BYPASS', scope: plan.scope, ttl: plan.ttl, tags: plan.tags });
+      if (observer !== undefined) await tell(observer, opts, 'BYPASS', plan);
       return opts.next();
     }
     const compute = async (): Promise<Computed<MiddlewareResult<object>>> => {
@@ -127,7 +137,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       return result.ok ? { result, ok: true, data: result.data } : { result, ok: false, data: undefined, error: result.error };
     };
     if (read.kind === 'stale') {
-      if (log !== undefined) await note(log, opts, served(plan, 'STALE', read.etag));
+      if (observer !== undefined) await tell(observer, opts, 'STALE', plan, read.etag);
       // tRPC's next() is a plain closure over this call's chain: it runs the resolver after this middleware has
       // returned, with this call's ctx and input. No signal of ours stops it; the engine reports its failure.
       rt.engine.refresh(plan, read, compute);
@@ -142,11 +152,11 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       throw error;
     }
     if (outcome.kind === 'shared') {
-      if (log !== undefined) await note(log, opts, served(plan, 'MISS', outcome.etag));
+      if (observer !== undefined) await tell(observer, opts, 'MISS', plan, outcome.etag);
       return endChain(outcome.value);
     }
     const status = outcome.etag === undefined ? 'BYPASS' : 'MISS';
-    if (log !== undefined) await note(log, opts, served(plan, status, outcome.etag));
+    if (observer !== undefined) await tell(observer, opts, status, plan, outcome.etag);
     return outcome.result;
   };
 }

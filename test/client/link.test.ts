@@ -210,15 +210,15 @@ describe('invalidationLink', () => {
 describe('the X-Cache-Sync header', () => {
   it('is sent only when cacheResponseMeta is asked for it', async () => {
     const { cacheResponseMeta } = await import('../../src/http/index.js');
-    const { attachCacheLog, recordCacheStatus } = await import('../../src/http/cache-log.js');
+    const { attachCacheLog, cacheLogOf } = await import('../../src/http/cache-log.js');
     // One call (an adapter that does not list its calls: the first entry is the first call), input { id: 1 }.
     const ctxOf = (tags: string[]) => {
       const ctx = attachCacheLog({}, true);
-      recordCacheStatus(
-        ctx,
-        { path: 'a', type: 'query', status: 'HIT', scope: 'user', ttl: 1000, etag: 'e', tags },
-        { getRawInput: 0, input: { id: 1 } },
-      );
+      cacheLogOf(ctx)?.called({
+        outcome: { path: 'a', type: 'query', status: 'HIT', scope: 'user', ttl: 1000, etag: 'e', tags },
+        call: 0,
+        input: { id: 1 },
+      });
       return ctx;
     };
     const opts = { ctx: ctxOf(['t']), type: 'query' as const, paths: ['a'], errors: [] };

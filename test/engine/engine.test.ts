@@ -20,10 +20,10 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     const plan = planFor(engine);
     expect(await query(engine, plan, async () => ok('v1'))).toEqual({ how: 'computed', value: 'v1' });
     expect(await query(engine, plan, async () => ok('unused'))).toEqual({ how: 'hit', value: 'v1' });
-    expect(await engine.invalidate(engine.targetKeys({ tags: ['post:1'] }))).toBe(true);
+    expect(await engine.invalidate(engine.planMove({ tags: ['post:1'] }))).toBe(true);
     expect(await query(engine, plan, async () => ok('v2'))).toEqual({ how: 'computed', value: 'v2' });
     // Another tag, user or path leaves it alone.
-    await engine.invalidate(engine.targetKeys({ tags: ['post:2'], users: ['bob'], paths: ['user'] }));
+    await engine.invalidate(engine.planMove({ tags: ['post:2'], users: ['bob'], paths: ['user'] }));
     expect(await query(engine, plan, async () => ok('unused'))).toEqual({ how: 'hit', value: 'v2' });
   });
 
@@ -151,7 +151,7 @@ describe.each(storeKinds())('the engine on $name', (kind) => {
     });
     await until(() => started);
     db = 'after';
-    expect(await engine.invalidate(engine.targetKeys({ scopes: [alice] }))).toBe(true);
+    expect(await engine.invalidate(engine.planMove({ scopes: [alice] }))).toBe(true);
     // The moved key is lost (eviction, FLUSHALL, a restart without persistence): B reads it absent, as A did.
     for (const key of plan.keys.slice(1)) await keyv.delete(key);
     const fresh = query(engine, plan, async () => ok(db));
@@ -215,7 +215,7 @@ describe('the engine on Redis under faults', () => {
     expect(await writer.engine.read(planFor(writer.engine))).toEqual({ kind: 'bypass', reason: 'store-error' });
     expect(await writer.engine.read(planFor(writer.engine))).toEqual({ kind: 'bypass', reason: 'breaker-open' });
     // The breaker is open for reads, but a move is never skipped by it.
-    expect(await writer.engine.invalidate(writer.engine.targetKeys({ tags: ['post:1'] }))).toBe(true);
+    expect(await writer.engine.invalidate(writer.engine.planMove({ tags: ['post:1'] }))).toBe(true);
     expect(writer.engine.pendingInvalidations).toBe(0);
     expect(await query(reader.engine, plan, async () => ok('after'))).toEqual({ how: 'computed', value: 'after' });
   });
@@ -241,7 +241,7 @@ describe('the engine on Redis under faults', () => {
     await redis.server.command('FLUSHALL');
     const { engine } = testEngine(await store(), { invalidationTimeout: 300 });
     for (let round = 0; round < 3; round++) {
-      const move = engine.invalidate(engine.targetKeys({ tags: [`stalled:${round}`] }));
+      const move = engine.invalidate(engine.planMove({ tags: [`stalled:${round}`] }));
       const until = Date.now() + 450;
       while (Date.now() < until) {
         // The client sends the command on a later tick: nothing left this process while it was blocked.
@@ -259,7 +259,7 @@ describe('the engine on Redis under faults', () => {
     const writer = testEngine(await store(), { maxPendingInvalidations: 50, invalidationTimeout: 100 });
     await redis.server.command('CLIENT', 'PAUSE', '1500', 'WRITE');
     const moves = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => writer.engine.invalidate(writer.engine.targetKeys({ tags: [`other:${i}`] }))),
+      Array.from({ length: 200 }, (_, i) => writer.engine.invalidate(writer.engine.planMove({ tags: [`other:${i}`] }))),
     );
     expect(moves.every((written) => written === false)).toBe(true);
     // 200 distinct keys became one move of the global version: bounded, and it covers everything here.

@@ -137,7 +137,7 @@ describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (ki
     ['everything', { all: true }],
   ] as const)('never serves an expired entry stale once %s it depends on was invalidated', async (_name, target) => {
     const { engine, plan, compute } = await expiredEntry(kind);
-    expect(await engine.invalidate(engine.targetKeys(target))).toBe(true);
+    expect(await engine.invalidate(engine.planMove(target))).toBe(true);
     // The window only stretches expiry; a move means the data changed, so the caller waits for the resolver.
     expect(await query(engine, plan, compute)).toEqual({ how: 'computed', value: 'v2' });
   });
@@ -154,7 +154,7 @@ describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (ki
     gate.close();
     expect(await query(engine, plan, compute)).toEqual({ how: 'stale', value: 'v1' });
     await gate.arrivals(2);
-    await engine.invalidate(engine.targetKeys({ tags: ['post:1'] }));
+    await engine.invalidate(engine.planMove({ tags: ['post:1'] }));
     gate.open();
     await engine.idle();
     // v2 was computed from data read before the move: stored, but under the old versions.
@@ -214,7 +214,7 @@ describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (ki
     // A reader whose clock is a minute behind the writer's sees the entry fresh (the store still bounds its life).
     vi.setSystemTime(Date.now() - 60_000);
     expect(await query(engine, plan, compute)).toEqual({ how: 'hit', value: 'v1' });
-    await engine.invalidate(engine.targetKeys({ paths: ['post.list'] }));
+    await engine.invalidate(engine.planMove({ paths: ['post.list'] }));
     expect(await query(engine, plan, compute)).toEqual({ how: 'computed', value: 'v2' });
     // A reader a minute ahead finds the new entry past its window: a miss, never something older.
     vi.setSystemTime(Date.now() + 120_000);
@@ -229,7 +229,7 @@ describe.each(storeKinds())('stale-while-revalidate in the engine on $name', (ki
     const { compute } = counter();
     expect(await query(engine, plain, compute)).toEqual({ how: 'computed', value: 'v1' });
     expect(await query(engine, windowed, compute)).toEqual({ how: 'hit', value: 'v1' });
-    await engine.invalidate(engine.targetKeys({ tags: ['post:1'] }));
+    await engine.invalidate(engine.planMove({ tags: ['post:1'] }));
     expect(await query(engine, windowed, compute)).toEqual({ how: 'computed', value: 'v2' });
     expect(await query(engine, plain, compute)).toEqual({ how: 'hit', value: 'v2' });
     clock.advance(TTL + 1);

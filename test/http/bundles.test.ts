@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { cjsBuild } from '../support/cjs-build.js';
 
 /**
- * The published CommonJS build: `trpc-caching` and `trpc-caching/http` are separate bundles, each with its
- * own copy of the cache log module.
+ * The published CommonJS build: `trpc-caching` and `trpc-caching/http` are separate entry files that share
+ * chunks, so that a context made by one and a procedure made by the other meet through one copy of each module.
  */
 describe('the CommonJS build, root and subpaths as separate bundles', () => {
   const cjs = cjsBuild('trpc-caching-cjs-');
@@ -19,7 +19,21 @@ describe('the CommonJS build, root and subpaths as separate bundles', () => {
       .filter((subpath) => subpath !== './package.json')
       .map((subpath) => (subpath === '.' ? 'index.cjs' : `${subpath.slice(2)}.cjs`))
       .sort();
-    expect((await readdir(cjs.outDir)).filter((name) => name.endsWith('.cjs')).sort()).toEqual(expected);
+    const entries = (await readdir(cjs.outDir)).filter((name) => name.endsWith('.cjs') && !name.startsWith('chunk-'));
+    expect(entries.sort()).toEqual(expected);
+  });
+
+  it('keeps one copy of each shared module across the entry files', async () => {
+    const files = (await readdir(cjs.outDir)).filter((name) => name.endsWith('.cjs'));
+    const holding = async (text: string) => {
+      const found: string[] = [];
+      for (const name of files) if ((await readFile(join(cjs.outDir, name), 'utf8')).includes(text)) found.push(name);
+      return found;
+    };
+    // The call observer's mark (engine/calls.ts) and the store capabilities' mark (stores/capabilities.ts): each module
+    // is in one file, required by the root, http and redis entries alike.
+    expect(await holding('trpc-caching.call-observer')).toHaveLength(1);
+    expect(await holding('trpc-caching.store-capabilities')).toHaveLength(1);
   });
 
   it('keeps the HTTP and OpenAPI names out of the root entry', () => {

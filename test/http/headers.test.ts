@@ -2,10 +2,18 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { type CacheLogEntry, cacheResponseMeta, type ResponseMetaInput, withCacheHeaders, withNotModifiedFetch } from 'trpc-caching/http';
 import { createOpenApiFetchHandler } from 'trpc-to-openapi';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { attachCacheLog, cacheLogOf, recordCacheStatus } from '../../src/http/cache-log.js';
+import { attachCacheLog, cacheLogOf } from '../../src/http/cache-log.js';
 import { createRestApp, type RestCtx, restAppStarter, userOf } from '../support/apps/rest.js';
 import { rest, trpcClient } from '../support/clients.js';
 import { storeKinds } from '../support/stores.js';
+
+/** Notes an entry without a position, as an adapter that cannot place its calls leaves them: headers pair it by path. */
+function recordUnplaced(ctx: object, entry: CacheLogEntry): void {
+  const log = cacheLogOf(ctx);
+  if (log === undefined) throw new Error('no cache log on the context');
+  log.entries.push(entry);
+  log.unplaced = true;
+}
 
 describe.each(storeKinds())('HTTP cache headers on $name', (kind) => {
   const start = restAppStarter(kind);
@@ -193,7 +201,7 @@ describe('cacheResponseMeta', () => {
   const ctxWith = (...entries: CacheLogEntry[]) => {
     // Entries noted without a position, as an adapter that does not list its calls leaves them: paired by path.
     const ctx = attachCacheLog({}, true);
-    for (const noted of entries) recordCacheStatus(ctx, noted);
+    for (const noted of entries) recordUnplaced(ctx, noted);
     return ctx;
   };
   const headersFor = (opts: ResponseMetaInput, options: Parameters<typeof cacheResponseMeta>[0] = {}) =>
@@ -227,7 +235,7 @@ describe('cacheResponseMeta', () => {
     const withKey = await withCacheHeaders((_args: unknown) => ({}))({ req: { headers: { 'x-api-key': 'k1' } } });
     const without = await withCacheHeaders((_args: unknown) => ({}))({ req: { headers: {} } });
     const publicHit = entry({ scope: 'public', ttl: 120_000 });
-    for (const ctx of [withKey, without]) recordCacheStatus(ctx, publicHit);
+    for (const ctx of [withKey, without]) recordUnplaced(ctx, publicHit);
     const options = { maxAge: (e: CacheLogEntry) => e.ttl / 1000, vary: ['X-Api-Key'] };
     expect(headersFor({ ctx: withKey, type: 'query', paths: ['a'], errors: [] }, options)).toMatchObject({
       'Cache-Control': 'private, max-age=120',

@@ -8,8 +8,8 @@ import KeyvRedis from '@keyv/redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LiveEvent } from '../../src/client/index.js';
 import { scopeSegment } from '../../src/engine/keys.js';
+import type { MoveTerms } from '../../src/engine/move.js';
 import { type LiveDelivery, LiveHub } from '../../src/live/hub.js';
-import type { LiveMove } from '../../src/live/move.js';
 import { createRawStringStore } from '../../src/stores/raw-string.js';
 import { clientApp, clientFor, serve, until } from '../client/app.js';
 import { fileRedis } from '../support/redis-file.js';
@@ -37,8 +37,8 @@ function normalised(seen: Array<{ id: string; event: LiveEvent }>): string[] {
 
 describe('one hub', () => {
   const HISTORY = 8;
-  const publicMove = (id: string): LiveMove => ({ id, all: false, scopes: [], paths: [], tags: [id] });
-  const privateMove = (id: string, scope: string): LiveMove => ({ id, all: false, scopes: [scope], paths: [], tags: [] });
+  const publicMove = (id: string): MoveTerms => ({ id, all: false, scopes: [], paths: [], tags: [id] });
+  const privateMove = (id: string, scope: string): MoveTerms => ({ id, all: false, scopes: [scope], paths: [], tags: [] });
 
   /** Bob's stream through connects, resumes, a long absence and a stale id; alice moves `n` times between steps. */
   async function bobsStream(n: number): Promise<string[]> {

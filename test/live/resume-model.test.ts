@@ -2,13 +2,13 @@
 // what forged lastEventIds do, and whether a resuming reader can ever miss one of its own moves.
 import { afterEach, describe, expect, it } from 'vitest';
 import { scopeSegment } from '../../src/engine/keys.js';
+import type { MoveTerms } from '../../src/engine/move.js';
 import { type LiveDelivery, LiveHub } from '../../src/live/hub.js';
-import type { LiveMove } from '../../src/live/move.js';
 
 const segment = (user: string) => scopeSegment('trpc-caching', { kind: 'user', id: user });
 const BOB = segment('bob');
-const publicMove = (id: string): LiveMove => ({ id, all: false, scopes: [], paths: [], tags: [id] });
-const privateMove = (id: string, scope: string): LiveMove => ({ id, all: false, scopes: [scope], paths: [], tags: [] });
+const publicMove = (id: string): MoveTerms => ({ id, all: false, scopes: [], paths: [], tags: [id] });
+const privateMove = (id: string, scope: string): MoveTerms => ({ id, all: false, scopes: [scope], paths: [], tags: [] });
 
 const open: LiveHub[] = [];
 afterEach(async () => {

@@ -2,6 +2,7 @@ import type { Keyv } from 'keyv';
 import { onTestFinished } from 'vitest';
 import { CacheEngine, type Computed, type EngineOptions, type QueryPlan } from '../../src/engine/engine.js';
 import type { CachingError } from '../../src/errors.js';
+import { capabilitiesOf } from '../../src/stores/capabilities.js';
 import { GuardedStore } from '../../src/stores/guard.js';
 
 /** Engine options, plus the store guard's bounds that createCaching would take from CachingOptions. */
@@ -23,6 +24,7 @@ export function testEngine(keyv: Keyv, options: TestEngineOptions = {}): { engin
   const engine = new CacheEngine({
     prefix: 'engine',
     store: new GuardedStore(keyv, { timeout, breakerThreshold, breakerCooldown: 5_000, report }),
+    capabilities: capabilitiesOf(keyv),
     versionTtl: 60_000,
     invalidationTimeout: 1_000,
     maxPendingInvalidations: 1_000,

@@ -4,7 +4,7 @@ import { CONNECTION_ERROR_CODES } from '../connection-errors.js';
 /**
  * An error of a store's connection to Redis: it names the server (`host:port`, never a password) and carries the
  * connection's own error as `cause`. `code` says whether the store has not connected yet (`connecting`) or cannot
- * reach the server (`unreachable`); see README "Failure modes".
+ * reach the server (`unreachable`); see docs/failure-modes.md.
  *
  * @example
  * ```ts

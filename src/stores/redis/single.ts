@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, type RedisClientOptions } from '@keyv/redis';
-import { redisPubSub } from '../../live/redis-pubsub.js';
 import { nodeFault } from '../capabilities.js';
 import {
   type BackendOptions,
@@ -14,6 +13,7 @@ import {
   replicasAcknowledged,
 } from './backend.js';
 import type { ConnectionWatch } from './connection.js';
+import { redisPubSub } from './pubsub.js';
 import { ServerSwitchWatch } from './server-switch-watch.js';
 
 type Client = ReturnType<typeof createClient>;
@@ -22,7 +22,7 @@ type Client = ReturnType<typeof createClient>;
  * One Redis (or Valkey) server. Reads are one MGET; writes of several keys are
  * one MULTI, so that a version move lands whole or not at all.
  *
- * The client is built with the options README used to ask users to copy: no
+ * The client is built with these options: no
  * offline queue (while disconnected a command fails at once instead of
  * landing late, in a burst, after newer writes), reconnection for ever with a
  * capped backoff, a connect timeout, and a first connection started here and

@@ -1,3 +1,5 @@
+import { hashedPart } from '../../engine/keys.js';
+
 /** Hash slots of a Redis Cluster: 16384, one owner each. */
 export const SLOTS = 16_384;
 
@@ -11,24 +13,6 @@ const TABLE = (() => {
   }
   return table;
 })();
-
-/**
- * The part of a key Redis Cluster hashes: the text between the first `{` and
- * the first `}` after it when that text is not empty (a hash tag), else the
- * whole key. Two keys whose hashed parts are equal always share a slot.
- *
- * @example
- * ```ts
- * hashedPart('app:q:{u.1f}:list'); // 'u.1f'
- * hashedPart('app:v:all'); // 'app:v:all'
- * ```
- */
-export function hashedPart(key: string): string {
-  const open = key.indexOf('{');
-  if (open === -1) return key;
-  const close = key.indexOf('}', open + 1);
-  return close === -1 || close === open + 1 ? key : key.slice(open + 1, close);
-}
 
 /**
  * The Cluster slot of a key, as `CLUSTER KEYSLOT` computes it: CRC16 of the

@@ -71,7 +71,7 @@ export interface RedisStoreSettings {
   readonly replicaAckTimeout?: number;
   /**
    * Cluster only: lay keys out in hash-tagged groups, so that a hit reads its entry with the user's version
-   * in one slot and the shared versions in another (2 commands a hit instead of one per key; see README).
+   * in one slot and the shared versions in another (2 commands a hit instead of one per key; see docs/instances.md).
    * Every process that shares the Cluster must use the same layout: they would not see each other's
    * invalidations otherwise.
    * @default true
@@ -82,7 +82,7 @@ export interface RedisStoreSettings {
    * round trip while neither the entry nor any of its versions changed. Redis invalidates the copies
    * itself (RESP3 client tracking, on a connection of the near cache's own); this process always reads
    * its own writes, and another process's write is visible here at most `maxStaleness` ms after it
-   * returned, even when that connection goes silent (README, "Running on several instances").
+   * returned, even when that connection goes silent (docs/instances.md).
    * `true` takes the defaults; `nearCacheStats(store)` reads its counters.
    * @default undefined (no near cache: every read is one MGET)
    */
@@ -114,7 +114,7 @@ export class RedisStore extends Keyv<string> {
   readonly #readiness: Readiness;
 
   constructor(adapter: RedisAdapter, readiness: Readiness) {
-    // No namespace and no key prefix: the engine's keys are the Redis keys (README's key table holds).
+    // No namespace and no key prefix: the engine's keys are the Redis keys (the key table of docs/how-it-works.md holds).
     super({ store: adapter, namespace: '', useKeyPrefix: false, serialize, deserialize });
     this.#readiness = readiness;
   }
@@ -165,7 +165,7 @@ const KNOWN = [
  *   naming `host:port` and the client's error, which `onError` is told of; every
  *   call that fails meanwhile says the same.
  * - Strings are stored as they are with Redis TTLs (`PX`): no Keyv envelope, no
- *   namespace; README's key table is what Redis holds.
+ *   namespace; the key table of docs/how-it-works.md is what Redis holds.
  * - A hit is one MGET on one server; on a Cluster, one MGET per slot it touches,
  *   all sent at once (2 with the default hash-tag layout). The Cluster client follows
  *   `MOVED`/`ASK`, refreshes its slot map after a reshard, and after a failover.

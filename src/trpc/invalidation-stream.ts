@@ -1,9 +1,9 @@
 import { type TRPCSubscriptionProcedure, tracked } from '@trpc/server';
 import { CachingConfigError } from '../errors.js';
+import type { LiveHub } from '../live/hub.js';
 import { describe, positiveInteger } from '../options.js';
 import type { LiveEvent } from '../protocol/index.js';
-import type { AnyProcedureBuilder } from '../trpc/internals.js';
-import type { LiveHub } from './hub.js';
+import type { AnyProcedureBuilder } from './internals.js';
 
 /**
  * Options of `caching.invalidationStream(base, options)`.
@@ -38,7 +38,7 @@ export interface InvalidationStreamInput {
 
 /**
  * The subscription procedure `caching.invalidationStream(base)` returns: mount it in your router. Each event is
- * `{ id, data }` with `data` a {@link LiveEvent} (README "Client caches").
+ * `{ id, data }` with `data` a {@link LiveEvent} (docs/client.md).
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 import type { Keyv } from 'keyv';
-import { capabilitiesOf, type PubSub } from '../stores/capabilities.js';
+import { capabilitiesOf, type PubSub } from '../capabilities.js';
 
 /** The part of a `@redis/client` client (single node or cluster) that publish/subscribe uses. */
 export interface RedisPubSubClient {
