@@ -24,7 +24,7 @@ export function storeKinds(): StoreKind[] {
       name: 'redis',
       async fresh() {
         await redis.server.command('FLUSHALL');
-        // What README recommends for Redis; test/core/keyv-default.test.ts covers a plain Keyv too.
+        // What docs/stores.md recommends for Redis; test/contract/keyv-default.test.ts covers a plain Keyv too.
         return redis.track(createRawStringStore(new KeyvRedis(redis.url)));
       },
       get redis() {
