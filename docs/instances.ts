@@ -1,4 +1,4 @@
-// The README's "Running on several instances" example, kept here so that the typecheck covers it.
+// Shown in docs/instances.md (Several instances on one Redis).
 import { createCaching } from 'trpc-caching';
 import { createRedisStore } from 'trpc-caching/redis';
 

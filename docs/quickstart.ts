@@ -1,4 +1,4 @@
-// The README's quickstart, kept here so that the typecheck and a test cover it.
+// Shown in README.md (Quickstart); test/docs/quickstart.test.ts runs it.
 import { initTRPC, TRPCError } from '@trpc/server';
 import { type CachingMeta, createCaching } from 'trpc-caching';
 import { z } from 'zod';

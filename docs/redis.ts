@@ -1,4 +1,4 @@
-// The README's Redis example, kept here so that the typecheck covers it.
+// Shown in docs/stores.md (Redis).
 import { createCaching } from 'trpc-caching';
 import { createRedisStore } from 'trpc-caching/redis';
 

@@ -1,4 +1,4 @@
-// The README's "Client caches" example, kept here so that the typecheck and a test cover it.
+// Shown in docs/client.md (Client caches); test/client/readme.test.ts checks it is shown.
 import { createServer, type IncomingMessage } from 'node:http';
 import { QueryClient } from '@tanstack/query-core';
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from '@trpc/client';

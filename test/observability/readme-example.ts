@@ -1,4 +1,4 @@
-// The README's Observability example, kept here so that the typecheck covers it and readme.test.ts runs it.
+// Shown in docs/observability.md; test/observability/readme.test.ts runs it.
 import { subscribe } from 'node:diagnostics_channel';
 import { type CacheReadMessage, cachingChannels, createCaching } from 'trpc-caching';
 import { instrumentCaching } from 'trpc-caching/otel';

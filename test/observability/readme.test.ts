@@ -3,10 +3,10 @@ import { describe, expect, it, vi } from 'vitest';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
-describe('README, Observability', () => {
+describe('docs/observability.md', () => {
   it('shows the example exactly as test/observability/readme-example.ts, which runs', async () => {
     const code = read('test/observability/readme-example.ts').split('\n').slice(1).join('\n').trimEnd();
-    expect(read('README.md')).toContain(`\`\`\`ts\n${code}\n\`\`\``);
+    expect(read('docs/observability.md')).toContain(`\`\`\`ts\n${code}\n\`\`\``);
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     try {
       const { caching } = await import('./readme-example.js');
@@ -20,8 +20,7 @@ describe('README, Observability', () => {
   it('names every diagnostics channel and every stats field the code has', async () => {
     const { cachingChannels } = await import('../../src/index.js');
     const { createNotesApp } = await import('./app.js');
-    const readme = read('README.md');
-    const section = readme.slice(readme.indexOf('## Observability'), readme.indexOf('\n## ', readme.indexOf('## Observability') + 1));
+    const section = read('docs/observability.md');
     for (const name of Object.values(cachingChannels)) expect(section).toContain(`\`${name}\``);
     const stats = createNotesApp(undefined).caching.stats();
     for (const field of Object.keys(stats)) expect(section).toContain(`\`${field}\``);

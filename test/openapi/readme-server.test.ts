@@ -4,7 +4,7 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { server } from './readme-server.js';
 
-describe("the README's OpenAPI and HTTP headers example", () => {
+describe("docs/http.md's HTTP headers and OpenAPI example", () => {
   let url = '';
   beforeAll(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

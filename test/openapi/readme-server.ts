@@ -1,4 +1,4 @@
-// The README's "OpenAPI and HTTP headers" example, kept here so that the typecheck and a test cover it.
+// Shown in docs/http.md (HTTP headers, 304 and OpenAPI); test/openapi/readme-server.test.ts runs it.
 import { createServer, type IncomingMessage } from 'node:http';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
