@@ -242,6 +242,7 @@ describe('the live stream, in one process', () => {
 describe.each([
   { form: 'createRawStringStore(new KeyvRedis(...))', open: () => createRawStringStore(new KeyvRedis(redis.url)) },
   { form: 'createRedisStore', open: () => createRedisStore({ url: redis.url }) },
+  { form: 'createRedisStore with a near cache', open: () => createRedisStore({ url: redis.url, nearCache: true }) },
 ])('the live stream across processes, on $form', ({ open: openStore }) => {
   it('carries a move made through one createCaching instance to a page served by another, over Redis', async () => {
     const store = () => redis.track(openStore());

@@ -38,6 +38,8 @@ export function withNearCache(
         ),
       delete: (keys) => near.write(keys, () => backend.delete(keys)),
       leases: backend.leases,
+      // Publish/subscribe goes to the server itself: the live stream crosses processes with a near cache too.
+      pubsub: backend.pubsub,
       async close() {
         near.close();
         await backend.close();
