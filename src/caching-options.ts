@@ -1,4 +1,5 @@
 import type { Keyv } from 'keyv';
+import { type AuditOptions, resolveAudit } from './engine/audit-options.js';
 import type { LeaseSettings } from './engine/lease.js';
 import type { EngineOptions } from './engine/plan.js';
 import { CachingConfigError, type CachingError } from './errors.js';
@@ -89,6 +90,13 @@ export interface CachingOptions<TCtx> {
    * ```
    */
   stats?: boolean | StatsOptions;
+  /**
+   * The consistency auditor: checks a sample of hits against their resolver, run again after the caller was
+   * answered, and counts divergences (data changed without an invalidation reaching the entry). `true` takes the
+   * defaults; see {@link AuditOptions} and docs/consistency.md. `meta.cache.audit: false` exempts a procedure.
+   * @default false
+   */
+  audit?: boolean | AuditOptions;
 }
 
 // The defaults CachingOptions' TSDoc promises: change both together.
@@ -190,6 +198,7 @@ export function resolveCachingOptions<TCtx>(options: CachingOptions<TCtx>): Reso
       retryMax: breakerCooldown,
       maxEntryBytes,
       inputLimits: { maxInputBytes, maxInputDepth },
+      audit: resolveAudit(options.audit),
     },
     store: keyv,
     // Leases across processes (createRedisStore), or one process's own (createMemoryStore: it is the only process).

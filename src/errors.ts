@@ -4,9 +4,10 @@
  * an entry, `key` deriving a key from the input, `config` a misconfiguration
  * found at call time, `refresh` a background refresh of an entry served stale
  * (`meta.cache.staleWhileRevalidate`) whose resolver failed: its `cause` is the
- * resolver's error, which no caller saw.
+ * resolver's error, which no caller saw. `audit` is a divergence the consistency
+ * auditor found (thrown only with `audit.onDivergence: 'throw'`, never reported to `onError`).
  */
-export type CachingOperation = 'read' | 'write' | 'invalidate' | 'encode' | 'key' | 'config' | 'refresh';
+export type CachingOperation = 'read' | 'write' | 'invalidate' | 'encode' | 'key' | 'config' | 'refresh' | 'audit';
 
 /**
  * A cache fault reported to `onError`. It is never thrown from a cached

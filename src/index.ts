@@ -1,10 +1,13 @@
 export { type Caching, createCaching, type ProcedureCaching } from './caching.js';
 export type { CachingOptions, LockOptions } from './caching-options.js';
-export type { BypassReason } from './engine/events.js';
+export type { AuditOptions } from './engine/audit-options.js';
+export type { AuditEvent, AuditReason, BypassReason, Divergence } from './engine/events.js';
 export type { InvalidationTargets } from './engine/targets.js';
 export { CachingConfigError, CachingError, type CachingOperation } from './errors.js';
+export type { AuditCounts, AuditPathStats, AuditStats } from './observability/audit-stats.js';
 export {
   type CacheBreakerMessage,
+  type CacheDivergenceMessage,
   type CacheInvalidateMessage,
   type CacheReadMessage,
   type CacheStoreErrorMessage,

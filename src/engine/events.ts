@@ -35,6 +35,57 @@ export interface StoreCallEvent {
   readonly durationMs: number;
 }
 
+/** Why a sampled hit was not checked (`skipped`), or its check reached no verdict (`discarded`). */
+export type AuditReason =
+  /** Skipped: the store's circuit breaker is open. */
+  | 'breaker-open'
+  /** Skipped: the event loop runs timers later than `audit.maxLag`. */
+  | 'lagging'
+  /** Skipped: `audit.maxConcurrent` checks are running. */
+  | 'busy'
+  /** Discarded: a version the entry depends on moved (the data changed and the cache knew). */
+  | 'moved'
+  /** Discarded: an invalidation of this process that covers the entry is not written yet. */
+  | 'pending-invalidation'
+  /** Discarded: the versions could not be read again. */
+  | 'store-error'
+  /** Discarded: the resolver failed, or its result cannot be cached or compared. */
+  | 'resolver';
+
+/**
+ * One sampled hit's check by the consistency auditor (`createCaching({ audit })`). `agreed`: the resolver, run
+ * again, returned what the cache served; `diverged`: it did not, and no version the entry depends on moved
+ * (see {@link Divergence}); `discarded`: no verdict; `skipped`: not checked. Never carries a user id or an input.
+ */
+export interface AuditEvent {
+  readonly path: string;
+  readonly scope: Scope['kind'];
+  readonly outcome: 'agreed' | 'diverged' | 'discarded' | 'skipped';
+  readonly reason?: AuditReason | undefined;
+  /** How long the resolver ran again (the check's cost), in ms; 0 when skipped. */
+  readonly durationMs: number;
+}
+
+/**
+ * A divergence: a hit served data that its resolver no longer returns, while every version the entry depends on
+ * stayed put, so no declared invalidation accounts for the change. The likely cause is a mutation that does not
+ * invalidate this procedure: `mutations` names those this process ran since the entry was stored.
+ *
+ * @example
+ * ```ts
+ * createCaching<Ctx>({ user: (ctx) => ctx.user?.id, audit: { onDivergence: (d) => logger.error(d, 'stale cache') } });
+ * ```
+ */
+export interface Divergence extends AuditEvent {
+  readonly outcome: 'diverged';
+  /** The entry's tags, as its procedure declared them. */
+  readonly tags: readonly string[];
+  /** How long before the check the entry was stored, in ms (from its TTL's end); undefined for an entry that does not say. */
+  readonly ageMs: number | undefined;
+  /** Paths of the mutations this process ran since the entry was stored, most recent first: the likely culprits. */
+  readonly mutations: readonly string[];
+}
+
 /**
  * What the engine tells observers (stats, diagnostics channels, OpenTelemetry). Each hook is
  * optional and called synchronously on the hot path: keep it cheap, never throw.
@@ -48,4 +99,6 @@ export interface EngineEvents {
   onBreaker?(state: 'closed' | 'open' | 'half-open'): void;
   onPending?(count: number): void;
   onError?(error: CachingError): void;
+  /** A sampled hit was checked by the auditor (or skipped); a divergence is a {@link Divergence}. */
+  onAudit?(event: AuditEvent | Divergence): void;
 }

@@ -1,4 +1,5 @@
 import { CachingError, errorMessage } from '../errors.js';
+import type { AuditSettings } from './audit.js';
 import { type InputLimits, UncacheableInputError } from './canonical.js';
 import type { BypassReason, EngineEvents } from './events.js';
 import type { KeyFormat, Scope } from './keys.js';
@@ -48,7 +49,16 @@ export interface VersionsRead {
 
 /** A read's outcome; `miss` carries what `CacheEngine.fill` needs. */
 export type ReadOutcome =
-  | { readonly kind: 'hit'; readonly value: unknown; readonly etag: string }
+  | {
+      readonly kind: 'hit';
+      readonly value: unknown;
+      readonly etag: string;
+      /** The entry's stored payload, and the versions it matched (space-joined): what an audit check compares. */
+      readonly payload: string;
+      readonly tokens: string;
+      /** When the entry's TTL ends (wall clock, ms); undefined for the `1` layout. */
+      readonly freshUntil: number | undefined;
+    }
   | { readonly kind: 'miss'; readonly tokens: ReadonlyArray<string | undefined>; readonly readAt: number }
   /** An expired entry within the plan's stale-while-revalidate window, its versions all current: serve it, then `CacheEngine.refresh`. */
   | {
@@ -99,6 +109,8 @@ export interface EngineOptions {
   readonly events?: EngineEvents | undefined;
   /** How locked misses share a lease across processes; plans with `lock` need it. */
   readonly lock?: LeaseSettings | undefined;
+  /** The consistency auditor's settings; undefined: no hit is ever checked. */
+  readonly audit?: AuditSettings | undefined;
 }
 
 const NO_TAGS: readonly string[] = [];

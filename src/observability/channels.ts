@@ -1,5 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
-import type { InvalidateEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
+import type { Divergence, InvalidateEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
 import type { CachingError } from '../errors.js';
 
 /**
@@ -19,6 +19,7 @@ import type { CachingError } from '../errors.js';
  * | `trpc-caching:store`       | {@link CacheStoreMessage}            | every store call (read, write, invalidate)         |
  * | `trpc-caching:store-error` | {@link CacheStoreErrorMessage}       | a store fault, as `onError` is told of it          |
  * | `trpc-caching:breaker`     | {@link CacheBreakerMessage}          | the circuit breaker opens, half-opens or closes    |
+ * | `trpc-caching:divergence`  | {@link CacheDivergenceMessage}       | the auditor found a hit its resolver disagrees with |
  *
  * @example
  * ```ts
@@ -41,7 +42,22 @@ export const cachingChannels = {
   store: 'trpc-caching:store',
   storeError: 'trpc-caching:store-error',
   breaker: 'trpc-caching:breaker',
+  divergence: 'trpc-caching:divergence',
 } as const;
+
+/**
+ * A divergence on `trpc-caching:divergence`: the path, scope kind, tags, the entry's age and the mutations this
+ * process ran since it was stored (docs/consistency.md). Never a user id, an input or a value.
+ *
+ * @example
+ * ```ts
+ * subscribe(cachingChannels.divergence, (message) => {
+ *   const { path, mutations } = message as CacheDivergenceMessage;
+ *   logger.error({ path, mutations }, 'the cache served data its source no longer agrees with');
+ * });
+ * ```
+ */
+export type CacheDivergenceMessage = Divergence;
 
 /**
  * A query's outcome on `trpc-caching:hit`, `:miss`, `:coalesced`, `:stale` and `:bypass`.
@@ -116,6 +132,12 @@ const invalidate = channel(cachingChannels.invalidate);
 const store = channel(cachingChannels.store);
 const storeError = channel(cachingChannels.storeError);
 const breaker = channel(cachingChannels.breaker);
+const divergence = channel(cachingChannels.divergence);
+
+/** Publishes a divergence, if anyone listens. */
+export function publishDivergence(event: Divergence): void {
+  if (divergence.hasSubscribers) divergence.publish(event);
+}
 
 /** Publishes a read on its status's channel, if anyone listens. The event object itself is the message: no copy. */
 export function publishRead(event: ReadEvent): void {

@@ -1,7 +1,7 @@
-import type { EngineEvents, InvalidateEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
+import type { AuditEvent, Divergence, EngineEvents, InvalidateEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
 import type { MoveTerms } from '../engine/move.js';
 import type { CachingError } from '../errors.js';
-import { publishBreaker, publishError, publishInvalidate, publishRead, publishStoreCall } from './channels.js';
+import { publishBreaker, publishDivergence, publishError, publishInvalidate, publishRead, publishStoreCall } from './channels.js';
 import type { StatsRecorder } from './stats.js';
 
 /** What an `EngineEvents` hook is told. */
@@ -56,6 +56,12 @@ export class Observers implements EngineEvents {
 
   onPending(count: number): void {
     this.tell('onPending', count);
+  }
+
+  onAudit(event: AuditEvent | Divergence): void {
+    this.stats?.onAudit(event);
+    if (event.outcome === 'diverged') publishDivergence(event as Divergence);
+    this.tell('onAudit', event);
   }
 
   onError(error: CachingError): void {

@@ -1,4 +1,5 @@
-import type { BypassReason, EngineEvents, InvalidateEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
+import type { AuditEvent, BypassReason, Divergence, EngineEvents, InvalidateEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
+import { AuditRecorder, type AuditStats } from './audit-stats.js';
 import { LatencyHistogram, type LatencySummary } from './latency.js';
 
 export type { LatencySummary } from './latency.js';
@@ -77,6 +78,8 @@ export interface CachingStats {
    * Absent for a store of one node.
    */
   readonly storeNodes?: readonly StoreNodeStats[];
+  /** The consistency auditor's checks, in total and per path (all zero without createCaching's `audit`). */
+  readonly audit: AuditStats;
 }
 
 /**
@@ -158,8 +161,13 @@ export class StatsRecorder implements EngineEvents {
   private storeErrors = 0;
   private readonly latency = { read: new LatencyHistogram(), write: new LatencyHistogram(), invalidate: new LatencyHistogram() };
   private readonly paths = new Map<string, PathCounts>();
+  private readonly audit = new AuditRecorder();
 
   constructor(private readonly maxPaths: number) {}
+
+  onAudit(event: AuditEvent | Divergence): void {
+    this.audit.onAudit(event);
+  }
 
   onRead(event: ReadEvent): void {
     let counts = this.paths.get(event.path);
@@ -234,6 +242,7 @@ export class StatsRecorder implements EngineEvents {
         bypasses: pathBypasses,
       })),
       ...(live.storeNodes === undefined ? {} : { storeNodes: live.storeNodes }),
+      audit: this.audit.snapshot(),
     };
   }
 

@@ -74,6 +74,17 @@ export interface CacheMeta {
    */
   readonly staleIfError?: boolean;
   /**
+   * `false` exempts this procedure from the consistency auditor (createCaching's `audit`): for a resolver whose
+   * output varies by design (a clock, randomness, a live feed), which a check would take for a divergence.
+   *
+   * @default true (checked when the instance audits)
+   * @example
+   * ```ts
+   * cachedQuery.meta({ cache: { ttl: 5_000, audit: false } }).query(() => ({ now: Date.now() }))
+   * ```
+   */
+  readonly audit?: boolean;
+  /**
    * Stampede protection across processes: processes that miss this entry at once run its resolver once, the
    * others wait for its entry (see createCaching's `lock`, which sets the default and the timings). Needs a store
    * that offers leases (`createRedisStore`); elsewhere identical misses share one run per process, as always.

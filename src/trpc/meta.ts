@@ -13,6 +13,8 @@ export interface ResolvedCacheMeta {
   readonly staleIfError: boolean;
   /** Whether a miss takes a lease so that processes missing it at once run the resolver once. */
   readonly lock: boolean;
+  /** Whether the consistency auditor may check this procedure's hits (`meta.cache.audit`). */
+  readonly audit: boolean;
 }
 
 /** `meta.invalidate` after validation, with defaults applied; undefined when it invalidates nothing. */
@@ -111,11 +113,11 @@ export function resolveCacheMeta(
   defaults: { readonly ttl: number; readonly versionTtl: number; readonly lock?: boolean },
 ): ResolvedCacheMeta {
   const raw = (meta as CachingMeta | undefined)?.cache;
-  const off = { staleWhileRevalidate: 0, staleIfError: false, lock: defaults.lock === true };
+  const off = { staleWhileRevalidate: 0, staleIfError: false, lock: defaults.lock === true, audit: true };
   if (raw === false) return { enabled: false, ttl: defaults.ttl, scope: 'user', tags: undefined, ...off };
   if (raw === undefined) return { enabled: true, ttl: defaults.ttl, scope: 'user', tags: undefined, ...off };
   const option = `meta.cache of "${path}"`;
-  const cache = checkObject(option, raw, ['ttl', 'scope', 'tags', 'enabled', 'staleWhileRevalidate', 'staleIfError', 'lock']);
+  const cache = checkObject(option, raw, ['ttl', 'scope', 'tags', 'enabled', 'staleWhileRevalidate', 'staleIfError', 'lock', 'audit']);
   const ttl = cache.ttl === undefined ? defaults.ttl : checkDuration(`${option}.ttl`, cache.ttl, { min: 1, max: defaults.versionTtl });
   // The entry stays in the store for ttl + window: versions must still outlive it.
   const staleWhileRevalidate =
@@ -138,7 +140,7 @@ export function resolveCacheMeta(
   if (cache.scope !== undefined && cache.scope !== 'user' && cache.scope !== 'public') {
     throw new CachingConfigError(`${option}.scope`, `expected 'user' or 'public', got ${describe(cache.scope)}`);
   }
-  for (const flag of ['enabled', 'lock'] as const) {
+  for (const flag of ['enabled', 'lock', 'audit'] as const) {
     if (cache[flag] !== undefined && typeof cache[flag] !== 'boolean') {
       throw new CachingConfigError(`${option}.${flag}`, `expected a boolean, got ${describe(cache[flag])}`);
     }
@@ -153,6 +155,7 @@ export function resolveCacheMeta(
     staleWhileRevalidate,
     staleIfError: cache.staleIfError === true,
     lock: typeof cache.lock === 'boolean' ? cache.lock : defaults.lock === true,
+    audit: cache.audit !== false,
   };
 }
 

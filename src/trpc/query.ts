@@ -85,6 +85,14 @@ async function tell(
   observer.called(unkeyed ? { outcome, call: opts.getRawInput, input, unkeyed } : { outcome, call: opts.getRawInput, input });
 }
 
+/** The rest of the chain (the resolver) as the engine runs it: a result, and whether it is a success worth caching. */
+function recompute(opts: CacheMiddlewareOptions): () => Promise<Computed<MiddlewareResult<object>>> {
+  return async () => {
+    const result = await opts.next();
+    return result.ok ? { result, ok: true, data: result.data } : { result, ok: false, data: undefined, error: result.error };
+  };
+}
+
 /**
  * The cachedQuery middleware: turns a tRPC call into an engine plan, serves a
  * hit without running the rest of the chain, and on a miss runs the rest of
@@ -125,6 +133,9 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
 
     const read = await rt.engine.read(plan);
     if (read.kind === 'hit') {
+      // A sampled hit is checked against its resolver, run again like a stale entry's refresh (below): after this
+      // middleware returned, with this call's ctx and input. Decided before the caller can touch the value.
+      if (settings.audit && rt.engine.sampled()) rt.engine.audit(plan, read, recompute(opts));
       if (observer !== undefined) await tell(observer, opts, 'HIT', plan, read.etag);
       return endChain(read.value);
     }
@@ -132,10 +143,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       if (observer !== undefined) await tell(observer, opts, 'BYPASS', plan);
       return opts.next();
     }
-    const compute = async (): Promise<Computed<MiddlewareResult<object>>> => {
-      const result = await opts.next();
-      return result.ok ? { result, ok: true, data: result.data } : { result, ok: false, data: undefined, error: result.error };
-    };
+    const compute = recompute(opts);
     if (read.kind === 'stale') {
       if (observer !== undefined) await tell(observer, opts, 'STALE', plan, read.etag);
       // tRPC's next() is a plain closure over this call's chain: it runs the resolver after this middleware has
