@@ -90,7 +90,9 @@ export class Auditor {
       return;
     }
     this.running++;
-    const done = this.run(plan, hit, compute)
+    // On a turn of its own: the resolver's first synchronous steps must not run before the caller has its answer.
+    const done = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.run(plan, hit, compute))
       .catch(() => this.tell({ path: plan.path, scope: plan.scope, outcome: 'discarded', reason: 'resolver', durationMs: 0 }))
       .finally(() => {
         this.running--;

@@ -85,9 +85,12 @@ const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
  * | `trpc_caching.errors`               | counter    | `{error}` | `trpc_caching.operation` (as `CachingError.operation`)                              |
  * | `trpc_caching.invalidations.pending`| gauge      | `{key}`   |                                                                                     |
  * | `trpc_caching.breaker`              | gauge      |           | `trpc_caching.state` (closed, open, half-open): 1 for the current state, 0 for the others |
+ * | `trpc_caching.audit.checks`         | counter    | `{check}` | `trpc_caching.path`, `.outcome` (agreed, diverged, discarded, skipped), `.reason` (discarded, skipped) |
+ * | `trpc_caching.audit.duration`       | histogram  | `s`       | `trpc_caching.path`: how long a check's resolver ran (the auditor's cost)           |
  *
  * The hit ratio is `reads{status=hit}` over all `reads` (add `stale` and `coalesced` to count every call the
- * resolver did not run for). Trace data goes on the active span, see {@link InstrumentCachingOptions.tracing}.
+ * resolver did not run for). Consistency is `audit.checks{outcome=agreed}` over `agreed` + `diverged` (docs/consistency.md).
+ * Trace data goes on the active span, see {@link InstrumentCachingOptions.tracing}.
  * Attributes never hold a user id or an input.
  *
  * @example
@@ -121,6 +124,14 @@ export function instrumentCaching(caching: InstrumentedCaching, options: Instrum
     unit: '{move}',
   });
   const errors = meter.createCounter('trpc_caching.errors', { description: 'Cache faults reported to onError', unit: '{error}' });
+  const auditChecks = meter.createCounter('trpc_caching.audit.checks', {
+    description: 'Sampled hits checked against their resolver by the consistency auditor, by outcome',
+    unit: '{check}',
+  });
+  const auditDuration = meter.createHistogram('trpc_caching.audit.duration', {
+    description: "How long a check's resolver ran",
+    unit: 's',
+  });
   const pending = meter.createObservableGauge('trpc_caching.invalidations.pending', {
     description: 'Version keys whose invalidation is not written yet',
     unit: '{key}',
@@ -193,6 +204,13 @@ export function instrumentCaching(caching: InstrumentedCaching, options: Instrum
         },
         event.durationMs,
       );
+    },
+    onAudit(event) {
+      const attributes: Attributes = { 'trpc_caching.path': event.path, 'trpc_caching.outcome': event.outcome };
+      if (event.reason !== undefined) attributes['trpc_caching.reason'] = event.reason;
+      auditChecks.add(1, attributes);
+      if (event.outcome !== 'skipped') auditDuration.record(event.durationMs / 1000, { 'trpc_caching.path': event.path });
+      if (event.outcome === 'diverged') traceCall('divergence', () => ({ 'trpc_caching.path': event.path }), 0);
     },
     onError(error) {
       errors.add(1, { 'trpc_caching.operation': error.operation });

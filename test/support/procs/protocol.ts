@@ -15,14 +15,22 @@ export interface WorkerCachingOptions {
   readonly invalidationTimeout?: number;
   /** Pending version keys above which a process moves the global version instead (fixed engine; ignored before it). */
   readonly maxPendingInvalidations?: number;
+  /** createCaching's consistency auditor. */
+  readonly audit?: {
+    readonly sampleRate?: number;
+    readonly window?: number;
+    readonly maxConcurrent?: number;
+    readonly maxLag?: number;
+  };
 }
 
 /**
  * How a worker reaches the cache's Redis: `raw` is README's recommended form (a raw-string
  * store over a client that fails fast while disconnected); `plain` is `new Keyv(new KeyvRedis(url))`,
- * whose values carry an absolute `expires` taken from the writer's clock.
+ * whose values carry an absolute `expires` taken from the writer's clock; `near` is `createRedisStore({ url,
+ * nearCache: { maxStaleness: 250 } })`, whose hits come from this process's memory.
  */
-export type StoreForm = 'raw' | 'plain';
+export type StoreForm = 'raw' | 'plain' | 'near';
 
 /**
  * One query. Every answer names the database slot it was computed from, so the
@@ -76,6 +84,10 @@ export interface WorkerStatus {
   readonly errors: Readonly<Record<string, number>>;
   /** The first few distinct messages reported, to say what went on when a test fails. */
   readonly messages: readonly string[];
+  /** The auditor's totals (`caching.stats().audit` without its per-path rows). */
+  readonly audit: { readonly checks: number; readonly discarded: number; readonly divergences: number; readonly skipped: number };
+  /** The first few divergences' paths and named mutations, to say what went on when a test fails. */
+  readonly divergences: readonly string[];
 }
 
 /** Every command a worker takes, with its arguments and its reply. */

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import KeyvRedis, { createClient } from '@keyv/redis';
 import { Keyv } from 'keyv';
+import { createRedisStore } from '../../../src/stores/redis/index.js';
 import { connecting } from '../redis-store.js';
 import { type AdversityApp, type CounterDb, createAdversityApp } from './app.js';
 import { type BusyStretches, watchBusyStretches } from './busy-stretch.js';
@@ -52,6 +53,11 @@ interface Instance {
 
 /** The cache store in the form asked for, on a connection of its own. */
 async function openStore(form: StoreForm, url: string): Promise<{ store: Keyv; close(): Promise<void> }> {
+  if (form === 'near') {
+    const store = createRedisStore({ url, nearCache: { maxStaleness: 250 } });
+    await store.ready();
+    return { store, close: () => store.close() };
+  }
   if (form === 'plain') {
     const store = new Keyv(new KeyvRedis(url));
     return { store, close: () => store.disconnect().catch(() => {}) };
@@ -141,7 +147,15 @@ const handlers: Handlers = {
       errors[error.operation] = (errors[error.operation] ?? 0) + 1;
       if (messages.size < 5) messages.add(`${error.operation}: ${error.message}`);
     }
-    return { pending: app().caching.pendingInvalidations, errors, messages: [...messages] };
+    const { checks, discarded, divergences, skipped, paths } = app().caching.stats().audit;
+    const diverged = paths.filter((path) => path.divergences > 0);
+    return {
+      pending: app().caching.pendingInvalidations,
+      errors,
+      messages: [...messages],
+      audit: { checks, discarded, divergences, skipped },
+      divergences: diverged.map((path) => `${path.path} x${path.divergences} after ${path.culprits.map((c) => c.mutation).join(', ')}`),
+    };
   },
   async writeAtOnce({ prefix, count }) {
     if (!current) throw new Error('configure the worker first');
