@@ -12,6 +12,11 @@ export interface AppCachingOptions {
   clusterNodes?: string | undefined;
   /** Time bound of a store call in ms; default trpc-caching's (100). */
   timeout?: number | undefined;
+  /**
+   * Share of hits the consistency auditor checks against their resolver (0 to 1); default `AUDIT_SAMPLE_RATE` from
+   * the environment; none: no auditor. Divergences are logged and counted on /metrics (docs/consistency.md).
+   */
+  auditSampleRate?: number | undefined;
 }
 
 /** A caching instance and how to release its store. */
@@ -58,9 +63,11 @@ export async function createAppCaching(options: AppCachingOptions = {}): Promise
   await opened?.store.ready({ timeout: 2_000 }).catch((error: Error) => {
     console.warn(`[example] ${error.message}; the API runs uncached until it is reachable.`);
   });
+  const sampleRate = options.auditSampleRate ?? (process.env.AUDIT_SAMPLE_RATE ? Number(process.env.AUDIT_SAMPLE_RATE) : undefined);
   const caching = createCaching<Context>({
     user: (ctx) => ctx.user?.id,
     ttl: 5 * 60_000,
+    ...(sampleRate === undefined ? {} : { audit: { sampleRate, onDivergence: 'log' } }),
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
     ...(opened ? { store: opened.store } : {}),
   });

@@ -115,6 +115,31 @@ export function createCacheMetrics(caching: Pick<Caching<never>, 'stats'>): Cach
     },
   });
 
+  new Counter({
+    name: 'trpc_caching_audit_checks_total',
+    help: 'Hits the consistency auditor sampled, by outcome (diverged: served data its resolver no longer returns)',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      this.reset();
+      const { checks, discarded, divergences, skipped } = stats.audit;
+      this.inc({ outcome: 'agreed' }, checks - discarded - divergences);
+      this.inc({ outcome: 'diverged' }, divergences);
+      this.inc({ outcome: 'discarded' }, discarded);
+      this.inc({ outcome: 'skipped' }, skipped);
+    },
+  });
+  new Counter({
+    name: 'trpc_caching_audit_path_divergences_total',
+    help: 'Divergences by procedure path: an invalidation is missing (docs/consistency.md)',
+    labelNames: ['path'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { path, divergences } of stats.audit.paths) if (divergences > 0) this.inc({ path }, divergences);
+    },
+  });
+
   return {
     registry,
     async scrape() {

@@ -29,6 +29,8 @@ export interface StartOptions {
   dbDelayMs?: number;
   /** Longest a cache store call may take before the cache bypasses it, in ms. Default 100 (trpc-caching's default). */
   cacheTimeout?: number;
+  /** Share of hits the consistency auditor checks (0 to 1). Default: `AUDIT_SAMPLE_RATE`, else no auditor. */
+  auditSampleRate?: number;
 }
 
 /** A running example server. */
@@ -128,7 +130,11 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 /** Starts the example app: database, cache, router and HTTP server. */
 export async function start(options: StartOptions = {}): Promise<RunningApp> {
   const db = await openDatabase(options.dbDelayMs === undefined ? {} : { delayMs: options.dbDelayMs });
-  const cache = await createAppCaching({ redisUrl: options.redisUrl, timeout: options.cacheTimeout });
+  const cache = await createAppCaching({
+    redisUrl: options.redisUrl,
+    timeout: options.cacheTimeout,
+    auditSampleRate: options.auditSampleRate,
+  });
   const appRouter = createAppRouter(cache.caching);
   const metrics = createCacheMetrics(cache.caching);
 

@@ -67,4 +67,20 @@ describe('the example app /metrics page', () => {
     const after = (await scrape(url)).samples.get('trpc_caching_reads_total{status="hit"}');
     expect([before, after]).toEqual([0, 2]);
   });
+
+  it("counts the consistency auditor's checks, with no divergence for the example's invalidations", async () => {
+    app = await start({ port: 0, dbDelayMs: 1, cacheTimeout: 2_000, auditSampleRate: 1 });
+    const { url } = app;
+    for (let i = 0; i < 3; i++) await rest(url, 'alice-token', '/notes');
+    await rest(url, null, '/feed');
+    await rest(url, null, '/feed');
+    // Each hit is checked after its answer, a window later: wait for the three checks rather than for a time.
+    let samples = (await scrape(url)).samples;
+    for (let tries = 0; tries < 200 && (samples.get('trpc_caching_audit_checks_total{outcome="agreed"}') ?? 0) < 3; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      samples = (await scrape(url)).samples;
+    }
+    expect(samples.get('trpc_caching_audit_checks_total{outcome="agreed"}')).toBe(3);
+    expect(samples.get('trpc_caching_audit_checks_total{outcome="diverged"}')).toBe(0);
+  });
 });
