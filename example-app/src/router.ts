@@ -55,6 +55,8 @@ export function createAppRouter(caching: Caching<Context>) {
   const cachedQuery = caching.cachedQuery(authedProcedure);
   const invalidatingMutation = caching.invalidatingMutation(authedProcedure);
   const publicCachedQuery = caching.cachedQuery(publicProcedure);
+  // The demo's message of the day (see `demo` below): kept here, not in the database, as a demo needs nothing more.
+  let motd = 'Welcome';
 
   const appRouter = router({
     users: router({
@@ -187,6 +189,29 @@ export function createAppRouter(caching: Caching<Context>) {
         .input(pagination)
         .output(pageOf(noteSchema))
         .query(({ ctx, input }) => ctx.db.feed(input.page, input.pageSize)),
+    }),
+
+    // A deliberate bug, for the consistency auditor to find (docs/consistency.md): `setMotd` does not invalidate the
+    // `motd` tag its query is cached under, so readers keep the old message until the TTL ends. Start the example with
+    // AUDIT_SAMPLE_RATE=1: the first read after a change logs the divergence, naming demo.setMotd, and /metrics counts it.
+    demo: router({
+      motd: publicCachedQuery
+        .meta({
+          openapi: { method: 'GET', path: '/demo/motd', tags: ['demo'], summary: 'Message of the day (cached)', protect: false },
+          cache: { scope: 'public', ttl: 60_000, tags: ['motd'] },
+        })
+        .input(z.void())
+        .output(z.object({ text: z.string() }))
+        .query(() => ({ text: motd })),
+      setMotd: invalidatingMutation
+        // Incomplete on purpose: the fix is `invalidate: { tags: ['motd'] }`.
+        .meta({ openapi: { method: 'PUT', path: '/demo/motd', tags: ['demo'], summary: 'Change it (forgets to invalidate it)' } })
+        .input(z.object({ text: z.string().min(1).max(200) }))
+        .output(z.object({ text: z.string() }))
+        .mutation(({ input }) => {
+          motd = input.text;
+          return { text: motd };
+        }),
     }),
 
     // The live invalidation stream (SSE): each connection hears every move that affects its user; an anonymous one,

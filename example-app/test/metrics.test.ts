@@ -1,5 +1,5 @@
 // The example's /metrics page: what Prometheus scrapes after a few requests to the REST API.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { rest } from '../../test/support/clients.js';
 import { type RunningApp, start } from '../src/server.js';
 
@@ -82,5 +82,30 @@ describe('the example app /metrics page', () => {
     }
     expect(samples.get('trpc_caching_audit_checks_total{outcome="agreed"}')).toBe(3);
     expect(samples.get('trpc_caching_audit_checks_total{outcome="diverged"}')).toBe(0);
+  });
+
+  it("shows the demo's forgotten invalidation as a divergence on /metrics and in the log, naming the mutation", async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      app = await start({ port: 0, dbDelayMs: 1, cacheTimeout: 2_000, auditSampleRate: 1 });
+      const { url } = app;
+      expect((await rest(url, null, '/demo/motd')).body).toEqual({ text: 'Welcome' });
+      expect((await rest(url, 'alice-token', '/demo/motd', { method: 'PUT', body: { text: 'Changed' } })).status).toBe(200);
+      // The bug: the cache still serves the old message.
+      expect((await rest(url, null, '/demo/motd')).body).toEqual({ text: 'Welcome' });
+      let samples = (await scrape(url)).samples;
+      for (let tries = 0; tries < 200 && (samples.get('trpc_caching_audit_checks_total{outcome="diverged"}') ?? 0) < 1; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        samples = (await scrape(url)).samples;
+      }
+      expect(samples.get('trpc_caching_audit_checks_total{outcome="diverged"}')).toBe(1);
+      expect(samples.get('trpc_caching_audit_path_divergences_total{path="demo.motd"}')).toBe(1);
+      const lines = logged.mock.calls.map((call) => String(call[0]));
+      expect(lines.filter((line) => line.includes('"demo.motd" served data its resolver no longer returns'))).toEqual([
+        expect.stringContaining('demo.setMotd'),
+      ]);
+    } finally {
+      logged.mockRestore();
+    }
   });
 });
