@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { fileURLToPath } from 'node:url';
 import type { Keyv } from 'keyv';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -181,4 +183,18 @@ describe.each(storeKinds())('the consistency auditor on $name', (kind) => {
       logged.mockRestore();
     }
   });
+});
+
+describe("the auditor's development mode", () => {
+  it("ends the process with the divergence (as a test run fails) when onDivergence is 'throw'", async () => {
+    const script = fileURLToPath(new URL('../support/procs/audit-throw.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: fileURLToPath(new URL('../../', import.meta.url)) });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/CachingError: trpc-caching: "byId" served data its resolver no longer returns.*rename/);
+  }, 30_000);
 });
