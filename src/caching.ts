@@ -81,7 +81,8 @@ export interface Caching<TCtx> {
   describe(router: AnyRouter): ReadonlyMap<string, ProcedureCaching>;
   /**
    * A snapshot of this instance's counters since its creation (hits, misses, bypasses by reason, invalidations,
-   * store latency percentiles, the busiest paths) and of its state now (pending invalidations, circuit breaker).
+   * store latency percentiles, the busiest paths, the consistency auditor's checks) and of its state now (pending
+   * invalidations, circuit breaker).
    * Cheap enough for every scrape; see {@link CachingStats}.
    *
    * @example

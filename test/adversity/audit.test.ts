@@ -21,7 +21,7 @@ const GIVE_UP_MS = 60_000;
  * The window covers a mutation's write-to-return on a loaded 2-core machine and the near cache's 250 ms; the event
  * loop of a worker sharing 2 cores with the suite can run late, so lateness skips only what is very late.
  */
-const AUDIT = { sampleRate: 0.3, window: 1_500, maxConcurrent: 32, maxLag: 1_000 } as const;
+const AUDIT = { sampleRate: 0.3, window: 2_500, maxConcurrent: 64, maxLag: 1_000 } as const;
 
 const total = (statuses: readonly WorkerStatus[], field: keyof WorkerStatus['audit']) =>
   statuses.reduce((sum, status) => sum + status.audit[field], 0);
