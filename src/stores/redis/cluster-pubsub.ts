@@ -127,25 +127,30 @@ class ShardSubscription {
     if (this.connection !== undefined) this.lost();
     if (owner === undefined) return this.later();
     let connection: ShardSubscriber | undefined;
-    try {
-      connection = await this.source.connection(this.slot);
-      const made = connection;
+    let abandoned = false;
+    const subscribed = async (): Promise<ShardSubscriber> => {
+      const made = await this.source.connection(this.slot);
+      connection = made;
+      // Made after the attempt timed out: nobody will use it.
+      if (abandoned) throw new Error('abandoned');
       // Its errors are the store's to report, through the main client; a lost connection is replaced, not healed.
       made.on('error', () => this.lostOn(made));
       made.on('end', () => this.lostOn(made));
-      // Redis unsubscribes a sharded channel's listeners when its slot leaves the node (failover, reshard).
-      made.on('server-sunsubscribe', () => this.lostOn(made));
-      await withTimeout(
-        (async () => {
-          await made.connect();
-          await made.sSubscribe(this.channel, (message) => {
-            if (this.connection === made) this.onMessage(message);
-          });
-        })(),
-        this.source.connectTimeout,
-      );
+      // Redis unsubscribes a sharded channel's listeners when its slot leaves the node (failover, reshard): the client
+      // emits `sharded-channel-moved` (the cluster client of @redis/client 5.12 waits for `server-sunsubscribe`, which
+      // nothing emits, and so would stay deaf: the reason this module holds its subscriptions itself).
+      made.on('sharded-channel-moved', () => this.lostOn(made));
+      await made.connect();
+      await made.sSubscribe(this.channel, (message) => {
+        if (this.connection === made) this.onMessage(message);
+      });
+      return made;
+    };
+    try {
+      connection = await withTimeout(subscribed(), this.source.connectTimeout);
     } catch {
       // Not there (down, or no longer the slot's primary: MOVED): the map is refreshed and the subscription tried again.
+      abandoned = true;
       if (connection !== undefined) destroy(connection);
       this.source.refresh();
       return this.later();

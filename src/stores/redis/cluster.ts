@@ -185,7 +185,9 @@ export function clusterNodes(
       if (master === undefined) throw new Error(`the Redis Cluster's slot map has no primary for slot ${slot}`);
       // A copy of the node's command connection (address, credentials, TLS as the cluster client made it), that a
       // subscription replaces instead of letting it reconnect: after a failover its node may serve other slots.
-      const node = await main.client.nodeClient(master);
+      // Its command connection as the slot map made it (eagerly, unless `minimizeConnections`); not awaited while it is
+      // reconnecting to a dead node, which never ends.
+      const node = master.client ?? (await main.client.nodeClient(master));
       return node.duplicate({
         socket: { ...node.options?.socket, reconnectStrategy: false },
         clientSideCache: undefined,

@@ -52,6 +52,27 @@ describe('the live stream across processes, on createRedisStore({ cluster }) wit
     expect(alice.events).toMatchObject([{ source: 'live', tags: ['post:1'] }]);
   });
 
+  it("keeps carrying moves after a manual failover of the channel's primary (the old one stays up, as a replica)", async () => {
+    const posts = seedPosts();
+    const one = await served(clientApp(await redis.connected(), { posts }));
+    const two = await served(clientApp(await redis.connected(), { posts }));
+    const alice = await page(one.url, 'alice');
+    const bob = clientFor(two.url, 'bob', {});
+    const primary = await redis.cluster.ownerOf(CHANNEL_SLOT);
+    const roles = await Promise.all(redis.cluster.nodes.map(async (node) => ({ node, role: (await node.command('ROLE')) as unknown[] })));
+    const replica = roles.find(({ role }) => role[0] === 'slave' && Number(role[2]) === primary.port)?.node;
+    if (replica === undefined) throw new Error(`no replica of ${primary.port}`);
+    await replica.command('CLUSTER', 'FAILOVER');
+    await eventually('the replica serves the channel', async () => (await redis.cluster.ownerOf(CHANNEL_SLOT)) === replica, 15_000);
+    // Every move from now on reaches the page, as itself or behind a reset.
+    await bob.post.rename.mutate({ id: 1, title: 'after the manual failover' });
+    await until(() => alice.events.length > 0, 10_000, "the move (or a reset) on alice's page");
+    expect(alice.events.at(-1)).toSatisfy((event: InvalidationEvent) => event.reset === 'bus' || event.tags.includes('post:1'));
+    const heard = alice.events.length;
+    await bob.post.rename.mutate({ id: 2, title: 'later' });
+    await until(() => alice.events.slice(heard).some((event) => event.tags.includes('post:2')), 10_000, 'the later move');
+  });
+
   it("tells the page to reset when the primary of the channel's slot dies, and carries later moves from its successor", async () => {
     const posts = seedPosts();
     const one = await served(clientApp(await redis.connected(), { posts }));
@@ -65,7 +86,9 @@ describe('the live stream across processes, on createRedisStore({ cluster }) wit
     await eventually('a replica serves the channel', async () => (await redis.cluster.ownerOf(CHANNEL_SLOT)) !== victim, 30_000);
     // The subscriber moves to the new primary and says it may have missed something: the page invalidates everything.
     await until(() => alice.events.length > 0, 15_000, "the reset (or the move) on alice's page");
-    expect(alice.events[0]).toMatchObject({ source: 'live', all: true, reset: 'bus' });
+    // (Its publish failed while the primary was down, so this is the reset; were the mutation slow enough to publish
+    // on the successor after the subscriber moved there, the move itself would do.)
+    expect(alice.events[0]).toSatisfy((event: InvalidationEvent) => event.reset === 'bus' || event.tags.includes('post:1'));
     // Listening on the successor: a later move arrives as itself.
     const heard = alice.events.length;
     await eventually(
