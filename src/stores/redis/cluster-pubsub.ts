@@ -53,6 +53,12 @@ export function clusterPubSub(source: ClusterPubSubSource): PubSub & { check(): 
       // The first attempt is awaited (a stream usually hears everything from its start); a failed one goes on in
       // the background, and its late success is a gap.
       await subscription.settle();
+      if (subscription.unsupported !== undefined) {
+        // Redis before 7 has no sharded pub/sub: retrying would never succeed, and nobody would know.
+        subscriptions.delete(subscription);
+        subscription.close();
+        throw subscription.unsupported;
+      }
       subscription.started();
       return async () => {
         subscriptions.delete(subscription);
@@ -82,6 +88,8 @@ class ShardSubscription {
   private attempt = 0;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  /** The server's refusal of `SSUBSCRIBE` as an unknown command (Redis before 7), once met. */
+  unsupported: Error | undefined;
 
   constructor(
     private readonly source: ClusterPubSubSource,
@@ -148,7 +156,9 @@ class ShardSubscription {
     };
     try {
       connection = await withTimeout(subscribed(), this.source.connectTimeout);
-    } catch {
+    } catch (error) {
+      if (error instanceof Error && /unknown command/i.test(error.message))
+        this.unsupported = new Error(`the Redis Cluster has no sharded pub/sub (Redis 7 or later): ${error.message}`, { cause: error });
       // Not there (down, or no longer the slot's primary: MOVED): the map is refreshed and the subscription tried again.
       abandoned = true;
       if (connection !== undefined) destroy(connection);
