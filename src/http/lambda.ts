@@ -68,7 +68,7 @@ function etagOf(headers: Record<string, boolean | number | string> | undefined):
  *
  * It also keeps a subscription from hanging: a buffered handler returns nothing until the response body ends, and
  * a live stream never ends. With `createContext` wrapped by `withCacheHeaders`, a subscription call (such as
- * `caching.invalidationStream`) reaching this handler fails at once with tRPC's `NOT_IMPLEMENTED`, as an SSE error
+ * `caching.invalidationStream`) reaching this handler fails at once with tRPC's `METHOD_NOT_SUPPORTED` (what tRPC answers when subscriptions are off), as an SSE error
  * event that `httpSubscriptionLink` hands to the subscriber (no reconnection loop), naming the alternatives: a
  * long-lived server, or `awsLambdaStreamingRequestHandler` (not to be wrapped by this function).
  *
@@ -106,7 +106,7 @@ export function refuseBufferedSubscription(args: readonly unknown[]): void {
   if (first.info?.type !== 'subscription') return;
   const path = first.info.calls?.[0]?.path;
   throw new TRPCError({
-    code: 'NOT_IMPLEMENTED',
+    code: 'METHOD_NOT_SUPPORTED',
     message:
       `trpc-caching: the subscription${typeof path === 'string' ? ` "${path}"` : ''} cannot stream from awsLambdaRequestHandler, which sends nothing until the response is complete (a stream never is). ` +
       "Serve it from a long-lived server, or from awsLambdaStreamingRequestHandler with awslambda.streamifyResponse; without it, invalidationLink still applies X-Cache-Sync of this client's own mutations.",

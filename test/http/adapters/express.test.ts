@@ -10,7 +10,8 @@ import { loadRecipe } from './recipes.js';
 const [memory] = storeKinds();
 
 async function start(): Promise<Served> {
-  const { recipe, dispose } = await loadRecipe<typeof Recipe>('adapters-express', memory ?? storeKinds()[0]!);
+  if (memory === undefined) throw new Error('no memory store kind');
+  const { recipe, dispose } = await loadRecipe<typeof Recipe>('adapters-express', memory);
   const { url, close } = await listen(createServer(recipe.app));
   return {
     trpc: `${url}/trpc`,
