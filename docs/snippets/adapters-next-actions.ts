@@ -1,5 +1,5 @@
-'use server';
 // docs/adapters.md, "Next.js App Router": app/posts/actions.ts, a server action that renames a post.
+'use server';
 import { createCaller, userFrom } from './adapters-app.js';
 
 /**

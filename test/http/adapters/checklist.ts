@@ -28,7 +28,13 @@ export interface Served {
 const auth = (user: string | null): Record<string, string> => (user === null ? {} : { authorization: `Bearer ${user}` });
 
 /** A GET of tRPC query `path` (`a,b` with `batch`) as `user`. */
-function query(s: Served, user: string | null, path: string, input?: unknown, headers: Record<string, string> = {}) {
+export function query(
+  s: Pick<Served, 'trpc' | 'fetch'>,
+  user: string | null,
+  path: string,
+  input?: unknown,
+  headers: Record<string, string> = {},
+) {
   const search = input === undefined ? '' : `input=${encodeURIComponent(JSON.stringify(input))}`;
   const batch = path.includes(',') ? `batch=1${search === '' ? '' : '&'}` : '';
   const query = batch + search;
@@ -45,7 +51,7 @@ function rename(s: Served, user: string, title: string, id = 1) {
 }
 
 /** A typed client for `user` over the adapter's transport, subscriptions over SSE. */
-function client(s: Served, user: string) {
+export function client(s: Pick<Served, 'trpc' | 'fetch'>, user: string) {
   return createTRPCClient<AppRouter>({
     links: [
       splitLink({
@@ -55,7 +61,7 @@ function client(s: Served, user: string) {
           EventSource: TestEventSource,
           eventSourceOptions: { headers: auth(user), fetch: s.fetch },
         }),
-        false: httpBatchLink({ url: s.trpc, headers: auth(user), fetch: s.fetch }),
+        false: httpBatchLink({ url: s.trpc, headers: auth(user), fetch: (url, init) => s.fetch(String(url), init ?? undefined) }),
       }),
     ],
   });
