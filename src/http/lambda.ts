@@ -99,6 +99,13 @@ export function withNotModifiedLambda<
  * Throws, for a subscription call that a buffered Lambda handler (wrapped by `withNotModifiedLambda`) is
  * answering, the error that tells the subscriber where a stream can be served instead. Called by `withCacheHeaders`
  * with a `createContext` call's arguments (`{ event, context, info }` on Lambda); does nothing for other calls.
+ * tRPC turns the throw into an SSE `serialized-error` event and ends the response, so the handler returns at once.
+ *
+ * @param args - The arguments of a `createContext` call.
+ * @example
+ * ```ts
+ * const createContext = async (...args: unknown[]) => { refuseBufferedSubscription(args); return {}; };
+ * ```
  */
 export function refuseBufferedSubscription(args: readonly unknown[]): void {
   const first = args[0] as { event?: unknown; info?: { type?: unknown; calls?: readonly { path?: unknown }[] } } | undefined;
