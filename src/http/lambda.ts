@@ -39,7 +39,7 @@ export interface LambdaHttpResultLike {
 /** Events being answered by a buffered handler: tRPC passes the same object to `createContext` as `event`. */
 const bufferedEvents = new WeakSet<object>();
 
-/** A request header of an event, by name in any case; the first value of a v1 multi-value header. */
+/** A request header of an event, by name in any case (v1 keeps the client's case); a v1 multi-value header joined. */
 function headerOf(event: LambdaHttpEventLike, name: string): string | undefined {
   for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === name && value !== undefined) return value;
   for (const [key, values] of Object.entries(event.multiValueHeaders ?? {}))
@@ -61,16 +61,17 @@ function etagOf(headers: Record<string, boolean | number | string> | undefined):
 }
 
 /**
- * Wraps tRPC's `awsLambdaRequestHandler` (or trpc-to-openapi's Lambda handler, or any handler of API Gateway v1/v2
- * events) so that a GET answered with 200 and an `ETag` matching the request's `If-None-Match` (weak comparison,
+ * Wraps tRPC's `awsLambdaRequestHandler` (or any buffered handler of API Gateway v1/v2 and function URL events)
+ * so that a GET answered with 200 and an `ETag` matching the request's `If-None-Match` (weak comparison,
  * lists and `*`) becomes `304 Not Modified` with an empty body, keeping the headers a 304 keeps (`Cache-Control`,
  * `ETag`, `Vary`, `X-Cache`, …; cookies stay where the handler put them).
  *
  * It also keeps a subscription from hanging: a buffered handler returns nothing until the response body ends, and
  * a live stream never ends. With `createContext` wrapped by `withCacheHeaders`, a subscription call (such as
- * `caching.invalidationStream`) reaching this handler fails at once with tRPC's `METHOD_NOT_SUPPORTED` (what tRPC answers when subscriptions are off), as an SSE error
- * event that `httpSubscriptionLink` hands to the subscriber (no reconnection loop), naming the alternatives: a
- * long-lived server, or `awsLambdaStreamingRequestHandler` (not to be wrapped by this function).
+ * `caching.invalidationStream`) reaching this handler fails at once with tRPC's `METHOD_NOT_SUPPORTED` (what
+ * tRPC answers when subscriptions are off), as an SSE error event that `httpSubscriptionLink` hands to the
+ * subscriber without reconnecting, naming the alternatives: a long-lived server, or
+ * `awsLambdaStreamingRequestHandler` (not to be wrapped by this function).
  *
  * @param handler - The buffered Lambda handler to wrap; further arguments (the Lambda context) are passed through.
  * @example
