@@ -1,5 +1,4 @@
 // docs/adapters.md, "Fastify 5": tRPC and trpc-to-openapi's REST plugin, with the 304 hook on the instance.
-
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import { type FastifyRequest, fastify } from 'fastify';
 import { cacheResponseMeta, fastifyNotModified, withCacheHeaders } from 'trpc-caching/http';

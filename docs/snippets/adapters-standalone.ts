@@ -1,5 +1,4 @@
 // docs/adapters.md, "Standalone (node:http)".
-
 import { createServer } from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { cacheResponseMeta, withCacheHeaders, withNotModified } from 'trpc-caching/http';
