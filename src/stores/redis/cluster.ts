@@ -191,7 +191,7 @@ export function clusterNodes(
       return node.duplicate({
         socket: { ...node.options?.socket, reconnectStrategy: false },
         clientSideCache: undefined,
-      } as Parameters<typeof node.duplicate>[0]) as unknown as ShardSubscriber;
+      } as unknown as Parameters<typeof node.duplicate>[0]) as unknown as ShardSubscriber;
     },
     refresh: () => refresh(main.client),
     connectTimeout: options.connectTimeout,
