@@ -10,6 +10,7 @@ const entry = {
   otel: 'src/otel/index.ts',
   redis: 'src/stores/redis/index.ts',
   client: 'src/client/index.ts',
+  postgres: 'src/postgres/index.ts',
 };
 
 // superjson 2 ships ESM only: the CommonJS build carries its own copy so that
@@ -18,8 +19,9 @@ const entry = {
 // entry has its own copy of what it uses: whatever entries share at run time (the cache log slot on a
 // tRPC context) must be reachable from every copy, hence `Symbol.for` there, never a module-private key.
 // @keyv/redis (and the @redis/client it brings) is the app's own optional peer, never bundled: trpc-caching/redis
-// must use the copy the app installed (one client library, one version).
-const external = ['@keyv/redis', '@redis/client'];
+// must use the copy the app installed (one client library, one version). So are pg and pg-logical-replication, which
+// only trpc-caching/postgres imports.
+const external = ['@keyv/redis', '@redis/client', 'pg', 'pg-logical-replication'];
 
 export default defineConfig([
   {

@@ -1,0 +1,216 @@
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createCaching, type InvalidationTargets } from '../../src/index.js';
+import {
+  createPostgresListener,
+  dropSlot,
+  inspectSlot,
+  type PostgresListener,
+  type PostgresListenerEvent,
+  type PostgresListenerOptions,
+  watchSlot,
+} from '../../src/postgres/index.js';
+import { type PostgresServer, startPostgres } from '../support/postgres.js';
+import { eventually } from '../support/redis-store.js';
+import { mapping, SCHEMA, sorted, type Tables } from './schema.js';
+
+let server: PostgresServer;
+beforeAll(async () => {
+  server = await startPostgres();
+  await server.query(SCHEMA);
+  await server.query(`INSERT INTO posts (id, owner_id, title) SELECT g, 'u' || g, 'post ' || g FROM generate_series(1, 20) g`);
+});
+afterAll(async () => {
+  await server?.dispose();
+});
+
+// One cache for every listener of the file, as an app's store outlives its listener's restarts (the mapping's
+// fingerprint is kept there).
+const caching = createCaching({ user: () => null });
+afterAll(() => caching.close());
+
+/** The file's caching instance with its invalidations recorded; `refuse` makes the store refuse those it matches. */
+function recorded() {
+  const calls: InvalidationTargets[] = [];
+  let refuse: (targets: InvalidationTargets) => boolean = () => false;
+  return {
+    calls,
+    refuseWhile(rule: (targets: InvalidationTargets) => boolean) {
+      refuse = rule;
+    },
+    caching: {
+      store: caching.store,
+      async invalidate(targets: InvalidationTargets) {
+        calls.push(sorted(targets));
+        if (refuse(targets)) return false;
+        return caching.invalidate(targets);
+      },
+    },
+  };
+}
+
+const listeners: PostgresListener[] = [];
+afterEach(async () => {
+  await Promise.all(listeners.splice(0).map((listener) => listener.close()));
+});
+
+function listen(target: ReturnType<typeof recorded>, options: Partial<PostgresListenerOptions<Tables>> = {}) {
+  const events: PostgresListenerEvent[] = [];
+  const listener = createPostgresListener<Tables>(target.caching, {
+    connection: server.url,
+    tables: mapping,
+    maxRetryDelay: 200,
+    onEvent: (event) => events.push(event),
+    ...options,
+  });
+  listeners.push(listener);
+  return { listener, events };
+}
+
+const tagged = (calls: InvalidationTargets[], tag: string) => calls.filter((call) => call.tags?.includes(tag));
+
+describe('PostgreSQL change stream listener', () => {
+  it('resyncs once on a new slot, then moves the targets the mapping names for a row changed outside the app', async () => {
+    const target = recorded();
+    const { listener, events } = listen(target);
+    await listener.ready;
+    expect(events.filter((event) => event.type === 'resync').map((event) => event.type === 'resync' && event.reason)).toEqual([
+      'slot-created',
+    ]);
+    expect(target.calls).toEqual([{ all: true }]);
+
+    server.psql(`UPDATE posts SET title = 'edited', owner_id = 'u99' WHERE id = 3`);
+    server.psql(`UPDATE unrelated SET note = 'x' WHERE id = 1`);
+    await listener.caughtUp();
+    // The owner moved: both the new and the old owner's scope move, with the post's tag, in one call.
+    expect(target.calls.slice(1)).toEqual([{ tags: ['post:3'], users: ['u3', 'u99'] }]);
+  });
+
+  it('moves nothing for a rolled-back transaction', async () => {
+    const target = recorded();
+    const { listener } = listen(target);
+    await listener.ready;
+    server.psql(`BEGIN; UPDATE posts SET title = 'never' WHERE id = 4; INSERT INTO comments VALUES (400, 4, 'never'); ROLLBACK;`);
+    server.psql(`UPDATE posts SET rev = rev + 1 WHERE id = 5`);
+    await listener.caughtUp();
+    expect(tagged(target.calls, 'post:4')).toEqual([]);
+    expect(tagged(target.calls, 'comments:4')).toEqual([]);
+    expect(tagged(target.calls, 'post:5')).toHaveLength(1);
+  });
+
+  it("moves a transaction's three tables in one invalidation, and only once it has committed", async () => {
+    const target = recorded();
+    const { listener } = listen(target);
+    await listener.ready;
+    const client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`UPDATE posts SET title = 'three' WHERE id = 6`);
+      await client.query(`INSERT INTO comments VALUES (600, 6, 'hi')`);
+      await client.query(`INSERT INTO likes VALUES (6, 'fan')`);
+      // A transaction committed after those rows were written is applied; none of the open one's rows may move before its COMMIT.
+      server.psql(`UPDATE posts SET rev = rev + 1 WHERE id = 16`);
+      await listener.caughtUp();
+      expect(tagged(target.calls, 'post:16')).toHaveLength(1);
+      const before = target.calls.length;
+      expect(tagged(target.calls, 'post:6')).toEqual([]);
+      await client.query('COMMIT');
+      await listener.caughtUp();
+      expect(target.calls.slice(before)).toEqual([{ tags: ['comments:6', 'likes:6', 'post:6'], users: ['fan', 'u6'] }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('does not acknowledge a transaction whose invalidation failed: it is read again and applied after a reconnect', async () => {
+    const target = recorded();
+    const { listener, events } = listen(target);
+    await listener.ready;
+    let refusals = 0;
+    target.refuseWhile((targets) => targets.tags?.includes('post:7') === true && refusals++ < 2);
+    server.psql(`UPDATE posts SET rev = rev + 1 WHERE id = 7`);
+    server.psql(`UPDATE posts SET rev = rev + 1 WHERE id = 8`);
+    await listener.caughtUp();
+    expect(events.filter((event) => event.type === 'apply-failed')).toHaveLength(2);
+    // Two refused, the third written; the later transaction waited for it (never acknowledged past the gap).
+    expect(tagged(target.calls, 'post:7')).toHaveLength(3);
+    const order = target.calls.map((call) => call.tags?.[0]).filter((tag) => tag === 'post:7' || tag === 'post:8');
+    expect(order.lastIndexOf('post:7')).toBeLessThan(order.indexOf('post:8'));
+  });
+
+  it('applies on resume what was committed while it was stopped, and resyncs when its mapping changed or its slot was dropped', async () => {
+    const first = recorded();
+    const a = listen(first);
+    await a.listener.ready;
+    await a.listener.caughtUp();
+    await a.listener.close();
+    server.psql(`UPDATE posts SET rev = rev + 1 WHERE id = 9`);
+
+    const second = recorded();
+    const b = listen(second);
+    await b.listener.ready;
+    await b.listener.caughtUp();
+    expect(b.events.some((event) => event.type === 'resync')).toBe(false);
+    expect(tagged(second.calls, 'post:9')).toHaveLength(1);
+    await b.listener.close();
+
+    const third = recorded();
+    const c = listen(third, { mappingVersion: 'v2' });
+    await c.listener.ready;
+    expect(c.events.filter((event) => event.type === 'resync').map((event) => event.type === 'resync' && event.reason)).toEqual([
+      'mapping-changed',
+    ]);
+    await c.listener.close();
+
+    expect(await dropSlot(server.url, 'trpc_caching')).toBe(true);
+    const fourth = recorded();
+    const d = listen(fourth, { mappingVersion: 'v2' });
+    await d.listener.ready;
+    expect(d.events.filter((event) => event.type === 'resync').map((event) => event.type === 'resync' && event.reason)).toEqual([
+      'slot-created',
+    ]);
+  });
+
+  it('invalidates everything covered when a mapping throws or a mapped table is truncated', async () => {
+    const target = recorded();
+    const covers = { tags: ['posts-all'] };
+    const { listener, events } = listen(target, {
+      covers,
+      mappingVersion: 'throws',
+      tables: {
+        ...mapping,
+        comments: ({ row }) => {
+          if (row.body === 'boom') throw new Error('bad row');
+          return { tags: [`comments:${row.post_id}`] };
+        },
+      },
+    });
+    await listener.ready;
+    const resyncs = () => events.flatMap((event) => (event.type === 'resync' ? [event.reason] : []));
+    expect(resyncs()).toEqual(['mapping-changed']);
+    server.psql(`INSERT INTO comments VALUES (1000, 10, 'boom')`);
+    server.psql('TRUNCATE likes');
+    await listener.caughtUp();
+    expect(resyncs()).toEqual(['mapping-changed', 'mapping-failed', 'truncate']);
+    expect(target.calls.filter((call) => call.tags?.[0] === 'posts-all')).toHaveLength(3);
+  });
+
+  it('reports a slot nobody has followed for longer than the bound, and how much WAL it holds', async () => {
+    const target = recorded();
+    const { listener } = listen(target, { mappingVersion: 'watch' });
+    await listener.ready;
+    await listener.close();
+    server.psql(`UPDATE posts SET rev = rev + 1 WHERE id BETWEEN 1 AND 20`);
+    const reports: string[] = [];
+    const watch = watchSlot({ connection: server.url, maxInactiveMs: 0, interval: 20, onReport: (report) => reports.push(report.problem) });
+    try {
+      await eventually('the watch reports the inactive slot', () => reports.includes('inactive'));
+    } finally {
+      watch.stop();
+    }
+    const state = await inspectSlot(server.url, 'trpc_caching');
+    expect(state).toMatchObject({ exists: true, active: false, walStatus: 'reserved' });
+    expect(state.lagBytes).toBeGreaterThan(0);
+  });
+});
