@@ -4,9 +4,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCaching } from '../../src/index.js';
 import { createPostgresListener, type PostgresListener, type PostgresListenerEvent } from '../../src/postgres/index.js';
-import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { type PostgresServer, startPostgres } from '../support/postgres.js';
 import { type PgWorker, pgFleet } from '../support/procs/pg-fleet.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { type RedisServer, startRedis } from '../support/redis.js';
 import { destroyStore, eventually, readyRedisStore } from '../support/redis-store.js';
 import { SCHEMA, type Tables } from './schema.js';
 
@@ -66,7 +66,8 @@ async function staleReads(): Promise<string[]> {
   const stale: string[] = [];
   for (const worker of workers) {
     for (const reply of await worker.read(ids)) {
-      if (reply.rev !== truth.get(reply.id)) stale.push(`${worker.name} post ${reply.id}: rev ${reply.rev}, database ${truth.get(reply.id)}`);
+      if (reply.rev !== truth.get(reply.id))
+        stale.push(`${worker.name} post ${reply.id}: rev ${reply.rev}, database ${truth.get(reply.id)}`);
     }
   }
   return stale;
