@@ -5,7 +5,7 @@ import { formatLsn, parseLsn } from './lsn.js';
 import { msSince, openReplication, type ReplicationStream, type StreamItem } from './replication.js';
 import { ensurePublication, ensureSlot, qualified, slotState, withClient } from './slot.js';
 import { validTargets } from './targets.js';
-import { TransactionMoves } from './transaction.js';
+import { TransactionMoves, unionTargets } from './transaction.js';
 import type {
   InvalidatingCaching,
   PostgresListenerEvent,
@@ -44,6 +44,9 @@ export interface PostgresListener {
 
 type Mapper = TableMapping<Record<string, unknown>>;
 type Transaction = { moves: TransactionMoves; xid: number; commitTime: bigint };
+type Finished = Transaction & { endLsn: string | null };
+/** Most committed transactions one invalidation applies when a backlog is read. */
+const MAX_BATCH = 256;
 
 /**
  * Follows PostgreSQL's committed changes through logical replication (pgoutput) and moves the versions the
@@ -116,10 +119,16 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
     return { op: 'delete', table, row: old, old };
   };
 
-  const applyTransaction = async (tx: Transaction, endLsn: string | null, current: ReplicationStream): Promise<void> => {
-    const lsn = endLsn ?? '0/0';
-    const { moves } = tx;
-    const targets = moves.resync === undefined ? moves.targets() : covers;
+  /**
+   * Applies finished transactions with one invalidation (their union, or `covers` when one of them must resync),
+   * then acknowledges the last one's end. Throws, acknowledging nothing, when the store could not take it.
+   */
+  const applyBatch = async (batch: readonly Finished[], current: ReplicationStream): Promise<void> => {
+    const last = batch[batch.length - 1];
+    if (last === undefined) return;
+    const resyncs = batch.filter((tx) => tx.moves.resync !== undefined);
+    const targets = resyncs.length > 0 ? covers : unionTargets(batch.map((tx) => tx.moves.targets()));
+    const lsn = last.endLsn ?? '0/0';
     if (targets !== undefined) {
       let written = false;
       try {
@@ -130,25 +139,45 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
       }
       if (!written) {
         emit({ type: 'apply-failed', lsn });
-        throw new Error(`the moves of the transaction ending at ${lsn} could not be written to the cache store`);
+        throw new Error(`the moves of the transactions up to ${lsn} could not be written to the cache store`);
       }
-      if (moves.resync !== undefined) emit({ type: 'resync', reason: moves.resync.reason, targets, detail: moves.resync.detail });
     }
-    if (endLsn !== null) current.confirm(parseLsn(endLsn));
+    if (last.endLsn !== null) current.confirm(parseLsn(last.endLsn));
     confirmed = current.confirmed;
-    if (moves.changes > 0) {
-      emit({ type: 'applied', lsn, xid: tx.xid, changes: moves.changes, targets: targets ?? {}, latencyMs: msSince(tx.commitTime) });
+    for (const tx of batch) {
+      const { resync: why } = tx.moves;
+      if (why !== undefined) emit({ type: 'resync', reason: why.reason, targets: covers, detail: why.detail });
+      if (tx.moves.changes === 0) continue;
+      const moved = why === undefined ? tx.moves.targets() : covers;
+      emit({
+        type: 'applied',
+        lsn: tx.endLsn ?? '0/0',
+        xid: tx.xid,
+        changes: tx.moves.changes,
+        targets: moved ?? {},
+        latencyMs: msSince(tx.commitTime),
+      });
     }
   };
 
   /** The session's apply function: one transaction at a time, acknowledged once its moves are written. */
   const applier = (current: () => ReplicationStream | undefined, prepared: Promise<void>) => {
     let tx: Transaction | undefined;
-    return async (item: StreamItem): Promise<void> => {
+    // Committed transactions not applied yet: only while a backlog is being read, never longer than it lasts.
+    let batch: Finished[] = [];
+    let batchSize = 0;
+    const flush = async (live: ReplicationStream): Promise<void> => {
+      const done = batch;
+      batch = [];
+      batchSize = 0;
+      await applyBatch(done, live);
+    };
+    return async (item: StreamItem, more: boolean): Promise<void> => {
       await prepared;
       const live = current();
       if (live === undefined) throw new Error('the stream is gone');
       if (item.kind === 'keepalive') {
+        await flush(live);
         // Everything before this keepalive is applied: outside a transaction, the server's position is confirmed too.
         if (tx === undefined) live.confirm(item.lsn);
         confirmed = live.confirmed;
@@ -193,7 +222,10 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
         case 'commit': {
           const done = tx;
           tx = undefined;
-          if (done !== undefined) await applyTransaction(done, message.commitEndLsn, live);
+          if (done === undefined) return;
+          batch.push({ ...done, endLsn: message.commitEndLsn });
+          batchSize += done.moves.size;
+          if (!more || batch.length >= MAX_BATCH || batchSize >= maxTargets) await flush(live);
           return;
         }
         default:

@@ -14,8 +14,11 @@ export interface ReplicationOptions {
   readonly connection: PostgresConnection;
   readonly slot: string;
   readonly publication: string;
-  /** Applies one item; the next waits for it. A rejection ends the stream, unacknowledged. */
-  readonly apply: (item: StreamItem) => Promise<void> | void;
+  /**
+   * Applies one item; the next waits for it. `more`: further items are already waiting (a backlog), so work can
+   * be gathered. A rejection ends the stream, unacknowledged.
+   */
+  readonly apply: (item: StreamItem, more: boolean) => Promise<void> | void;
   /** How often to tell the server the confirmed position when nothing else does, in ms. */
   readonly statusInterval: number;
   /** The slot's confirmed position now: what status messages say until `confirm` moves it (never backwards). */
@@ -83,7 +86,7 @@ export async function openReplication(options: ReplicationOptions): Promise<Repl
     try {
       while (queue.length > 0 && ending === undefined) {
         const item = queue.shift() as StreamItem;
-        await options.apply(item);
+        await options.apply(item, queue.length > 0);
         if (paused && queue.length < HIGH_WATER / 4) {
           paused = false;
           connection.stream.resume();

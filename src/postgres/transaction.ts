@@ -46,6 +46,11 @@ export class TransactionMoves {
     this.tags.clear();
   }
 
+  /** Distinct targets gathered so far. */
+  get size(): number {
+    return this.users.size + this.paths.size + this.tags.size;
+  }
+
   /** The union of every row's targets, or undefined when there is nothing to move. */
   targets(): InvalidationTargets | undefined {
     if (this.all) return { all: true };
@@ -55,4 +60,19 @@ export class TransactionMoves {
     if (this.tags.size > 0) targets.tags = [...this.tags];
     return Object.keys(targets).length === 0 ? undefined : targets;
   }
+}
+
+/**
+ * One set of targets for several transactions' moves, applied with one `caching.invalidate` when a backlog is
+ * read (each transaction is whole in it, so each still moves at once, after its commit).
+ *
+ * @example
+ * ```ts
+ * unionTargets([{ tags: ['a'] }, undefined, { tags: ['b'], users: ['ann'] }]); // { tags: ['a', 'b'], users: ['ann'] }
+ * ```
+ */
+export function unionTargets(list: readonly (InvalidationTargets | undefined)[]): InvalidationTargets | undefined {
+  const all = new TransactionMoves(Number.POSITIVE_INFINITY);
+  for (const targets of list) if (targets !== undefined) all.add(targets);
+  return all.targets();
 }
