@@ -218,3 +218,24 @@ describe('PostgreSQL change stream listener', () => {
     expect(state.lagBytes).toBeGreaterThan(0);
   });
 });
+
+describe('PostgreSQL change stream listener, as the role docs/postgres.md sets up', () => {
+  it('follows changes as a LOGIN REPLICATION role that holds no privilege on the tables, with a publication made by their owner', async () => {
+    await server.query(`CREATE ROLE cache_listener WITH LOGIN REPLICATION; CREATE PUBLICATION as_owner FOR TABLE posts;`);
+    const target = recorded();
+    const { listener, events } = listen(target, {
+      connection: server.url.replace('postgres://postgres@', 'postgres://cache_listener@'),
+      slot: 'as_role',
+      publication: 'as_owner',
+      tables: { posts: mapping.posts },
+    });
+    await listener.ready;
+    expect(events.filter((event) => event.type === 'warning')).toEqual([]);
+    server.psql(`UPDATE posts SET rev = rev + 1 WHERE id = 11`);
+    await listener.caughtUp();
+    expect(tagged(target.calls, 'post:11')).toHaveLength(1);
+    await expect(server.query(`SELECT usename FROM pg_stat_replication`)).resolves.toContainEqual({
+      usename: 'cache_listener',
+    });
+  });
+});
