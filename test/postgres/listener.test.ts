@@ -239,3 +239,40 @@ describe('PostgreSQL change stream listener, as the role docs/postgres.md sets u
     });
   });
 });
+
+describe('PostgreSQL change stream listener, past max_slot_wal_keep_size', () => {
+  it('makes a new slot and resyncs when PostgreSQL removed WAL its slot still needed', async () => {
+    const first = listen(recorded(), { slot: 'bounded' });
+    await first.listener.ready;
+    await first.listener.close();
+    await server.query(`ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'`);
+    await server.query('SELECT pg_reload_conf()');
+    try {
+      // Past the bound while nobody follows the slot: the next checkpoint invalidates it.
+      const reports: string[] = [];
+      await eventually(
+        'PostgreSQL marks the slot lost',
+        async () => {
+          await server.query(
+            `INSERT INTO unrelated SELECT g, repeat('x', 500) FROM generate_series(1, 20000) g ON CONFLICT (id) DO UPDATE SET note = EXCLUDED.note`,
+          );
+          await server.query('SELECT pg_switch_wal()');
+          await server.query('CHECKPOINT');
+          return (await inspectSlot(server.url, 'bounded')).walStatus === 'lost';
+        },
+        20_000,
+      );
+      const watch = watchSlot({ connection: server.url, slot: 'bounded', onReport: (report) => reports.push(report.problem) });
+      expect((await watch.check())?.problem).toBe('lost');
+      watch.stop();
+
+      const second = listen(recorded(), { slot: 'bounded' });
+      await second.listener.ready;
+      expect(second.events.flatMap((event) => (event.type === 'resync' ? [event.reason] : []))).toEqual(['slot-lost']);
+      expect((await inspectSlot(server.url, 'bounded')).walStatus).toBe('reserved');
+    } finally {
+      await server.query('ALTER SYSTEM RESET max_slot_wal_keep_size');
+      await server.query('SELECT pg_reload_conf()');
+    }
+  });
+});
