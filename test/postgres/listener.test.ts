@@ -219,6 +219,23 @@ describe('PostgreSQL change stream listener', () => {
   });
 });
 
+describe('PostgreSQL change stream listener, two processes on one slot', () => {
+  it('lets one listener follow the slot while a second waits, and the second takes over, missing nothing, when the first stops', async () => {
+    const a = listen(recorded(), { slot: 'shared_slot' });
+    await a.listener.ready;
+    const standby = recorded();
+    const b = listen(standby, { slot: 'shared_slot' });
+    // The second is refused the slot while the first streams from it, and says so.
+    await eventually('the second listener is refused the slot', () => b.events.some((event) => event.type === 'disconnected'));
+    expect(b.listener.connected).toBe(false);
+    await a.listener.close();
+    server.psql(`UPDATE posts SET rev = rev + 1 WHERE id = 12`);
+    await b.listener.ready;
+    await b.listener.caughtUp();
+    expect(tagged(standby.calls, 'post:12')).toHaveLength(1);
+  });
+});
+
 describe('PostgreSQL change stream listener, as the role docs/postgres.md sets up', () => {
   it('follows changes as a LOGIN REPLICATION role that holds no privilege on the tables, with a publication made by their owner', async () => {
     await server.query(`CREATE ROLE cache_listener WITH LOGIN REPLICATION; CREATE PUBLICATION as_owner FOR TABLE posts;`);
