@@ -126,7 +126,8 @@ export interface PostgresListenerOptions<Tables> {
   /** A mapping function per table. Tables without one are ignored, even when the publication has them. */
   readonly tables: TableMappings<Tables>;
   /**
-   * The logical replication slot (made when missing). One listener follows a slot at a time; others wait for it.
+   * The logical replication slot (made when missing): 1 to 63 lowercase letters, digits or underscores. One
+   * listener follows a slot at a time; others wait for it.
    * @default 'trpc_caching'
    */
   readonly slot?: string;
