@@ -1,19 +1,10 @@
-import type { Pgoutput } from 'pg-logical-replication';
 import type { InvalidationTargets } from '../index.js';
+import { createApplier } from './apply.js';
 import { mappingFingerprint } from './fingerprint.js';
 import { formatLsn, parseLsn } from './lsn.js';
-import { msSince, openReplication, type ReplicationStream, type StreamItem } from './replication.js';
+import { openReplication, type ReplicationStream } from './replication.js';
 import { ensurePublication, ensureSlot, qualified, slotState, withClient } from './slot.js';
-import { validTargets } from './targets.js';
-import { TransactionMoves, unionTargets } from './transaction.js';
-import type {
-  InvalidatingCaching,
-  PostgresListenerEvent,
-  PostgresListenerOptions,
-  ResyncReason,
-  RowChange,
-  TableMapping,
-} from './types.js';
+import type { InvalidatingCaching, PostgresListenerEvent, PostgresListenerOptions, ResyncReason, TableMapping } from './types.js';
 
 /**
  * A running listener; see {@link createPostgresListener}.
@@ -43,10 +34,6 @@ export interface PostgresListener {
 }
 
 type Mapper = TableMapping<Record<string, unknown>>;
-type Transaction = { moves: TransactionMoves; xid: number; commitTime: bigint };
-type Finished = Transaction & { endLsn: string | null };
-/** Most committed transactions one invalidation applies when a backlog is read. */
-const MAX_BATCH = 256;
 
 /**
  * Follows PostgreSQL's committed changes through logical replication (pgoutput) and moves the versions the
@@ -102,136 +89,22 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
     markReady = resolve;
   });
   const warned = new Set<string>();
+  const applier = createApplier({
+    caching,
+    covers,
+    maxTargets,
+    mappers,
+    warned,
+    emit,
+    confirmed: (lsn) => {
+      confirmed = lsn;
+    },
+  });
 
   /** Invalidates everything covered; throws when the store could not take it (the caller must not acknowledge). */
   const resync = async (reason: ResyncReason, detail?: string): Promise<void> => {
     if (!(await caching.invalidate(covers))) throw new Error(`the resync (${reason}) could not be written to the cache store`);
     emit({ type: 'resync', reason, targets: covers, ...(detail === undefined ? {} : { detail }) });
-  };
-
-  const changeOf = (
-    message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete,
-  ): RowChange<Record<string, unknown>> => {
-    const table = message.relation.name;
-    if (message.tag === 'insert') return { op: 'insert', table, row: message.new, old: undefined };
-    if (message.tag === 'update') return { op: 'update', table, row: message.new, old: message.old ?? undefined };
-    const old = message.old ?? message.key ?? {};
-    return { op: 'delete', table, row: old, old };
-  };
-
-  /**
-   * Applies finished transactions with one invalidation (their union, or `covers` when one of them must resync),
-   * then acknowledges the last one's end. Throws, acknowledging nothing, when the store could not take it.
-   */
-  const applyBatch = async (batch: readonly Finished[], current: ReplicationStream): Promise<void> => {
-    const last = batch[batch.length - 1];
-    if (last === undefined) return;
-    const resyncs = batch.filter((tx) => tx.moves.resync !== undefined);
-    const targets = resyncs.length > 0 ? covers : unionTargets(batch.map((tx) => tx.moves.targets()));
-    const lsn = last.endLsn ?? '0/0';
-    if (targets !== undefined) {
-      let written = false;
-      try {
-        written = await caching.invalidate(targets);
-      } catch (error) {
-        emit({ type: 'apply-failed', lsn, error });
-        throw error;
-      }
-      if (!written) {
-        emit({ type: 'apply-failed', lsn });
-        throw new Error(`the moves of the transactions up to ${lsn} could not be written to the cache store`);
-      }
-    }
-    if (last.endLsn !== null) current.confirm(parseLsn(last.endLsn));
-    confirmed = current.confirmed;
-    for (const tx of batch) {
-      const { resync: why } = tx.moves;
-      if (why !== undefined) emit({ type: 'resync', reason: why.reason, targets: covers, detail: why.detail });
-      if (tx.moves.changes === 0) continue;
-      const moved = why === undefined ? tx.moves.targets() : covers;
-      emit({
-        type: 'applied',
-        lsn: tx.endLsn ?? '0/0',
-        xid: tx.xid,
-        changes: tx.moves.changes,
-        targets: moved ?? {},
-        latencyMs: msSince(tx.commitTime),
-      });
-    }
-  };
-
-  /** The session's apply function: one transaction at a time, acknowledged once its moves are written. */
-  const applier = (current: () => ReplicationStream | undefined, prepared: Promise<void>) => {
-    let tx: Transaction | undefined;
-    // Committed transactions not applied yet: only while a backlog is being read, never longer than it lasts.
-    let batch: Finished[] = [];
-    let batchSize = 0;
-    const flush = async (live: ReplicationStream): Promise<void> => {
-      const done = batch;
-      batch = [];
-      batchSize = 0;
-      await applyBatch(done, live);
-    };
-    return async (item: StreamItem, more: boolean): Promise<void> => {
-      await prepared;
-      const live = current();
-      if (live === undefined) throw new Error('the stream is gone');
-      if (item.kind === 'keepalive') {
-        await flush(live);
-        // Everything before this keepalive is applied: outside a transaction, the server's position is confirmed too.
-        if (tx === undefined) live.confirm(item.lsn);
-        confirmed = live.confirmed;
-        return;
-      }
-      const message = item.message;
-      switch (message.tag) {
-        case 'begin':
-          tx = { moves: new TransactionMoves(maxTargets), xid: message.xid, commitTime: message.commitTime as bigint };
-          return;
-        case 'relation': {
-          const key = `${message.schema}.${message.name}`;
-          if (mappers.has(key) && message.replicaIdentity !== 'full' && !warned.has(key)) {
-            warned.add(key);
-            emit({
-              type: 'warning',
-              table: key,
-              message: `${key} has REPLICA IDENTITY ${message.replicaIdentity.toUpperCase()}: updates carry no old row and deletes only the key (ALTER TABLE ${key} REPLICA IDENTITY FULL)`,
-            });
-          }
-          return;
-        }
-        case 'insert':
-        case 'update':
-        case 'delete': {
-          const mapper = mappers.get(`${message.relation.schema}.${message.relation.name}`);
-          if (mapper === undefined || tx === undefined) return;
-          try {
-            const targets = mapper(changeOf(message));
-            if (validTargets(targets)) tx.moves.add(targets);
-            else tx.moves.fallBack('mapping-failed', `${message.relation.name}: the mapping returned targets caching.invalidate refuses`);
-          } catch (error) {
-            tx.moves.fallBack('mapping-failed', `${message.relation.name}: ${error instanceof Error ? error.message : String(error)}`);
-          }
-          return;
-        }
-        case 'truncate': {
-          const hit = message.relations.find((relation) => mappers.has(`${relation.schema}.${relation.name}`));
-          if (hit !== undefined && tx !== undefined) tx.moves.fallBack('truncate', `${hit.schema}.${hit.name}`);
-          return;
-        }
-        case 'commit': {
-          const done = tx;
-          tx = undefined;
-          if (done === undefined) return;
-          batch.push({ ...done, endLsn: message.commitEndLsn });
-          batchSize += done.moves.size;
-          if (!more || batch.length >= MAX_BATCH || batchSize >= maxTargets) await flush(live);
-          return;
-        }
-        default:
-          return;
-      }
-    };
   };
 
   /** One session: setup on a plain connection, then streaming until the stream ends. Resolves to why it ended. */
