@@ -163,4 +163,38 @@ describe('the example app in Postgres mode', () => {
     expect(bob.note()?.title).toBe(title);
     expect((await rest(app.url, 'alice-token', '/notes/1')).body).toMatchObject({ title });
   });
+  it("keeps the app's own mutations read-your-writes on PostgreSQL: share, unshare, publish and delete", async () => {
+    const total = async (token: string, path = '/notes') => ((await rest(app.url, token, path)).body as { total: number }).total;
+    const before = { carol: await total('carol-token'), feed: await total('carol-token', '/feed') };
+    expect((await rest(app.url, 'alice-token', '/notes/2/shares', { method: 'POST', body: { userId: 'carol' } })).status).toBe(200);
+    expect(await total('carol-token')).toBe(before.carol + 1);
+    expect((await rest(app.url, 'alice-token', '/notes/2/shares/carol', { method: 'DELETE' })).status).toBe(200);
+    expect(await total('carol-token')).toBe(before.carol);
+    expect((await rest(app.url, 'alice-token', '/notes/2', { method: 'PATCH', body: { published: true } })).status).toBe(200);
+    expect(await total('carol-token', '/feed')).toBe(before.feed + 1);
+    expect((await rest(app.url, 'alice-token', '/notes/2', { method: 'DELETE' })).status).toBe(200);
+    expect(await total('carol-token', '/feed')).toBe(before.feed);
+    expect((await rest(app.url, 'carol-token', '/notes/2/shares', { method: 'POST', body: { userId: 'carol' } })).status).toBe(404);
+  });
+
+  it("shows a note shared in psql (its shared_with column) in the new participant's cached list, and a rename in psql in the cached feed", async () => {
+    const carol = async () => (await rest(app.url, 'carol-token', '/notes?pageSize=50')).body as { items: Note[] };
+    const feed = async () => (await rest(app.url, null, '/feed?pageSize=50')).body as { items: Note[] };
+    expect((await carol()).items.some((note) => note.id === 4)).toBe(false);
+    expect((await feed()).items.some((note) => note.ownerName === 'Alice')).toBe(true);
+
+    await outside(
+      "UPDATE notes SET shared_with = array_append(shared_with, 'carol') WHERE id = 4",
+      "UPDATE users SET name = 'Alice P.' WHERE id = 'alice'",
+    );
+
+    await vi.waitFor(async () => expect((await carol()).items.some((note) => note.id === 4)).toBe(true), {
+      timeout: EVENT_TIMEOUT,
+      interval: 50,
+    });
+    await vi.waitFor(async () => expect((await feed()).items.every((note) => note.ownerName !== 'Alice')).toBe(true), {
+      timeout: EVENT_TIMEOUT,
+      interval: 50,
+    });
+  });
 });
