@@ -10,6 +10,7 @@ const entry = {
   otel: 'src/otel/index.ts',
   redis: 'src/stores/redis/index.ts',
   client: 'src/client/index.ts',
+  postgres: 'src/postgres/index.ts',
 };
 
 // superjson 2 ships ESM only: the CommonJS build carries its own copy so that `require('trpc-caching')` works on every
@@ -19,8 +20,9 @@ const entry = {
 // `import` and `require` of this package gets two copies; the few values handed between entries carry their marks under
 // registered symbols for that case (engine/calls.ts, stores/capabilities.ts, observability/observers.ts).
 // @keyv/redis (and the @redis/client it brings) is the app's own optional peer, never bundled: trpc-caching/redis
-// must use the copy the app installed (one client library, one version).
-const external = ['@keyv/redis', '@redis/client'];
+// must use the copy the app installed (one client library, one version). So are pg and pg-logical-replication, which
+// only trpc-caching/postgres imports.
+const external = ['@keyv/redis', '@redis/client', 'pg', 'pg-logical-replication'];
 
 export default defineConfig([
   {

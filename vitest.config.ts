@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^trpc-caching\/openapi$/, replacement: fileURLToPath(new URL('./src/openapi/index.ts', import.meta.url)) },
       { find: /^trpc-caching\/redis$/, replacement: fileURLToPath(new URL('./src/stores/redis/index.ts', import.meta.url)) },
       { find: /^trpc-caching\/otel$/, replacement: fileURLToPath(new URL('./src/otel/index.ts', import.meta.url)) },
+      { find: /^trpc-caching\/postgres$/, replacement: fileURLToPath(new URL('./src/postgres/index.ts', import.meta.url)) },
       { find: /^trpc-caching\/client$/, replacement: fileURLToPath(new URL('./src/client/index.ts', import.meta.url)) },
     ],
   },

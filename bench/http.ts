@@ -3,7 +3,8 @@
  * standalone adapter on 127.0.0.1, measured with autocannon: a cached
  * endpoint (default in-memory store, and Redis) against the same endpoint
  * returning a precomputed constant and against the uncached endpoint whose
- * query takes 5 ms.
+ * query takes 5 ms. Then the same cached hit through each adapter of
+ * docs/adapters.md beside bare node:http writing its bytes (bench/http-adapters.ts).
  *
  * The server runs in a child process, so that the load generator and the
  * server do not share one event loop. `BENCH_HTTP_ROUNDS` (default 5),
@@ -22,7 +23,8 @@ import superjson from 'superjson';
 import { createCaching, createRawStringStore } from '../src/index.js';
 import { startRedis } from '../test/support/redis.js';
 import { authed, type BenchCtx, createT, INPUT, listInput, makeList, PAYLOAD_BYTES } from './fixtures.js';
-import { type Bar, printTable, ratio, saveResults } from './report.js';
+import { ADAPTERS, type AdapterName, type Hit, REPEATED_HEADERS, serveAdapter } from './http-adapters.js';
+import { type Bar, printTable, ratio, saveResults, type Table } from './report.js';
 
 const duration = Number(process.env.BENCH_HTTP_DURATION ?? 2);
 const connections = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 50);
@@ -116,15 +118,82 @@ async function main(): Promise<void> {
     const runs = await load(connections, ROUNDS);
     // One request at a time: what a single client waits for each answer.
     const sequential = await load(1, SEQUENTIAL_ROUNDS);
+    const adapters = await measureAdapters(`/trpc/cached?input=${input}`, headers);
     const faults = await new Promise<number>((resolve) => {
       child?.once('message', (message: { faults: number }) => resolve(message.faults));
       child?.send('faults?');
     });
     if (faults > 0) console.warn(`the server reported ${faults} cache faults: some cached requests bypassed the store`);
-    await saveResults({ http: report(runs, sequential) }, loadAtStart);
+    await saveResults({ http: report(runs, sequential, adapters) }, loadAtStart);
   } finally {
     child?.kill();
     await redis.dispose();
+  }
+}
+
+/** Forks a child serving one adapter (the bare one with `hit`'s bytes) and resolves to it and its port. */
+async function forkAdapter(name: AdapterName, hit?: Hit): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(fileURLToPath(import.meta.url), ['serve-adapter', name], { execArgv: process.execArgv, stdio: 'inherit' });
+  const port = new Promise<number>((resolve, reject) => {
+    child.once('message', (message: { port: number }) => resolve(message.port));
+    child.once('exit', (code) => reject(new Error(`the ${name} server exited with code ${code}`)));
+  });
+  if (hit !== undefined) child.send(hit);
+  return { child, port: await port };
+}
+
+/**
+ * Requests/s of a cached hit through each adapter, interleaved over the rounds, as a share of bare node:http
+ * writing the same bytes (the standalone adapter's hit, its headers included) in the same run.
+ */
+async function measureAdapters(path: string, headers: Record<string, string>): Promise<Table> {
+  const children: ChildProcess[] = [];
+  try {
+    const ports = new Map<AdapterName, number>();
+    for (const [name] of ADAPTERS) {
+      if (name === 'bare') continue;
+      const { child, port } = await forkAdapter(name);
+      children.push(child);
+      ports.set(name, port);
+      // Warm: the first request fills the entry; every later one is a hit.
+      await fetch(`http://127.0.0.1:${port}${path}`, { headers });
+    }
+    const sample = await fetch(`http://127.0.0.1:${ports.get('standalone')}${path}`, { headers });
+    const hit: Hit = {
+      body: await sample.text(),
+      headers: Object.fromEntries(
+        REPEATED_HEADERS.flatMap((name) => (sample.headers.has(name) ? [[name, sample.headers.get(name) ?? '']] : [])),
+      ),
+    };
+    const bare = await forkAdapter('bare', hit);
+    children.push(bare.child);
+    ports.set('bare', bare.port);
+    for (const [name, port] of ports) {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
+      const body = await response.text();
+      if (response.headers.get('x-cache') !== 'HIT' || body !== hit.body) throw new Error(`${name} did not answer the same hit`);
+    }
+    const runs: Record<string, number[]> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name] of ADAPTERS) {
+        const result = await autocannon({ url: `http://127.0.0.1:${ports.get(name)}${path}`, connections, duration, headers });
+        if (result.errors > 0 || result.non2xx > 0) throw new Error(`${name}: ${result.errors} errors, ${result.non2xx} non-2xx responses`);
+        runs[name] = [...(runs[name] ?? []), result.requests.average];
+      }
+    }
+    const perSecond = (name: AdapterName) => median(runs[name] ?? []);
+    return {
+      title: `A cached hit per adapter, as docs/adapters.md serves it (${connections} connections, median of ${ROUNDS} interleaved runs of ${duration} s, ${Buffer.byteLength(hit.body)} bytes)`,
+      columns: ['server', 'requests/s', 'share of bare node:http'],
+      rows: ADAPTERS.map(([name, label]) => [
+        label,
+        Math.round(perSecond(name)).toLocaleString('en-US'),
+        `${((perSecond(name) / perSecond('bare')) * 100).toFixed(1)}%`,
+      ]),
+      note: "Each server in a child process of its own; the bare server writes the standalone hit's body and cache headers with a Content-Length.",
+    };
+  } finally {
+    for (const child of children) child.kill();
   }
 }
 
@@ -135,7 +204,7 @@ function median(values: readonly number[]): number {
 }
 
 /** Median over rounds of each endpoint's requests/s and latencies, and the spread of its requests/s. */
-function report(runs: Record<string, Result[]>, sequential: Record<string, Result[]>) {
+function report(runs: Record<string, Result[]>, sequential: Record<string, Result[]>, adapters: Table) {
   const of = (endpoint: Endpoint, pick: (result: Result) => number, from = runs) => median((from[endpoint] ?? []).map(pick));
   const perSecond = (endpoint: Endpoint) => of(endpoint, (result) => result.requests.average);
   const spread = (endpoint: Endpoint) => {
@@ -172,6 +241,7 @@ function report(runs: Record<string, Result[]>, sequential: Record<string, Resul
   };
   printTable(table);
   printTable(sequentialTable);
+  printTable(adapters);
   const bars: Bar[] = ENDPOINTS.map(([endpoint, label]) => ({
     group: 'http',
     label: label.replace(' (the limit)', ''),
@@ -187,7 +257,7 @@ function report(runs: Record<string, Result[]>, sequential: Record<string, Resul
         met: share >= 0.85,
       },
     ],
-    tables: [table, sequentialTable],
+    tables: [table, sequentialTable, adapters],
     bars,
     groups: {
       http: {
@@ -210,6 +280,12 @@ function report(runs: Record<string, Result[]>, sequential: Record<string, Resul
 
 if (process.argv[2] === 'serve') {
   await serve(process.argv[3] ?? '');
+} else if (process.argv[2] === 'serve-adapter') {
+  const name = process.argv[3] as AdapterName;
+  // The bare server first waits for the bytes it is to write.
+  const hit =
+    name === 'bare' ? await new Promise<Hit>((resolve) => process.once('message', (message) => resolve(message as Hit))) : undefined;
+  process.send?.({ port: await serveAdapter(name, hit) });
 } else {
   await main();
   process.exit(0);

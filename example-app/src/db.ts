@@ -1,50 +1,21 @@
 // The example's database: SQLite compiled to WebAssembly (sql.js), in memory, seeded at startup.
 // Its wasm ships inside the npm package, so `npm ci` is the whole install.
 import initSqlJs, { type BindParams, type Database, type SqlValue } from 'sql.js';
+import {
+  type DatabaseOptions,
+  delayOf,
+  type Note,
+  type NotesDb,
+  type Page,
+  SEED_SHARES,
+  SEED_USERS,
+  seedNotes,
+  sleep,
+  type User,
+} from './notes-db.js';
 
-/** A user of the API; `token` is the bearer token that authenticates them. */
-export interface User {
-  id: string;
-  name: string;
-  token: string;
-}
-
-/** A note: owned by one user, shared with other users (who may read and edit it), published to the feed or not. */
-export interface Note {
-  id: number;
-  ownerId: string;
-  ownerName: string;
-  title: string;
-  body: string;
-  published: boolean;
-  /** Users the owner shared the note with. */
-  sharedWith: string[];
-  updatedAt: string;
-}
-
-/** One page of a list. */
-export interface Page<T> {
-  items: T[];
-  page: number;
-  pageSize: number;
-  total: number;
-}
-
-/** Options of {@link openDatabase}. */
-export interface DatabaseOptions {
-  /**
-   * Delay added to every data query, in ms, so that a cache hit is visibly
-   * faster than a miss. Default: `DB_DELAY_MS` from the environment, else 50.
-   */
-  delayMs?: number;
-}
-
-/** Seed users and their tokens (documented in example-app/README.md). */
-export const SEED_USERS: readonly User[] = [
-  { id: 'alice', name: 'Alice', token: 'alice-token' },
-  { id: 'bob', name: 'Bob', token: 'bob-token' },
-  { id: 'carol', name: 'Carol', token: 'carol-token' },
-];
+export type { DatabaseOptions, Note, NotesDb, Page, User } from './notes-db.js';
+export { SEED_USERS } from './notes-db.js';
 
 const SCHEMA = `
   CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, token TEXT NOT NULL UNIQUE);
@@ -72,32 +43,19 @@ const NOTE_COLUMNS = `
 /** Notes a user can see: their own and those shared with them. */
 const VISIBLE_TO = `(n.owner_id = $user OR EXISTS (SELECT 1 FROM note_shares s WHERE s.note_id = n.id AND s.user_id = $user))`;
 
-// A fixed clock for seed rows, so that the demo's output does not change from run to run.
-const SEED_TIME = Date.parse('2026-01-01T09:00:00.000Z');
-
 function seed(db: Database): void {
   for (const user of SEED_USERS) db.run('INSERT INTO users (id, name, token) VALUES (?, ?, ?)', [user.id, user.name, user.token]);
-  // Enough notes to page through: alice 24, bob 12, carol 6; every third one published.
-  const counts: Record<string, number> = { alice: 24, bob: 12, carol: 6 };
-  let n = 0;
-  for (const [owner, count] of Object.entries(counts)) {
-    for (let i = 1; i <= count; i++) {
-      n++;
-      db.run('INSERT INTO notes (owner_id, title, body, published, updated_at) VALUES (?, ?, ?, ?, ?)', [
-        owner,
-        `${owner}'s note ${i}`,
-        `Body of ${owner}'s note ${i}.`,
-        i % 3 === 0 ? 1 : 0,
-        new Date(SEED_TIME + n * 60_000).toISOString(),
-      ]);
-    }
+  for (const note of seedNotes()) {
+    db.run('INSERT INTO notes (owner_id, title, body, published, updated_at) VALUES (?, ?, ?, ?, ?)', [
+      note.ownerId,
+      note.title,
+      note.body,
+      note.published ? 1 : 0,
+      note.updatedAt,
+    ]);
   }
-  // Notes shared between two participants: alice's first note with bob, bob's first note with carol.
-  db.run(`INSERT INTO note_shares (note_id, user_id) SELECT id, 'bob' FROM notes WHERE owner_id = 'alice' ORDER BY id LIMIT 1`);
-  db.run(`INSERT INTO note_shares (note_id, user_id) SELECT id, 'carol' FROM notes WHERE owner_id = 'bob' ORDER BY id LIMIT 1`);
+  for (const share of SEED_SHARES) db.run('INSERT INTO note_shares (note_id, user_id) VALUES (?, ?)', [share.noteId, share.userId]);
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function toNote(row: Record<string, SqlValue>): Note {
   return {
@@ -112,9 +70,8 @@ function toNote(row: Record<string, SqlValue>): Note {
   };
 }
 
-/** The queries of the app. Data queries wait `delayMs` first, as a remote database would. */
-export class NotesDb {
-  /** Data queries run so far, by name: lets the tests and the demo see when a resolver really ran. */
+/** The embedded database: sql.js in memory. */
+class SqlJsNotesDb implements NotesDb {
   readonly queries: Record<string, number> = {};
 
   constructor(
@@ -146,8 +103,7 @@ export class NotesDb {
     return Number(this.one(sql, params)?.n ?? 0);
   }
 
-  /** The user a bearer token belongs to. Not slowed: it runs on every request, hit or miss, as a session lookup would. */
-  userByToken(token: string): User | undefined {
+  async userByToken(token: string): Promise<User | undefined> {
     const row = this.one('SELECT id, name, token FROM users WHERE token = $token', { $token: token });
     return row && { id: String(row.id), name: String(row.name), token: String(row.token) };
   }
@@ -168,7 +124,6 @@ export class NotesDb {
     return row && { id: String(row.id), name: String(row.name), token: String(row.token) };
   }
 
-  /** Notes `userId` owns or that are shared with them, most recently updated first. */
   async listNotes(userId: string, page: number, pageSize: number): Promise<Page<Note>> {
     await this.slow('listNotes');
     const params = { $user: userId };
@@ -181,7 +136,6 @@ export class NotesDb {
     return { items: rows.map(toNote), page, pageSize, total };
   }
 
-  /** A note, when `userId` may see it. */
   async noteFor(userId: string, id: number): Promise<Note | undefined> {
     await this.slow('noteFor');
     const row = this.one(`SELECT ${NOTE_COLUMNS} FROM notes n JOIN users u ON u.id = n.owner_id WHERE n.id = $id AND ${VISIBLE_TO}`, {
@@ -191,7 +145,6 @@ export class NotesDb {
     return row && toNote(row);
   }
 
-  /** Published notes of every user, most recently updated first. */
   async feed(page: number, pageSize: number): Promise<Page<Note>> {
     await this.slow('feed');
     const total = this.count('SELECT count(*) AS n FROM notes WHERE published = 1', null);
@@ -216,7 +169,6 @@ export class NotesDb {
     return this.read(id);
   }
 
-  /** Updates the given fields of a note `userId` may see (its owner or a user it is shared with). */
   async updateNote(
     userId: string,
     id: number,
@@ -240,7 +192,6 @@ export class NotesDb {
     return this.read(id);
   }
 
-  /** Deletes a note of `ownerId`; returns it as it was, with who it was shared with. */
   async deleteNote(ownerId: string, id: number): Promise<Note | undefined> {
     await this.slow('deleteNote');
     const note = this.readIfOwner(ownerId, id);
@@ -250,7 +201,6 @@ export class NotesDb {
     return note;
   }
 
-  /** Shares a note of `ownerId` with another user, or stops sharing it. */
   async setShared(ownerId: string, id: number, userId: string, shared: boolean): Promise<Note | undefined> {
     await this.slow('setShared');
     if (this.readIfOwner(ownerId, id) === undefined) return undefined;
@@ -259,7 +209,7 @@ export class NotesDb {
     return this.read(id);
   }
 
-  userExists(id: string): boolean {
+  async userExists(id: string): Promise<boolean> {
     return this.count('SELECT count(*) AS n FROM users WHERE id = $id', { $id: id }) === 1;
   }
 
@@ -277,7 +227,7 @@ export class NotesDb {
     return toNote(row);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }
@@ -289,7 +239,5 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Notes
   db.run('PRAGMA foreign_keys = ON');
   db.exec(SCHEMA);
   seed(db);
-  const fromEnv = process.env.DB_DELAY_MS === undefined ? undefined : Number(process.env.DB_DELAY_MS);
-  const delayMs = options.delayMs ?? (fromEnv !== undefined && Number.isFinite(fromEnv) && fromEnv >= 0 ? fromEnv : 50);
-  return new NotesDb(db, delayMs);
+  return new SqlJsNotesDb(db, delayOf(options));
 }

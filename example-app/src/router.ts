@@ -162,7 +162,7 @@ export function createAppRouter(caching: Caching<Context>) {
         .input(noteId.extend({ userId: z.string().min(1) }))
         .output(noteSchema)
         .mutation(async ({ ctx, input }) => {
-          if (!ctx.db.userExists(input.userId)) throw new TRPCError({ code: 'BAD_REQUEST', message: `No user ${input.userId}` });
+          if (!(await ctx.db.userExists(input.userId))) throw new TRPCError({ code: 'BAD_REQUEST', message: `No user ${input.userId}` });
           return found(await ctx.db.setShared(ctx.user.id, input.id, input.userId, true), input.id);
         }),
       unshare: invalidatingMutation

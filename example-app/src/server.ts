@@ -12,8 +12,9 @@ import { type CacheLogEntry, cacheResponseMeta, withCacheHeaders, withNotModifie
 import { documentCaching } from 'trpc-caching/openapi';
 import { createOpenApiHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
 import { createAppCaching } from './caching.js';
-import { openDatabase } from './db.js';
+import { openAppDatabase } from './database.js';
 import { createCacheMetrics } from './metrics.js';
+import type { FollowOptions } from './postgres-listener.js';
 import { createAppRouter } from './router.js';
 import { contextFor } from './trpc.js';
 
@@ -27,6 +28,10 @@ export interface StartOptions {
   redisUrl?: string;
   /** Delay of every database query in ms. Default: `DB_DELAY_MS`, else 50. */
   dbDelayMs?: number;
+  /** PostgreSQL URL for the notes (Postgres mode). Default: `DATABASE_URL`; none: sql.js in memory. */
+  databaseUrl?: string;
+  /** Postgres mode: the listener's slot and mapping. Default: the app's (src/postgres-listener.ts). */
+  follow?: FollowOptions;
   /** Longest a cache store call may take before the cache bypasses it, in ms. Default 100 (trpc-caching's default). */
   cacheTimeout?: number;
   /** Share of hits the consistency auditor checks (0 to 1). Default: `AUDIT_SAMPLE_RATE`, else no auditor. */
@@ -39,6 +44,8 @@ export interface RunningApp {
   url: string;
   /** `memory` or the Redis URL. */
   store: string;
+  /** `sql.js (in memory)` or the PostgreSQL URL. */
+  database: string;
   /** Data queries run so far, by name (the database's counter). */
   queries: Readonly<Record<string, number>>;
   close(): Promise<void>;
@@ -129,22 +136,25 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 
 /** Starts the example app: database, cache, router and HTTP server. */
 export async function start(options: StartOptions = {}): Promise<RunningApp> {
-  const db = await openDatabase(options.dbDelayMs === undefined ? {} : { delayMs: options.dbDelayMs });
+  const database = await openAppDatabase({ databaseUrl: options.databaseUrl, delayMs: options.dbDelayMs, follow: options.follow });
+  const db = database.db;
   const cache = await createAppCaching({
     redisUrl: options.redisUrl,
     timeout: options.cacheTimeout,
     auditSampleRate: options.auditSampleRate,
   });
+  // Postgres mode: writes made outside the app (psql) invalidate too.
+  const listener = await database.follow(cache.caching);
   const appRouter = createAppRouter(cache.caching);
   const metrics = createCacheMetrics(cache.caching);
 
   // withCacheHeaders gives each request a log the cached procedures fill; cacheResponseMeta turns it into headers.
   const createContext = withCacheHeaders(
-    ({ req, info }: { req: IncomingMessage | Request; info?: { connectionParams?: Record<string, string | undefined> | null } }) => {
-      const ctx = contextFor(db, req);
+    async ({ req, info }: { req: IncomingMessage | Request; info?: { connectionParams?: Record<string, string | undefined> | null } }) => {
+      const ctx = await contextFor(db, req);
       // A browser's EventSource cannot send Authorization: the page's live stream passes its token as a connection parameter.
       const token = info?.connectionParams?.token;
-      return ctx.user === null && typeof token === 'string' ? { ...ctx, user: db.userByToken(token) ?? null } : ctx;
+      return ctx.user === null && typeof token === 'string' ? { ...ctx, user: (await db.userByToken(token)) ?? null } : ctx;
     },
   );
   // sync: X-Cache-Sync tells the page's invalidationLink what each query depends on and what each mutation moved.
@@ -233,8 +243,9 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
     });
   } catch (error) {
     // E.g. the port is taken: release the Redis connection, or the process would stay up.
+    await listener?.close();
     await cache.close();
-    db.close();
+    await db.close();
     throw error;
   }
   const address = server.address() as AddressInfo;
@@ -242,14 +253,16 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
   return {
     url: `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${address.port}`,
     store: cache.storeName,
+    database: database.name,
     queries: db.queries,
     async close() {
       await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       });
+      await listener?.close();
       await cache.close();
-      db.close();
+      await db.close();
     },
   };
 }
@@ -259,7 +272,7 @@ if (runDirectly) {
   const app = await start();
   // Bundle the page now, so that the first visit does not wait for it.
   webScript().catch((error: unknown) => console.warn(`[example] the page at /app could not be bundled: ${String(error)}`));
-  console.log(`Notes API (trpc-caching example), cache store: ${app.store}`);
+  console.log(`Notes API (trpc-caching example), cache store: ${app.store}, database: ${app.database}`);
   console.log(`  tRPC      ${app.url}/trpc`);
   console.log(`  REST      ${app.url}/api        e.g. curl -i -H 'Authorization: Bearer alice-token' ${app.url}/api/notes`);
   console.log(`  OpenAPI   ${app.url}/openapi.json`);

@@ -22,9 +22,9 @@ export function bearerToken(req: IncomingMessage | Request): string | undefined 
 }
 
 /** Makes the context of one request. */
-export function contextFor(db: NotesDb, req: IncomingMessage | Request): Context {
+export async function contextFor(db: NotesDb, req: IncomingMessage | Request): Promise<Context> {
   const token = bearerToken(req);
-  return { db, user: token === undefined ? null : (db.userByToken(token) ?? null) };
+  return { db, user: token === undefined ? null : ((await db.userByToken(token)) ?? null) };
 }
 
 // OpenApiMeta lets trpc-to-openapi serve a procedure as REST; CachingMeta adds meta.cache and meta.invalidate.

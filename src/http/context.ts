@@ -1,4 +1,5 @@
 import { attachCacheLog, cacheLogOf } from './cache-log.js';
+import { refuseBufferedSubscription } from './lambda.js';
 
 /** The credential headers: a request that sends either may be answered with data meant for its sender. */
 const CREDENTIALS = ['authorization', 'cookie'];
@@ -62,7 +63,8 @@ function requestCallsOf(args: readonly unknown[]): readonly { readonly getRawInp
  * Without it, `cacheResponseMeta` has nothing to read and sends no cache headers
  * (it warns once). It also notes whether the request carried credentials
  * (`Authorization` or `Cookie`), so that a public entry sent to such a request
- * is marked `private`. Works with every tRPC and trpc-to-openapi adapter.
+ * is marked `private`. Works with every tRPC and trpc-to-openapi adapter. On a Lambda handler wrapped by
+ * `withNotModifiedLambda` it refuses subscriptions at once (they cannot stream there).
  *
  * @param createContext - Your `createContext`. Default: none, the context is `{}`.
  * @example
@@ -79,6 +81,8 @@ export function withCacheHeaders<TArgs extends unknown[], TCtx extends object>(
   createContext?: (...args: TArgs) => TCtx | Promise<TCtx>,
 ): (...args: TArgs) => Promise<TCtx | object> {
   return async (...args: TArgs) => {
+    // A subscription on a buffered Lambda handler would hold the invocation until its timeout: refused at once.
+    refuseBufferedSubscription(args);
     const ctx: object = createContext === undefined ? {} : await createContext(...args);
     // A context object reused across requests (or frozen) gets a per-request copy, so logs never mix.
     const fresh =

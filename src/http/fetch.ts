@@ -1,7 +1,7 @@
 import { etagMatches } from './etag.js';
 
 /** Headers a 304 keeps (RFC 9110 §15.4.5), plus `X-Cache`. */
-const NOT_MODIFIED_HEADERS = ['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'x-cache'];
+export const NOT_MODIFIED_HEADERS = ['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'x-cache'];
 
 /**
  * Wraps a fetch-style handler (tRPC's `fetchRequestHandler`, trpc-to-openapi's

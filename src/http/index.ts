@@ -1,6 +1,7 @@
 // `trpc-caching/http`: cache headers and 304 answers for tRPC's and trpc-to-openapi's HTTP adapters.
 export type { CacheLogEntry } from './cache-log.js';
 export { withCacheHeaders } from './context.js';
+export { fastifyNotModified } from './fastify.js';
 export { withNotModifiedFetch } from './fetch.js';
 export {
   type CacheHeadersOptions,
@@ -9,4 +10,5 @@ export {
   type ResponseMetaInput,
   type ResponseMetaResult,
 } from './headers.js';
+export { type LambdaHttpEventLike, type LambdaHttpResultLike, withNotModifiedLambda } from './lambda.js';
 export { withNotModified } from './node.js';

@@ -9,6 +9,8 @@ type Listener = (event: { type: string; data?: string; lastEventId?: string }) =
 export interface TestEventSourceInit {
   headers?: Record<string, string>;
   onConnect?: (lastEventId: string | undefined) => void;
+  /** How to send the request (an adapter called without a server, such as a Lambda handler). @default globalThis.fetch */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }
 
 export class TestEventSource {
@@ -56,7 +58,7 @@ export class TestEventSource {
     try {
       const headers: Record<string, string> = { accept: 'text/event-stream', ...this.init.headers };
       if (this.lastEventId) headers['last-event-id'] = this.lastEventId;
-      const response = await fetch(this.url, { headers, signal: this.abort.signal });
+      const response = await (this.init.fetch ?? fetch)(this.url, { headers, signal: this.abort.signal });
       if (!response.ok || response.body === null) throw new Error(`status ${response.status}`);
       if (this.readyState === this.CLOSED) return;
       this.readyState = this.OPEN;

@@ -25,7 +25,7 @@ export interface RedisBackend {
   /** Deletes keys; resolves to how many existed. */
   delete(keys: readonly string[]): Promise<number>;
   readonly leases: Leases;
-  /** Publish/subscribe for the live invalidation stream, on this backend's connections (single node only). */
+  /** Publish/subscribe for the live invalidation stream, on this backend's connections (sharded on a Cluster). */
   readonly pubsub?: PubSub | undefined;
   /** Closes the connections, waiting for replies to commands already sent. */
   close(): Promise<void>;

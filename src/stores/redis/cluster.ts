@@ -13,6 +13,7 @@ import {
   replicaShortfall,
   replicasAcknowledged,
 } from './backend.js';
+import { type ClusterPubSubSource, clusterPubSub, type ShardSubscriber } from './cluster-pubsub.js';
 import { FailoverWatch } from './failover-watch.js';
 import { NodeHealth } from './node-health.js';
 import { keySlot } from './slots.js';
@@ -138,6 +139,8 @@ export function clusterNodes(
     if (closed) return;
     void watch.observe((slot) => ownerNow(client, slot));
     health.retain(new Set(client.masters.map((node) => node.address)));
+    // A subscription on a node that no longer serves its channel's slot (a failover) moves to the one that does.
+    pubsub.check();
   };
 
   const lastRefresh = new WeakMap<Cluster, number>();
@@ -166,6 +169,35 @@ export function clusterNodes(
       throw error;
     }
   };
+
+  const pubsubSource: ClusterPubSubSource = {
+    async publish(channel, message) {
+      // To the slot's primary (SPUBLISH counts as a read, which `useReplicas` would send to a replica), following MOVED.
+      await run(main, (client) =>
+        client._execute(channel, false, undefined, (node, commandOptions) =>
+          node.sendCommand(['SPUBLISH', channel, message], commandOptions),
+        ),
+      );
+    },
+    owner: (slot) => (main.ready() ? ownerNow(main.client, slot) : undefined),
+    async connection(slot) {
+      const master = main.client._slots.slots[slot]?.master;
+      if (master === undefined) throw new Error(`the Redis Cluster's slot map has no primary for slot ${slot}`);
+      // A copy of the node's command connection (address, credentials, TLS as the cluster client made it), that a
+      // subscription replaces instead of letting it reconnect: after a failover its node may serve other slots.
+      // Its command connection as the slot map made it (eagerly, unless `minimizeConnections`); not awaited while it is
+      // reconnecting to a dead node, which never ends.
+      const node = master.client ?? (await main.client.nodeClient(master));
+      return node.duplicate({
+        socket: { ...node.options?.socket, reconnectStrategy: false },
+        clientSideCache: undefined,
+      } as unknown as Parameters<typeof node.duplicate>[0]) as unknown as ShardSubscriber;
+    },
+    refresh: () => refresh(main.client),
+    connectTimeout: options.connectTimeout,
+    maxReconnectDelay: options.maxReconnectDelay,
+  };
+  const pubsub = clusterPubSub(pubsubSource);
 
   /** Refuses a read of a slot fenced by a failover, observing the slot map first when it moved since last seen. */
   const unfenced = (client: Cluster, slot: number): void => {
@@ -214,6 +246,7 @@ export function clusterNodes(
 
   return {
     watch,
+    pubsub,
     nodes: () => health.states(main.client.masters.map((node) => node.address)),
     read(keys) {
       return run(main, async (client) => {
@@ -271,6 +304,7 @@ export function clusterNodes(
     leases: redisLeases((command) => run(main, command)),
     async close() {
       closed = true;
+      pubsub.close();
       await Promise.all(
         [...new Set([main, writer])].map(({ client, ready }) =>
           ready() ? client.close().catch(() => client.destroy()) : Promise.resolve(client.destroy()),
