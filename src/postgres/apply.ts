@@ -48,8 +48,9 @@ export function createApplier(deps: ApplierDeps) {
   const applyBatch = async (batch: readonly Finished[], current: ReplicationStream): Promise<void> => {
     const last = batch[batch.length - 1];
     if (last === undefined) return;
-    const resyncs = batch.filter((tx) => tx.moves.resync !== undefined);
-    const targets = resyncs.length > 0 ? deps.covers : unionTargets(batch.map((tx) => tx.moves.targets()));
+    // A transaction that resyncs moves `covers`; the others in the batch still move their own targets (covers need
+    // not reach them: a user's scope, a path outside it), so the batch moves the union of both.
+    const targets = unionTargets(batch.map((tx) => (tx.moves.resync === undefined ? tx.moves.targets() : deps.covers)));
     const lsn = last.endLsn ?? '0/0';
     if (targets !== undefined) {
       let written = false;

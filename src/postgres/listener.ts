@@ -34,6 +34,8 @@ export interface PostgresListener {
 }
 
 type Mapper = TableMapping<Record<string, unknown>>;
+/** Stored instead of the fingerprint while a new slot's resync is owed: never equal to a fingerprint (hex). */
+const RESYNC_OWED = 'resync-owed';
 
 /**
  * Follows PostgreSQL's committed changes through logical replication (pgoutput) and moves the versions the
@@ -122,9 +124,16 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
       }
       const before = await slotState(client, slot);
       if (before.active) throw new Error(`replication slot ${slot} is followed by another listener`);
-      // Forget the fingerprint before a new slot exists: a resync that fails then is retried, never skipped.
-      if (!before.exists || before.walStatus === 'lost') await caching.store.delete(fingerprintKey);
-      const status = await ensureSlot(client, slot);
+      // Forget the fingerprint before a new slot exists, so that a resync that fails then is retried, never skipped
+      // (even by another process after this one died). Overwritten and read back, not deleted: with the store down,
+      // Keyv answers a delete with false (as for a missing key) and @keyv/redis a set with true, so neither result
+      // proves anything, and an old fingerprint left in place would vouch for a slot that missed changes.
+      const status = await ensureSlot(client, slot, async () => {
+        await caching.store.set(fingerprintKey, RESYNC_OWED);
+        if ((await caching.store.get(fingerprintKey)) !== RESYNC_OWED) {
+          throw new Error('the cache store did not keep the mark of a resync owed: no new slot is made before it does');
+        }
+      });
       const state = await slotState(client, slot);
       return { status, state };
     });
@@ -154,7 +163,11 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
     try {
       const stored = await caching.store.get(fingerprintKey);
       if (setup.status !== 'ok') await resync(setup.status);
-      else if (stored !== fingerprint) await resync('mapping-changed', stored === undefined ? 'no fingerprint stored' : undefined);
+      else if (stored !== fingerprint) {
+        const detail =
+          stored === undefined ? 'no fingerprint stored' : stored === RESYNC_OWED ? 'the resync of a new slot was not written' : undefined;
+        await resync('mapping-changed', detail);
+      }
       if (stored !== fingerprint && !(await caching.store.set(fingerprintKey, fingerprint))) {
         throw new Error('the mapping fingerprint could not be stored');
       }
