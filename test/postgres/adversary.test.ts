@@ -61,6 +61,15 @@ function app(store: Keyv) {
         const { rows } = await pool.query<{ title: string }>('SELECT title FROM posts WHERE id = $1', [input.id]);
         return rows[0]?.title ?? null;
       }),
+    comments: caching
+      .cachedQuery(t.procedure)
+      .meta({ cache: { scope: 'public', ttl: 600_000, tags: ({ input }) => [`post:${Number(input.id)}`] } })
+      .input(z.object({ id: z.number().int() }))
+      .query(async ({ ctx, input }) => {
+        ctx.trace.ran = true;
+        const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM comments WHERE post_id = $1', [input.id]);
+        return rows[0]?.n ?? 0;
+      }),
     mine: caching
       .cachedQuery(t.procedure)
       .meta({ cache: { ttl: 600_000 } })
@@ -77,6 +86,10 @@ let call: ReturnType<typeof app>['call'];
 const readPost = async (id: number) => {
   const trace = { ran: false };
   return { title: await call({ user: null, trace }).post({ id }), cached: !trace.ran };
+};
+const readComments = async (id: number) => {
+  const trace = { ran: false };
+  return { count: await call({ user: null, trace }).comments({ id }), cached: !trace.ran };
 };
 const readMine = async (user: string) => {
   const trace = { ran: false };
@@ -173,5 +186,39 @@ describe('PostgreSQL listener under attack', () => {
     expect(await readPost(5)).toEqual({ title: 'changed while no slot', cached: false });
     expect(next.events.some((event) => event.type === 'resync')).toBe(true);
     expect((await inspectSlot(postgres.url, slot)).exists).toBe(true);
+  });
+
+  it('resyncs once a mapped table the publication lacked is added to it while the listener runs', async () => {
+    await postgres.query('CREATE PUBLICATION late_running FOR TABLE posts');
+    const { listener, events } = listen(reader, { slot: 'late_running', publication: 'late_running' });
+    await listener.ready;
+    expect(events.filter((event) => event.type === 'warning').map((event) => event.type === 'warning' && event.table)).toEqual([
+      'public.comments',
+    ]);
+    expect(await readComments(30)).toEqual({ count: 0, cached: false });
+    // Reported by the warning: this comment's change never arrives.
+    postgres.psql(`INSERT INTO comments VALUES (30, 30, 'unpublished')`);
+    // The operator follows the warning; a later comment on another post arrives.
+    postgres.psql('ALTER PUBLICATION late_running ADD TABLE comments');
+    postgres.psql(`INSERT INTO comments VALUES (31, 31, 'published')`);
+    await listener.caughtUp();
+    expect(await readComments(30)).toEqual({ count: 1, cached: false });
+    expect(events.flatMap((event) => (event.type === 'resync' ? [event.reason] : []))).toEqual(['slot-created', 'publication-changed']);
+  });
+
+  it('resyncs at its next start once a mapped table the publication lacked was added to it while it was stopped', async () => {
+    await postgres.query('CREATE PUBLICATION late_stopped FOR TABLE posts');
+    const first = listen(reader, { slot: 'late_stopped', publication: 'late_stopped' });
+    await first.listener.ready;
+    expect(await readComments(32)).toEqual({ count: 0, cached: false });
+    postgres.psql(`INSERT INTO comments VALUES (32, 32, 'unpublished')`);
+    await first.listener.caughtUp();
+    await first.listener.close();
+    postgres.psql('ALTER PUBLICATION late_stopped ADD TABLE comments');
+
+    const second = listen(reader, { slot: 'late_stopped', publication: 'late_stopped' });
+    await second.listener.ready;
+    expect(await readComments(32)).toEqual({ count: 1, cached: false });
+    expect(second.events.flatMap((event) => (event.type === 'resync' ? [event.reason] : []))).toEqual(['mapping-changed']);
   });
 });
