@@ -73,7 +73,8 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
     sources[`${schema}.${name}`] = String(mapper);
   }
   if (mappers.size === 0) throw new Error('tables must map at least one table');
-  const fingerprint = mappingFingerprint({ publication, tables: sources, covers, version: options.mappingVersion ?? '' });
+  const fingerprintOf = (unpublished: readonly string[]) =>
+    mappingFingerprint({ publication, tables: sources, covers, version: options.mappingVersion ?? '', unpublished });
   const fingerprintKey = `trpc-caching:postgres:${slot}:mapping`;
 
   const emit = (event: PostgresListenerEvent): void => {
@@ -135,7 +136,7 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
         }
       });
       const state = await slotState(client, slot);
-      return { status, state };
+      return { status, state, missing };
     });
     let current: ReplicationStream | undefined;
     let prepare: () => void = () => {};
@@ -151,7 +152,7 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
       publication,
       from: parseLsn(setup.state.confirmedLsn),
       statusInterval: 10_000,
-      apply: applier(() => current, prepared),
+      apply: applier(() => current, prepared, new Set(setup.missing)),
     });
     if (stopped) {
       await current.close();
@@ -161,6 +162,8 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
     confirmed = current.confirmed;
     // The slot is ours now: resync before any item is applied, when the slot or the mapping cannot be trusted.
     try {
+      // A table added to the publication since the fingerprint was stored changes it: what it missed is resynced.
+      const fingerprint = fingerprintOf(setup.missing);
       const stored = await caching.store.get(fingerprintKey);
       if (setup.status !== 'ok') await resync(setup.status);
       else if (stored !== fingerprint) {

@@ -75,7 +75,9 @@ export type ResyncReason =
   /** A `TRUNCATE` of a mapped table: no rows to map. */
   | 'truncate'
   /** One transaction mapped to more than `maxTargets` distinct targets. */
-  | 'too-many-targets';
+  | 'too-many-targets'
+  /** A mapped table the publication lacked (its earlier changes never arrived) was added to it while the listener ran. */
+  | 'publication-changed';
 
 /**
  * What the listener tells `onEvent`: connections, every applied transaction, every fallback to invalidating

@@ -221,4 +221,18 @@ describe('PostgreSQL listener under attack', () => {
     expect(await readComments(32)).toEqual({ count: 1, cached: false });
     expect(second.events.flatMap((event) => (event.type === 'resync' ? [event.reason] : []))).toEqual(['mapping-changed']);
   });
+
+  it('resyncs rather than missing a deleted row whose mapped column a table without REPLICA IDENTITY FULL did not send', async () => {
+    await postgres.query(`INSERT INTO comments VALUES (33, 33, 'to delete'); ALTER TABLE comments REPLICA IDENTITY DEFAULT`);
+    const { listener, events } = listen(reader, { slot: 'identity_default' });
+    await listener.ready;
+    expect(await readComments(33)).toEqual({ count: 1, cached: false });
+    expect(await readComments(33)).toEqual({ count: 1, cached: true });
+    // The delete carries only the key (id): the comment's post_id, which its mapping reads, is not in it.
+    postgres.psql('DELETE FROM comments WHERE id = 33');
+    await listener.caughtUp();
+    expect(await readComments(33)).toEqual({ count: 0, cached: false });
+    expect(events.flatMap((event) => (event.type === 'resync' ? [event.reason] : []))).toEqual(['slot-created', 'mapping-failed']);
+    expect(events.some((event) => event.type === 'warning' && event.table === 'public.comments')).toBe(true);
+  });
 });
