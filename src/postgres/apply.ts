@@ -28,16 +28,22 @@ export interface ApplierDeps {
 /**
  * How a session applies its stream: rows mapped as they arrive, each transaction's moves gathered until its
  * COMMIT, then written (several at once while a backlog is read) and only then acknowledged. Answers a factory
- * for one session's apply function, which waits for `prepared` (the session's resync) before its first item.
+ * for one session's apply function, which waits for `prepared` (the session's resync) before its first item;
+ * `unpublished`: the mapped tables the publication lacked when the session began.
  */
 export function createApplier(deps: ApplierDeps) {
   const changeOf = (
     message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete,
   ): RowChange<Record<string, unknown>> => {
     const table = message.relation.name;
+    const sent = (row: Record<string, unknown>) => guarded(row, message.relation);
     if (message.tag === 'insert') return { op: 'insert', table, row: message.new, old: undefined };
-    if (message.tag === 'update') return { op: 'update', table, row: message.new, old: message.old ?? undefined };
-    const old = message.old ?? message.key ?? {};
+    if (message.tag === 'update') {
+      // Without REPLICA IDENTITY FULL, an update that changed the key still sends the old key: the mapping gets it.
+      const before = message.old ?? message.key;
+      return { op: 'update', table, row: sent(message.new), old: before === null ? undefined : sent(before) };
+    }
+    const old = sent(message.old ?? message.key ?? {});
     return { op: 'delete', table, row: old, old };
   };
 
@@ -48,8 +54,9 @@ export function createApplier(deps: ApplierDeps) {
   const applyBatch = async (batch: readonly Finished[], current: ReplicationStream): Promise<void> => {
     const last = batch[batch.length - 1];
     if (last === undefined) return;
-    const resyncs = batch.filter((tx) => tx.moves.resync !== undefined);
-    const targets = resyncs.length > 0 ? deps.covers : unionTargets(batch.map((tx) => tx.moves.targets()));
+    // A transaction that resyncs moves `covers`; the others in the batch still move their own targets (covers need
+    // not reach them: a user's scope, a path outside it), so the batch moves the union of both.
+    const targets = unionTargets(batch.map((tx) => (tx.moves.resync === undefined ? tx.moves.targets() : deps.covers)));
     const lsn = last.endLsn ?? '0/0';
     if (targets !== undefined) {
       let written = false;
@@ -83,7 +90,7 @@ export function createApplier(deps: ApplierDeps) {
   };
 
   /** The session's apply function: one transaction at a time, acknowledged once its moves are written. */
-  return (current: () => ReplicationStream | undefined, prepared: Promise<void>) => {
+  return (current: () => ReplicationStream | undefined, prepared: Promise<void>, unpublished: Set<string> = new Set()) => {
     let tx: Transaction | undefined;
     // Committed transactions not applied yet: only while a backlog is being read, never longer than it lasts.
     let batch: Finished[] = [];
@@ -112,6 +119,9 @@ export function createApplier(deps: ApplierDeps) {
           return;
         case 'relation': {
           const key = `${message.schema}.${message.name}`;
+          // A mapped table the publication lacked when the session began now sends changes: it was added, and what
+          // it changed before never arrived. The transaction that brings it invalidates everything covered.
+          if (unpublished.delete(key) && tx !== undefined) tx.moves.fallBack('publication-changed', `${key} was added to the publication`);
           if (deps.mappers.has(key) && message.replicaIdentity !== 'full' && !deps.warned.has(key)) {
             deps.warned.add(key);
             deps.emit({
@@ -155,4 +165,25 @@ export function createApplier(deps: ApplierDeps) {
       }
     };
   };
+}
+
+/**
+ * The row as the mapping reads it: a column PostgreSQL did not send (not in the replica identity of a delete or of
+ * an update's old row, or an unchanged TOAST value of an update without the old row) throws when read, so that a
+ * mapping that needs it falls back to a resync (`mapping-failed`) instead of naming `post:undefined` and missing
+ * the row's real targets. The decoder marks such a column `undefined`; a SQL NULL is `null`.
+ */
+function guarded(row: Record<string, unknown>, relation: Pgoutput.MessageRelation): Record<string, unknown> {
+  const unsent = new Set(relation.columns.filter((column) => row[column.name] === undefined).map((column) => column.name));
+  if (unsent.size === 0) return row;
+  return new Proxy(row, {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && unsent.has(key)) {
+        throw new Error(
+          `${relation.schema}.${relation.name}.${key} was not sent by PostgreSQL (not in the replica identity, or an unchanged TOAST value): ALTER TABLE ${relation.schema}.${relation.name} REPLICA IDENTITY FULL`,
+        );
+      }
+      return Reflect.get(target, key, receiver);
+    },
+  });
 }

@@ -3,7 +3,8 @@ import type { InvalidationTargets } from '../index.js';
 
 /**
  * A digest of what decides the moves: the publication, the mapped tables with each function's source text, what a
- * resync covers, and the app's `mappingVersion`. A listener that finds another digest stored for its slot resyncs,
+ * resync covers, the app's `mappingVersion`, and the mapped tables the publication lacks (their changes never
+ * arrive: once one is added, what it missed must be resynced). A listener that finds another digest stored for its slot resyncs,
  * since rows read before were mapped differently.
  *
  * @example
@@ -16,12 +17,14 @@ export function mappingFingerprint(input: {
   tables: Readonly<Record<string, string>>;
   covers: InvalidationTargets;
   version: string;
+  /** Mapped tables the publication lacks. @default [] */
+  unpublished?: readonly string[];
 }): string {
   const tables = Object.keys(input.tables)
     .sort()
     .map((name) => [name, input.tables[name]]);
   return createHash('sha256')
-    .update(JSON.stringify([input.publication, tables, input.covers, input.version]))
+    .update(JSON.stringify([input.publication, tables, input.covers, input.version, [...(input.unpublished ?? [])].sort()]))
     .digest('hex')
     .slice(0, 32);
 }

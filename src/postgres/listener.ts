@@ -34,6 +34,8 @@ export interface PostgresListener {
 }
 
 type Mapper = TableMapping<Record<string, unknown>>;
+/** Stored instead of the fingerprint while a new slot's resync is owed: never equal to a fingerprint (hex). */
+const RESYNC_OWED = 'resync-owed';
 
 /**
  * Follows PostgreSQL's committed changes through logical replication (pgoutput) and moves the versions the
@@ -71,7 +73,8 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
     sources[`${schema}.${name}`] = String(mapper);
   }
   if (mappers.size === 0) throw new Error('tables must map at least one table');
-  const fingerprint = mappingFingerprint({ publication, tables: sources, covers, version: options.mappingVersion ?? '' });
+  const fingerprintOf = (unpublished: readonly string[]) =>
+    mappingFingerprint({ publication, tables: sources, covers, version: options.mappingVersion ?? '', unpublished });
   const fingerprintKey = `trpc-caching:postgres:${slot}:mapping`;
 
   const emit = (event: PostgresListenerEvent): void => {
@@ -122,11 +125,18 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
       }
       const before = await slotState(client, slot);
       if (before.active) throw new Error(`replication slot ${slot} is followed by another listener`);
-      // Forget the fingerprint before a new slot exists: a resync that fails then is retried, never skipped.
-      if (!before.exists || before.walStatus === 'lost') await caching.store.delete(fingerprintKey);
-      const status = await ensureSlot(client, slot);
+      // Forget the fingerprint before a new slot exists, so that a resync that fails then is retried, never skipped
+      // (even by another process after this one died). Overwritten and read back, not deleted: with the store down,
+      // Keyv answers a delete with false (as for a missing key) and @keyv/redis a set with true, so neither result
+      // proves anything, and an old fingerprint left in place would vouch for a slot that missed changes.
+      const status = await ensureSlot(client, slot, async () => {
+        await caching.store.set(fingerprintKey, RESYNC_OWED);
+        if ((await caching.store.get(fingerprintKey)) !== RESYNC_OWED) {
+          throw new Error('the cache store did not keep the mark of a resync owed: no new slot is made before it does');
+        }
+      });
       const state = await slotState(client, slot);
-      return { status, state };
+      return { status, state, missing };
     });
     let current: ReplicationStream | undefined;
     let prepare: () => void = () => {};
@@ -142,7 +152,7 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
       publication,
       from: parseLsn(setup.state.confirmedLsn),
       statusInterval: 10_000,
-      apply: applier(() => current, prepared),
+      apply: applier(() => current, prepared, new Set(setup.missing)),
     });
     if (stopped) {
       await current.close();
@@ -152,9 +162,15 @@ export function createPostgresListener<Tables>(caching: InvalidatingCaching, opt
     confirmed = current.confirmed;
     // The slot is ours now: resync before any item is applied, when the slot or the mapping cannot be trusted.
     try {
+      // A table added to the publication since the fingerprint was stored changes it: what it missed is resynced.
+      const fingerprint = fingerprintOf(setup.missing);
       const stored = await caching.store.get(fingerprintKey);
       if (setup.status !== 'ok') await resync(setup.status);
-      else if (stored !== fingerprint) await resync('mapping-changed', stored === undefined ? 'no fingerprint stored' : undefined);
+      else if (stored !== fingerprint) {
+        const detail =
+          stored === undefined ? 'no fingerprint stored' : stored === RESYNC_OWED ? 'the resync of a new slot was not written' : undefined;
+        await resync('mapping-changed', detail);
+      }
       if (stored !== fingerprint && !(await caching.store.set(fingerprintKey, fingerprint))) {
         throw new Error('the mapping fingerprint could not be stored');
       }

@@ -97,11 +97,18 @@ export async function dropSlot(connection: PostgresConnection, slot: string): Pr
 
 /**
  * Makes sure the slot can stream: creates it when missing, and again when PostgreSQL lost WAL it needed. Says which,
- * since either way changes before now cannot be read from it.
+ * since either way changes before now cannot be read from it. `beforeCreate` runs (and may refuse by throwing) just
+ * before a slot is made.
  */
-export async function ensureSlot(client: pg.Client, slot: string): Promise<'ok' | 'slot-created' | 'slot-lost'> {
+export async function ensureSlot(
+  client: pg.Client,
+  slot: string,
+  beforeCreate: () => Promise<void> = async () => {},
+): Promise<'ok' | 'slot-created' | 'slot-lost'> {
   const state = await slotState(client, slot);
   if (state.exists && state.walStatus !== 'lost') return 'ok';
+  // Whatever made the slot unusable, the caller must be able to tell later that its resync is still owed.
+  await beforeCreate();
   if (state.exists) await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
   await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
   return state.exists ? 'slot-lost' : 'slot-created';

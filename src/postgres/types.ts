@@ -3,8 +3,10 @@ import type { Caching, InvalidationTargets } from '../index.js';
 /**
  * One committed row change of a mapped table, as the mapping function gets it. `row` is the row as it is after the
  * change (for a delete: as it was); `old` is the row before an update or delete. Both are complete only when the
- * table has `REPLICA IDENTITY FULL` (docs/postgres.md): otherwise `old` of an update is missing and a delete's
- * `row` holds only the primary key, and the listener reports a `replica-identity` warning for the table.
+ * table has `REPLICA IDENTITY FULL` (docs/postgres.md): otherwise `old` of an update is missing (or holds only the
+ * old key, when the key changed), a delete's `row` holds only the primary key, an update's `row` lacks unchanged
+ * TOAST values, and the listener reports a warning for the table. Reading a column PostgreSQL did not send throws,
+ * so that the row falls back to a resync (`mapping-failed`) instead of mapping `undefined`.
  *
  * @example
  * ```ts
@@ -75,7 +77,9 @@ export type ResyncReason =
   /** A `TRUNCATE` of a mapped table: no rows to map. */
   | 'truncate'
   /** One transaction mapped to more than `maxTargets` distinct targets. */
-  | 'too-many-targets';
+  | 'too-many-targets'
+  /** A mapped table the publication lacked (its earlier changes never arrived) was added to it while the listener ran. */
+  | 'publication-changed';
 
 /**
  * What the listener tells `onEvent`: connections, every applied transaction, every fallback to invalidating
