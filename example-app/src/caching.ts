@@ -3,6 +3,7 @@
 import { type Caching, createCaching } from 'trpc-caching';
 import { createRedisStore, type RedisStore } from 'trpc-caching/redis';
 import type { Context } from './trpc.js';
+import { withoutPassword } from './urls.js';
 
 /** Options of {@link createAppCaching}. */
 export interface AppCachingOptions {
@@ -27,17 +28,6 @@ export interface AppCaching {
   close(): Promise<void>;
 }
 
-/** The URL to print: a password in it stays out of logs. */
-function withoutPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'redis';
-  }
-}
-
 /** The store the environment asks for, and its name for the banner; undefined: the in-memory default. */
 function openStore(options: AppCachingOptions): { store: RedisStore; name: string } | undefined {
   const clusterNodes = (options.clusterNodes ?? process.env.REDIS_CLUSTER_NODES ?? '')
@@ -47,13 +37,13 @@ function openStore(options: AppCachingOptions): { store: RedisStore; name: strin
   if (clusterNodes.length > 0) {
     // The Cluster client finds every node from these, follows MOVED/ASK and refreshes its slot map after a reshard.
     const store = createRedisStore({ cluster: { rootNodes: clusterNodes.map((url) => ({ url })) } });
-    return { store, name: `Redis Cluster at ${clusterNodes.map(withoutPassword).join(', ')}` };
+    return { store, name: `Redis Cluster at ${clusterNodes.map((url) => withoutPassword(url, 'redis')).join(', ')}` };
   }
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL;
   if (!redisUrl) return undefined;
   // Hot hits from process memory; another instance's mutation shows here within 250 ms, this one's at once.
   const store = createRedisStore({ url: redisUrl, nearCache: { maxStaleness: 250 } });
-  return { store, name: withoutPassword(redisUrl) };
+  return { store, name: withoutPassword(redisUrl, 'redis') };
 }
 
 /** Creates the caching instance the router's builders come from. */

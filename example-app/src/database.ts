@@ -5,6 +5,7 @@ import { openDatabase } from './db.js';
 import type { NotesDb } from './notes-db.js';
 import type { FollowOptions } from './postgres-listener.js';
 import type { Context } from './trpc.js';
+import { withoutPassword } from './urls.js';
 
 /** Options of {@link openAppDatabase}. */
 export interface AppDatabaseOptions {
@@ -25,17 +26,6 @@ export interface AppDatabase {
   follow(caching: Caching<Context>): Promise<{ close(): Promise<void> } | undefined>;
 }
 
-/** The URL to print: a password in it stays out of logs. */
-function withoutPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'postgres';
-  }
-}
-
 /** Opens the database the options or the environment ask for. */
 export async function openAppDatabase(options: AppDatabaseOptions = {}): Promise<AppDatabase> {
   const delay = options.delayMs === undefined ? {} : { delayMs: options.delayMs };
@@ -45,7 +35,7 @@ export async function openAppDatabase(options: AppDatabaseOptions = {}): Promise
   const [{ openPostgresDatabase }, { followPostgres }] = await Promise.all([import('./db-postgres.js'), import('./postgres-listener.js')]);
   return {
     db: await openPostgresDatabase(url, delay),
-    name: withoutPassword(url),
+    name: withoutPassword(url, 'postgres'),
     follow: (caching) => followPostgres(caching, url, options.follow),
   };
 }

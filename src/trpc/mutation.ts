@@ -1,11 +1,11 @@
-import { type CallObserver, callObserverOf } from '../engine/calls.js';
+import { type CallOutcome, callObserverOf } from '../engine/calls.js';
 import { userScope } from '../engine/keys.js';
 import { type Move, movedFor } from '../engine/move.js';
 import { CachingError } from '../errors.js';
 import type { Moved } from '../protocol/index.js';
 import { isOutputValidationFailure, type MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedInvalidateMeta } from './meta.js';
-import { configFailure, misuse } from './query.js';
+import { configFailure, misuse, report } from './query.js';
 import type { CacheMiddlewareOptions, TrpcRuntime } from './runtime.js';
 
 /** The move a successful mutation makes, from its `meta.invalidate` and what it was called with and returned. */
@@ -40,16 +40,9 @@ function callerSegment(rt: TrpcRuntime, ctx: unknown): string | undefined {
   }
 }
 
-/** Tells the request's observer (the HTTP layer's cache log) of a mutation call, with what it moved for its caller. */
-async function tell(observer: CallObserver, opts: CacheMiddlewareOptions, moved?: Moved): Promise<void> {
-  let input: unknown;
-  try {
-    input = await opts.getRawInput();
-  } catch {
-    input = undefined;
-  }
-  const outcome = { path: opts.path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0, moved } as const;
-  observer.called({ outcome, call: opts.getRawInput, input });
+/** A mutation's outcome, with what it moved as its caller may learn it (none when it failed). */
+function mutationOutcome(path: string, moved?: Moved): CallOutcome {
+  return { path, type: 'mutation', status: 'NONE', scope: 'user', ttl: 0, moved };
 }
 
 /**
@@ -79,7 +72,7 @@ export function createMutationMiddleware(rt: TrpcRuntime) {
     const observer = callObserverOf(ctx);
     // A result that failed tRPC's output check comes from a resolver that ran: what it wrote must not stay cached.
     if ((!result.ok && !isOutputValidationFailure(result.error)) || settings === undefined) {
-      if (observer !== undefined) await tell(observer, opts);
+      if (observer !== undefined) await report(observer, opts, mutationOutcome(path));
       return result;
     }
     let move: Move;
@@ -95,7 +88,7 @@ export function createMutationMiddleware(rt: TrpcRuntime) {
       move = rt.engine.moveAll();
     }
     await rt.engine.invalidate(move, path);
-    if (observer !== undefined) await tell(observer, opts, movedFor(move, callerSegment(rt, ctx), true));
+    if (observer !== undefined) await report(observer, opts, mutationOutcome(path, movedFor(move, callerSegment(rt, ctx), true)));
     return result;
   };
 }

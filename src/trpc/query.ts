@@ -58,31 +58,28 @@ function planFault(path: string, error: unknown): CachingError {
 }
 
 /**
- * Tells the request's observer (the HTTP layer's cache log) what the cache did for this call: the one report of a
- * query, built here whatever the outcome. With a plan, its scope, TTL, window and tags; without (caching disabled, or
- * the input could not be keyed), the procedure's settings. The input is read only when someone observes.
+ * Reports a call's outcome to the request's observer (the HTTP layer's cache log), with the call's identity and input:
+ * the one report of a call, query or mutation. The input is read only here, so only when someone observes.
  */
-async function tell(
-  observer: CallObserver,
-  opts: CacheMiddlewareOptions,
-  status: CallOutcome['status'],
-  from: QueryPlan | { readonly scope: 'user' | 'public'; readonly ttl: number; readonly unkeyed?: boolean },
-  etag?: string,
-): Promise<void> {
+export async function report(observer: CallObserver, opts: CacheMiddlewareOptions, outcome: CallOutcome, unkeyed = false): Promise<void> {
   let input: unknown;
   try {
     input = await opts.getRawInput();
   } catch {
     input = undefined;
   }
-  const plan = 'entryKey' in from ? from : undefined;
-  const swr = plan !== undefined && plan.staleWhileRevalidate > 0 ? plan.staleWhileRevalidate : undefined;
-  const outcome: CallOutcome =
-    plan === undefined
-      ? { path: opts.path, type: 'query', status, scope: from.scope, ttl: from.ttl }
-      : { path: opts.path, type: 'query', status, scope: plan.scope, ttl: plan.ttl, etag, staleWhileRevalidate: swr, tags: plan.tags };
-  const unkeyed = plan === undefined && 'unkeyed' in from && from.unkeyed === true;
   observer.called(unkeyed ? { outcome, call: opts.getRawInput, input, unkeyed } : { outcome, call: opts.getRawInput, input });
+}
+
+/** A query's outcome once its key was derived: its plan's scope, TTL, window and tags, and the payload's validator. */
+function planned(plan: QueryPlan, status: CallOutcome['status'], etag?: string): CallOutcome {
+  const swr = plan.staleWhileRevalidate > 0 ? plan.staleWhileRevalidate : undefined;
+  return { path: plan.path, type: 'query', status, scope: plan.scope, ttl: plan.ttl, etag, staleWhileRevalidate: swr, tags: plan.tags };
+}
+
+/** A query that bypassed the cache before its key was derived (caching disabled, input not keyable). */
+function unplanned(path: string, scope: 'user' | 'public', ttl: number): CallOutcome {
+  return { path, type: 'query', status: 'BYPASS', scope, ttl };
 }
 
 /** The rest of the chain (the resolver) as the engine runs it: a result, and whether it is a success worth caching. */
@@ -116,7 +113,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     const scopeKind = settings.scope === 'public' ? 'public' : 'user';
     if (!settings.enabled) {
       rt.engine.bypassed(path, scopeKind, 'disabled');
-      if (observer !== undefined) await tell(observer, opts, 'BYPASS', { scope: scopeKind, ttl: settings.ttl });
+      if (observer !== undefined) await report(observer, opts, unplanned(path, scopeKind, settings.ttl));
       return opts.next();
     }
     if (signal?.aborted) throw aborted(path, signal.reason);
@@ -127,7 +124,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     } catch (error) {
       rt.report(planFault(path, error));
       rt.engine.bypassed(path, scopeKind, 'input');
-      if (observer !== undefined) await tell(observer, opts, 'BYPASS', { scope: scopeKind, ttl: settings.ttl, unkeyed: true });
+      if (observer !== undefined) await report(observer, opts, unplanned(path, scopeKind, settings.ttl), true);
       return opts.next();
     }
 
@@ -136,16 +133,16 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       // A sampled hit is checked against its resolver, run again like a stale entry's refresh (below): after this
       // middleware returned, with this call's ctx and input. Decided before the caller can touch the value.
       if (settings.audit && rt.engine.sampled()) rt.engine.audit(plan, read, recompute(opts));
-      if (observer !== undefined) await tell(observer, opts, 'HIT', plan, read.etag);
+      if (observer !== undefined) await report(observer, opts, planned(plan, 'HIT', read.etag));
       return endChain(read.value);
     }
     if (read.kind === 'bypass') {
-      if (observer !== undefined) await tell(observer, opts, 'BYPASS', plan);
+      if (observer !== undefined) await report(observer, opts, planned(plan, 'BYPASS'));
       return opts.next();
     }
     const compute = recompute(opts);
     if (read.kind === 'stale') {
-      if (observer !== undefined) await tell(observer, opts, 'STALE', plan, read.etag);
+      if (observer !== undefined) await report(observer, opts, planned(plan, 'STALE', read.etag));
       // tRPC's next() is a plain closure over this call's chain: it runs the resolver after this middleware has
       // returned, with this call's ctx and input. No signal of ours stops it; the engine reports its failure.
       rt.engine.refresh(plan, read, compute);
@@ -160,11 +157,11 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       throw error;
     }
     if (outcome.kind === 'shared') {
-      if (observer !== undefined) await tell(observer, opts, 'MISS', plan, outcome.etag);
+      if (observer !== undefined) await report(observer, opts, planned(plan, 'MISS', outcome.etag));
       return endChain(outcome.value);
     }
     const status = outcome.etag === undefined ? 'BYPASS' : 'MISS';
-    if (observer !== undefined) await tell(observer, opts, status, plan, outcome.etag);
+    if (observer !== undefined) await report(observer, opts, planned(plan, status, outcome.etag));
     return outcome.result;
   };
 }

@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, stopProcess } from './redis.js';
+import { freePort, stopProcess, waitForServer } from './redis.js';
 
 /** Where Debian keeps the server binaries (initdb and postgres are not on PATH there). */
 function binDir(): string {
@@ -50,25 +50,16 @@ export interface PostgresServer {
   dispose(): Promise<void>;
 }
 
-async function waitReady(url: string, child: ChildProcess, deadlineMs = 30_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  let lastError: unknown;
-  while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`postgres exited with code ${child.exitCode}`);
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      await client.end();
-      return;
-    } catch (error) {
-      lastError = error;
-      await client.end().catch(() => {});
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+/** One `SELECT 1` on a fresh connection. */
+async function pingPostgres(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } finally {
+    await client.end().catch(() => {});
   }
-  throw new Error(`postgres did not become ready: ${String(lastError)}`);
 }
 
 /**
@@ -103,7 +94,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   const launch = () => spawn(join(bin, 'postgres'), args, { ...ids, stdio: 'ignore' });
   let child = launch();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  await waitReady(url, child);
+  await waitForServer('postgres', child, () => pingPostgres(url));
 
   const server: PostgresServer = {
     url,
@@ -134,7 +125,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     stop: (hard = false) => stopProcess(child, hard ? 'SIGKILL' : 'SIGINT'),
     async restart() {
       child = launch();
-      await waitReady(url, child);
+      await waitForServer('postgres', child, () => pingPostgres(url));
     },
     async dispose() {
       await server.stop(true);

@@ -64,25 +64,43 @@ export interface RedisServer extends RedisEndpoint {
   dispose(): Promise<void>;
 }
 
-async function waitReady(url: string, child: ChildProcess, deadlineMs = 30_000): Promise<void> {
+/**
+ * Waits until a server started as `child` answers `probe` (which connects, asks, and closes), trying every 50 ms for at
+ * most `deadlineMs`; fails at once when the process exits. Shared by every server the tests start.
+ *
+ * @example
+ * ```ts
+ * await waitForServer('postgres', child, () => pingPostgres(url));
+ * ```
+ */
+export async function waitForServer(name: string, child: ChildProcess, probe: () => Promise<void>, deadlineMs = 30_000): Promise<void> {
   const end = Date.now() + deadlineMs;
   let lastError: unknown;
   while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
-    const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
-    client.on('error', () => {});
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
     try {
-      await client.connect();
-      await client.ping();
-      await client.close();
+      await probe();
       return;
     } catch (error) {
       lastError = error;
-      if (client.isOpen) client.destroy();
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  throw new Error(`redis-server did not become ready: ${String(lastError)}`);
+  throw new Error(`${name} did not become ready: ${String(lastError)}`);
+}
+
+/** One PING on a fresh connection that never reconnects. */
+async function pingRedis(url: string): Promise<void> {
+  const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+    await client.close();
+  } catch (error) {
+    if (client.isOpen) client.destroy();
+    throw error;
+  }
 }
 
 /**
@@ -103,7 +121,7 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
   ]);
   const launch = () => spawn('redis-server', args, { stdio: 'ignore' });
   let child = launch();
-  await waitReady(url, child);
+  await waitForServer('redis-server', child, () => pingRedis(url));
 
   const server: RedisServer = {
     url,
@@ -129,7 +147,7 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
     stop: (hard = false) => stopProcess(child, hard ? 'SIGKILL' : 'SIGTERM'),
     async restart() {
       child = launch();
-      await waitReady(url, child);
+      await waitForServer('redis-server', child, () => pingRedis(url));
     },
     async dispose() {
       await server.stop(true);

@@ -2,28 +2,16 @@
 import { createServer } from 'node:http';
 import { describe } from 'vitest';
 import type * as Recipe from '../../../docs/snippets/adapters-express.js';
-import { listen } from '../../support/apps/harness.js';
 import { storeKinds } from '../../support/stores.js';
 import { adapterChecks, restChecks, type Served } from './checklist.js';
-import { loadRecipe } from './recipes.js';
+import { loadRecipe, servedOn } from './recipes.js';
 
 const [memory] = storeKinds();
 
 async function start(): Promise<Served> {
   if (memory === undefined) throw new Error('no memory store kind');
   const { recipe, dispose } = await loadRecipe<typeof Recipe>('adapters-express', memory);
-  const { url, close } = await listen(createServer(recipe.app));
-  return {
-    trpc: `${url}/trpc`,
-    rest: `${url}/api`,
-    fetch,
-    live: 'streams',
-    notModified: true,
-    async close() {
-      await close();
-      await dispose();
-    },
-  };
+  return servedOn(createServer(recipe.app), dispose, { rest: true });
 }
 
 describe('tRPC on Express 5', () => adapterChecks(start));

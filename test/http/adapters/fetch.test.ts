@@ -5,26 +5,15 @@ import { createAdaptorServer } from '@hono/node-server';
 import { describe } from 'vitest';
 import type * as FetchRecipe from '../../../docs/snippets/adapters-fetch.js';
 import type * as HonoRecipe from '../../../docs/snippets/adapters-hono.js';
-import { listen } from '../../support/apps/harness.js';
 import { storeKinds } from '../../support/stores.js';
 import { adapterChecks, type Served } from './checklist.js';
-import { loadRecipe } from './recipes.js';
+import { loadRecipe, servedOn } from './recipes.js';
 
 const [memory] = storeKinds();
 
 /** Serves a fetch handler on a free loopback port, as `serve({ fetch })` of @hono/node-server does. */
 async function serveFetch(handle: (req: Request) => Response | Promise<Response>, dispose: () => Promise<void>): Promise<Served> {
-  const { url, close } = await listen(createAdaptorServer({ fetch: handle }) as Server);
-  return {
-    trpc: `${url}/trpc`,
-    fetch,
-    live: 'streams',
-    notModified: true,
-    async close() {
-      await close();
-      await dispose();
-    },
-  };
+  return servedOn(createAdaptorServer({ fetch: handle }) as Server, dispose);
 }
 
 describe('a plain Request -> Response function', () => {

@@ -8,11 +8,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type * as Actions from '../../../docs/snippets/adapters-next-actions.js';
 import type * as Page from '../../../docs/snippets/adapters-next-page.js';
 import type * as Route from '../../../docs/snippets/adapters-next-route.js';
-import { listen } from '../../support/apps/harness.js';
 import { storeKinds } from '../../support/stores.js';
 import { until } from '../../support/until.js';
 import { adapterChecks, client, query, type Served } from './checklist.js';
-import { loadRecipe, type RecipeApp } from './recipes.js';
+import { loadRecipe, type RecipeApp, servedOn } from './recipes.js';
 
 const [memory] = storeKinds();
 
@@ -30,20 +29,7 @@ async function start(): Promise<NextApp> {
   const page = (await import('../../../docs/snippets/adapters-next-page.js')) as typeof Page;
   const actions = (await import('../../../docs/snippets/adapters-next-actions.js')) as typeof Actions;
   const server = createAdaptorServer({ fetch: (req: Request) => (req.method === 'POST' ? route.POST(req) : route.GET(req)) });
-  const { url, close } = await listen(server as Server);
-  return {
-    trpc: `${url}/api/trpc`,
-    fetch,
-    live: 'streams',
-    notModified: true,
-    app,
-    page,
-    actions,
-    async close() {
-      await close();
-      await dispose();
-    },
-  };
+  return { ...(await servedOn(server as Server, dispose, { trpcPath: '/api/trpc' })), app, page, actions };
 }
 
 const headersOf = (user: string) => new Headers({ authorization: `Bearer ${user}` });

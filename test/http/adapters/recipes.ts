@@ -1,10 +1,13 @@
 // Loads the adapter recipes of docs/adapters.md (docs/snippets/adapters-*.ts) as the guide shows them, each on a
 // fresh module graph: a fresh caching instance and database per test, on the in-memory store or on Redis.
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { vi } from 'vitest';
 import type * as App from '../../../docs/snippets/adapters-app.js';
 import type { RedisStore } from '../../../src/stores/redis/index.js';
+import { listen } from '../../support/apps/harness.js';
 import type { StoreKind } from '../../support/stores.js';
+import type { Served } from './checklist.js';
 
 /** The recipes' shared app module, as loaded for one test. */
 export type RecipeApp = typeof App;
@@ -48,4 +51,33 @@ export async function loadRecipe<T>(name: string, kind: StoreKind): Promise<{ re
 export function urlOf(address: AddressInfo | string | null): string {
   if (address === null || typeof address === 'string') throw new Error('not listening on a TCP port');
   return `http://127.0.0.1:${address.port}`;
+}
+
+/**
+ * A recipe's node:http server listening on a free loopback port, as the check-list takes it: tRPC at `trpcPath`, REST
+ * at `/api` when `rest`; closing it also disposes of what the recipe opened.
+ *
+ * @example
+ * ```ts
+ * const { recipe, dispose } = await loadRecipe<typeof Recipe>('adapters-standalone', kind);
+ * return servedOn(recipe.server, dispose);
+ * ```
+ */
+export async function servedOn(
+  server: Server,
+  dispose: () => Promise<void>,
+  options: { readonly rest?: boolean; readonly trpcPath?: string } = {},
+): Promise<Served> {
+  const { url, close } = await listen(server);
+  return {
+    trpc: `${url}${options.trpcPath ?? '/trpc'}`,
+    ...(options.rest === true ? { rest: `${url}/api` } : {}),
+    fetch,
+    live: 'streams',
+    notModified: true,
+    async close() {
+      await close();
+      await dispose();
+    },
+  };
 }
