@@ -70,6 +70,8 @@ function assertEncodable(value: unknown): boolean {
 
 const hasOwn = Object.prototype.hasOwnProperty;
 const toTag = Object.prototype.toString;
+/** Deepest nesting a template is kept for; deeper values are decoded by superjson on every hit. */
+const MAX_DEPTH = 64;
 
 /**
  * Whether {@link copyValue} reproduces a decoded value exactly: a tree (the
@@ -79,7 +81,7 @@ const toTag = Object.prototype.toString;
  */
 function copyable(value: unknown, depth = 0): boolean {
   if (typeof value !== 'object' || value === null) return true;
-  if (depth > 64) return false;
+  if (depth > MAX_DEPTH) return false;
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === Array.prototype) {
     for (const key in value) {
@@ -104,6 +106,8 @@ function copyable(value: unknown, depth = 0): boolean {
  * Set is new and primitives are immutable, so the copy shares nothing a
  * caller could change. Own keys in the same order, and `__proto__` stays an
  * own key (as JSON.parse makes it): the copy is indistinguishable from a decode.
+ * Templates copy their Maps and Sets (rare in results) with it; plain objects
+ * and arrays go through a {@link Shape}.
  */
 function copyValue(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
@@ -119,9 +123,7 @@ function copyValue(value: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const key in value) {
       if (!hasOwn.call(value, key)) continue;
-      const child = copyValue((value as Record<string, unknown>)[key]);
-      if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
-      else out[key] = child;
+      setOwn(out, key, copyValue((value as Record<string, unknown>)[key]));
     }
     return out;
   }
@@ -136,6 +138,88 @@ function copyValue(value: unknown): unknown {
   return out;
 }
 
+/** `target[key] = value` as an own data property, even for `__proto__` (which an assignment would take as the prototype). */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+const NONE: readonly never[] = [];
+
+/**
+ * How to copy one plain object or array of a template fast: a shallow copy of
+ * it (spread or slice, which V8 does in one step for the object's whole
+ * layout), then a fresh copy of each child that is an object, in place of the
+ * template's own. `at` lists every key (index, for an array) whose value is an
+ * object, so a copy shares nothing with the template; `inner` holds, at the
+ * same position, the child's Shape, or the child itself (a Date, Map or Set,
+ * copied by {@link copyValue}).
+ */
+class Shape {
+  constructor(
+    private readonly base: Record<string, unknown> | unknown[],
+    private readonly at: ReadonlyArray<string | number>,
+    private readonly inner: readonly unknown[],
+  ) {}
+
+  copy(): object {
+    const base = this.base;
+    const out = (Array.isArray(base) ? base.slice() : { ...base }) as Record<string | number, unknown>;
+    const { at, inner } = this;
+    for (let i = 0; i < at.length; i++) {
+      const node = inner[i];
+      const child = node instanceof Shape ? node.copy() : copyValue(node);
+      const key = at[i] as string | number;
+      if (key === '__proto__') setOwn(out as Record<string, unknown>, key, child);
+      else out[key] = child;
+    }
+    return out;
+  }
+}
+
+/** The {@link Shape} of a {@link copyable} plain object or array (any other object stands for itself). */
+function shapeOf(value: object): object {
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== Array.prototype) return value;
+  let at: Array<string | number> | undefined;
+  let inner: unknown[] | undefined;
+  const add = (key: string | number, child: unknown): void => {
+    if (typeof child !== 'object' || child === null) return;
+    at ??= [];
+    inner ??= [];
+    at.push(key);
+    inner.push(shapeOf(child as object));
+  };
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) add(i, value[i]);
+  } else {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) add(key, record[key]);
+  }
+  return new Shape(value as Record<string, unknown> | unknown[], at ?? NONE, inner ?? NONE);
+}
+
+/** A fresh copy of a template made by {@link shapeOf}. */
+function copyTemplate(template: object): unknown {
+  return template instanceof Shape ? template.copy() : copyValue(template);
+}
+
+/**
+ * Most decoded templates one codec keeps, counted as the length of the text
+ * each was decoded from plus {@link TEMPLATE_OVERHEAD}. Decoded values take
+ * about twice their text in the heap, and their shapes a little more: the
+ * default bounds a codec's templates at roughly 20 to 30 MiB.
+ * @default 8 MiB (8 * 1024 * 1024)
+ */
+export const TEMPLATE_CACHE_SIZE = 8 * 1024 * 1024;
+
+/**
+ * What each template counts for beyond its text: its bookkeeping, so that
+ * many tiny entries are bounded too (at most 16 384 templates by default).
+ * @default 512
+ */
+export const TEMPLATE_OVERHEAD = 512;
+
 /**
  * Entry payloads: superjson text, so Date, Map, Set, BigInt, undefined fields
  * and cycles come back as they went in, and every hit decodes a fresh copy
@@ -144,23 +228,25 @@ function copyValue(value: unknown): unknown {
  */
 export class Codec {
   /**
-   * Decoded payloads of recently hit entries, by entry key. They never leave
-   * this object: a hit gets a {@link copyValue} of one, several times cheaper
-   * than parsing the same text again. A template serves only the exact text it
+   * Decoded payloads of recently hit entries, by entry key, as the
+   * {@link Shape} that copies them. They never leave this object: a hit gets a
+   * copy of one, several times cheaper than parsing the same text again. A template serves only the exact text it
    * was decoded from, so a new entry under the same key is decoded again.
    *
    * The first decode of a text only records it (`value` undefined) and the
    * template is kept from the second on, so that an entry read once per
    * eviction cycle costs a parse and nothing more. A value that copyValue
    * cannot reproduce is marked (`value` null) and always decoded by superjson.
-   * Bounded in count and in text size (decoded values take a few times their
-   * text): only the hot set pays memory for it.
+   * Bounded by size (see {@link TEMPLATE_CACHE_SIZE}) rather than by count, so
+   * that a hot set of thousands of typical results is copied, not parsed; only
+   * the hot set pays memory for it.
    */
-  private readonly templates = new LRUCache<string, { readonly text: string; value: object | null | undefined }>({
-    max: 512,
-    maxSize: 4 * 1024 * 1024,
-    sizeCalculation: (template) => Math.max(1, template.text.length),
-  });
+  private readonly templates: LRUCache<string, { readonly text: string; value: object | null | undefined }>;
+
+  /** @param maxSize Most text (plus {@link TEMPLATE_OVERHEAD} each) of the templates kept. @default TEMPLATE_CACHE_SIZE */
+  constructor(maxSize = TEMPLATE_CACHE_SIZE) {
+    this.templates = new LRUCache({ maxSize, sizeCalculation: (template) => template.text.length + TEMPLATE_OVERHEAD });
+  }
 
   encode(value: unknown, maxBytes: number): string {
     const plain = assertEncodable(value);
@@ -181,7 +267,7 @@ export class Codec {
   decode(text: string, key?: string): unknown {
     const known = key === undefined ? undefined : this.templates.get(key);
     const seen = known !== undefined && known.text === text;
-    if (seen && known.value) return copyValue(known.value);
+    if (seen && known.value) return copyTemplate(known.value);
     const parsed = JSON.parse(text) as Parameters<typeof superjson.deserialize>[0];
     const value: unknown = superjson.deserialize(parsed, { inPlace: true });
     if (key === undefined || typeof value !== 'object' || value === null) return value;
@@ -194,8 +280,8 @@ export class Codec {
       known.value = null;
       return value;
     }
-    known.value = value;
-    return copyValue(value);
+    known.value = shapeOf(value);
+    return copyTemplate(known.value);
   }
 
   /** Drops every template (at close). */
