@@ -6,6 +6,7 @@ import { CachingConfigError, CachingError, type CachingOperation, errorMessage }
 import { capabilitiesOf, isNodeFault, isSkippedByNode } from './capabilities.js';
 import { clusterRefusal } from './cluster-clients.js';
 import { connectionErrorKind, isSocketError } from './connection-errors.js';
+import { Deadlines } from './deadlines.js';
 import { type KeyvAccess, keyvAccess } from './keyv-access.js';
 
 /** How the store boundary bounds and isolates a store. */
@@ -68,6 +69,8 @@ export class GuardedStore implements CacheStore {
 
   /** Keyv's calls, addressed so that reads find what writes stored whatever the Keyv's namespace. */
   private readonly access: KeyvAccess;
+  /** The deadlines of guarded calls (all `options.timeout`), on one timer. */
+  private readonly deadlines: Deadlines;
 
   constructor(
     readonly keyv: Keyv,
@@ -76,6 +79,7 @@ export class GuardedStore implements CacheStore {
     const onCluster = clusterRefusal(keyv.store);
     if (onCluster !== undefined) throw new CachingConfigError('store', onCluster);
     this.access = keyvAccess(keyv);
+    this.deadlines = new Deadlines(options.timeout);
     // Adapters that emit `error` and answer as if they succeeded (`@keyv/redis` by default) are judged by the events
     // seen during a call; a store whose calls fail by themselves is not, so that a background connection error (one
     // dead Cluster node, say) does not fail the calls that succeeded meanwhile.
@@ -181,12 +185,16 @@ export class GuardedStore implements CacheStore {
     let timer: NodeJS.Timeout | undefined;
     try {
       const pending = call();
-      let result = await Promise.race([
-        pending,
-        new Promise<typeof timedOut>((resolve) => {
-          timer = setTimeout(resolve, timeout, timedOut);
-        }),
-      ]);
+      // Unguarded writes each have a timeout of their own (what is left of a flush's deadline): a timer each.
+      let result =
+        unguarded === undefined
+          ? await this.deadlines.race(pending, startedAt, timedOut)
+          : await Promise.race([
+              pending,
+              new Promise<typeof timedOut>((resolve) => {
+                timer = setTimeout(resolve, timeout, timedOut);
+              }),
+            ]);
       if (result === timedOut) {
         // After an event-loop stall, timers fire before the I/O that arrived meanwhile is read: give a
         // reply that is already on the socket one turn to land before calling the store slow.
