@@ -230,7 +230,7 @@ export class Codec {
   /**
    * Decoded payloads of recently hit entries, by entry key, as the
    * {@link Shape} that copies them. They never leave this object: a hit gets a
-   * copy of one, several times cheaper than parsing the same text again. A template serves only the exact text it
+   * copy of one, several times cheaper than parsing the same text again. A template serves only the exact entry it
    * was decoded from, so a new entry under the same key is decoded again.
    *
    * The first decode of a text only records it (`value` undefined) and the
@@ -241,11 +241,11 @@ export class Codec {
    * that a hot set of thousands of typical results is copied, not parsed; only
    * the hot set pays memory for it.
    */
-  private readonly templates: LRUCache<string, { readonly text: string; value: object | null | undefined }>;
+  private readonly templates: LRUCache<string, { readonly source: string; value: object | null | undefined }>;
 
   /** @param maxSize Most text (plus {@link TEMPLATE_OVERHEAD} each) of the templates kept. @default TEMPLATE_CACHE_SIZE */
   constructor(maxSize = TEMPLATE_CACHE_SIZE) {
-    this.templates = new LRUCache({ maxSize, sizeCalculation: (template) => template.text.length + TEMPLATE_OVERHEAD });
+    this.templates = new LRUCache({ maxSize, sizeCalculation: (template) => template.source.length + TEMPLATE_OVERHEAD });
   }
 
   encode(value: unknown, maxBytes: number): string {
@@ -263,16 +263,21 @@ export class Codec {
     return text;
   }
 
-  /** A fresh copy of the value of `text`; `key` (the entry key) lets later hits copy a template instead of parsing. */
-  decode(text: string, key?: string): unknown {
+  /**
+   * A fresh copy of the value of `text`; `key` (the entry key) lets later hits copy a template instead of parsing.
+   * `source` is the stored entry `text` was read from (by default `text` itself): a template serves only the very
+   * source it was decoded from, matched by identity first, since the in-memory store hands back the same string at
+   * every read (two different strings of the same entry compare equal by content).
+   */
+  decode(text: string, key?: string, source: string = text): unknown {
     const known = key === undefined ? undefined : this.templates.get(key);
-    const seen = known !== undefined && known.text === text;
+    const seen = known !== undefined && known.source === source;
     if (seen && known.value) return copyTemplate(known.value);
     const parsed = JSON.parse(text) as Parameters<typeof superjson.deserialize>[0];
     const value: unknown = superjson.deserialize(parsed, { inPlace: true });
     if (key === undefined || typeof value !== 'object' || value === null) return value;
     if (!seen) {
-      this.templates.set(key, { text, value: undefined });
+      this.templates.set(key, { source, value: undefined });
       return value;
     }
     if (known.value === null) return value;
