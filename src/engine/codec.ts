@@ -144,22 +144,19 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   else target[key] = value;
 }
 
-const NONE: readonly never[] = [];
-
 /**
  * How to copy one plain object or array of a template fast: a shallow copy of
  * it (spread or slice, which V8 does in one step for the object's whole
  * layout), then a fresh copy of each child that is an object, in place of the
  * template's own. `at` lists every key (index, for an array) whose value is an
  * object, so a copy shares nothing with the template; `inner` holds, at the
- * same position, the child's Shape, or the child itself (a Date, Map or Set,
- * copied by {@link copyValue}).
+ * same position, what {@link shapeOf} made of the child.
  */
 class Shape {
   constructor(
     private readonly base: Record<string, unknown> | unknown[],
     private readonly at: ReadonlyArray<string | number>,
-    private readonly inner: readonly unknown[],
+    private readonly inner: readonly object[],
   ) {}
 
   copy(): object {
@@ -167,8 +164,7 @@ class Shape {
     const out = (Array.isArray(base) ? base.slice() : { ...base }) as Record<string | number, unknown>;
     const { at, inner } = this;
     for (let i = 0; i < at.length; i++) {
-      const node = inner[i];
-      const child = node instanceof Shape ? node.copy() : copyValue(node);
+      const child = copyTemplate(inner[i] as object);
       const key = at[i] as string | number;
       if (key === '__proto__') setOwn(out as Record<string, unknown>, key, child);
       else out[key] = child;
@@ -177,18 +173,24 @@ class Shape {
   }
 }
 
-/** The {@link Shape} of a {@link copyable} plain object or array (any other object stands for itself). */
+/**
+ * What a template keeps of a {@link copyable} object: a {@link Shape} for a
+ * plain object or array with objects inside; the object itself for one with
+ * none (most records' leaves: an author, a list of tags), which a spread or a
+ * slice copies whole, and for a Date, Map or Set. Leaves take no shape of their
+ * own, so a template costs little more than its decoded value.
+ */
 function shapeOf(value: object): object {
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== Array.prototype) return value;
   let at: Array<string | number> | undefined;
-  let inner: unknown[] | undefined;
+  let inner: object[] | undefined;
   const add = (key: string | number, child: unknown): void => {
     if (typeof child !== 'object' || child === null) return;
     at ??= [];
     inner ??= [];
     at.push(key);
-    inner.push(shapeOf(child as object));
+    inner.push(shapeOf(child));
   };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) add(i, value[i]);
@@ -196,19 +198,28 @@ function shapeOf(value: object): object {
     const record = value as Record<string, unknown>;
     for (const key of Object.keys(record)) add(key, record[key]);
   }
-  return new Shape(value as Record<string, unknown> | unknown[], at ?? NONE, inner ?? NONE);
+  if (at === undefined || inner === undefined) return value;
+  // Sliced to their length: an array grown by push keeps room for more, and a template lives long.
+  return new Shape(value as Record<string, unknown> | unknown[], at.slice(), inner.slice());
 }
 
-/** A fresh copy of a template made by {@link shapeOf}. */
+/** A fresh copy of what {@link shapeOf} made. */
 function copyTemplate(template: object): unknown {
-  return template instanceof Shape ? template.copy() : copyValue(template);
+  if (template instanceof Shape) return template.copy();
+  // A plain object or array without objects inside: one spread or slice copies it.
+  if (Array.isArray(template)) return template.slice();
+  if (Object.getPrototypeOf(template) === Object.prototype) return { ...template };
+  return copyValue(template);
 }
 
 /**
- * Most decoded templates one codec keeps, counted as the length of the text
- * each was decoded from plus {@link TEMPLATE_OVERHEAD}. Decoded values take
- * about twice their text in the heap, and their shapes a little more: the
- * default bounds a codec's templates at roughly 20 to 30 MiB.
+ * Most decoded templates one codec (one caching instance) keeps, counted as
+ * the length of the stored entry each was decoded from plus
+ * {@link TEMPLATE_OVERHEAD}. Room for about 2 000 hot results of 3 KB. A
+ * template of a typical result (records of strings and numbers) takes about
+ * three times its text in the heap, its decoded value and its shapes: the
+ * default holds roughly 24 MiB at most (test/engine/codec.test.ts checks the
+ * 2048-entry case fits).
  * @default 8 MiB (8 * 1024 * 1024)
  */
 export const TEMPLATE_CACHE_SIZE = 8 * 1024 * 1024;
