@@ -111,7 +111,12 @@ describe.each(storeKinds())('the fast path on $name', (kind) => {
           const tag = etagOf(want);
           if (tag !== undefined) etags.set(key, tag);
           if (JSON.stringify(got) !== JSON.stringify(want)) {
-            console.error('fast path and tRPC differ on', JSON.stringify(s, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)), path, init);
+            console.error(
+              'fast path and tRPC differ on',
+              JSON.stringify(s, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)),
+              path,
+              init,
+            );
           }
           expect(got).toEqual(want);
         }
