@@ -12,9 +12,9 @@ import { NOT_MODIFIED_HEADERS } from './fetch.js';
  * ```
  */
 export interface FastPathFetchContextOptions {
-  readonly req: Request;
-  readonly resHeaders: Headers;
-  readonly info: FastInfo;
+  req: Request;
+  resHeaders: Headers;
+  info: FastInfo;
 }
 
 /**

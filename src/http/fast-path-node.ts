@@ -11,10 +11,10 @@ import { applyMetaHeaders, type FastAnswer, type FastInfo, FastPath, type FastPa
  * const createContext = withCacheHeaders(({ req }: FastPathNodeContextOptions) => ({ user: userFromToken(req.headers.authorization) }));
  * ```
  */
-export interface FastPathNodeContextOptions {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly info: FastInfo;
+export interface FastPathNodeContextOptions<TReq extends IncomingMessage = IncomingMessage, TRes extends ServerResponse = ServerResponse> {
+  req: TReq;
+  res: TRes;
+  info: FastInfo;
 }
 
 /**
@@ -25,7 +25,8 @@ export interface FastPathNodeContextOptions {
  * const options: FastPathNodeOptions<typeof appRouter> = { router: appRouter, createContext, responseMeta: cacheResponseMeta(), basePath: '/trpc' };
  * ```
  */
-export interface FastPathNodeOptions<TRouter> extends FastPathOptions<TRouter, FastPathNodeContextOptions> {
+export interface FastPathNodeOptions<TRouter, TReq extends IncomingMessage = IncomingMessage, TRes extends ServerResponse = ServerResponse>
+  extends FastPathOptions<TRouter, FastPathNodeContextOptions<TReq, TRes>> {
   /**
    * The path the router is served at, cut from the start of each request's path, as tRPC's standalone adapter's
    * `basePath`. A request outside it (a REST route of trpc-to-openapi, say) is handed on. `'/'` under Express, where
@@ -51,12 +52,14 @@ export interface FastPathNodeOptions<TRouter> extends FastPathOptions<TRouter, F
  * http.createServer((req, res) => fast(req, res, () => trpc(req, res))).listen(3000);
  * ```
  */
-export function fastPath<TRouter>(options: FastPathNodeOptions<TRouter>): FastPathNode {
+export function fastPath<TRouter, TReq extends IncomingMessage = IncomingMessage, TRes extends ServerResponse = ServerResponse>(
+  options: FastPathNodeOptions<TRouter, TReq, TRes>,
+): FastPathNode<TReq, TRes> {
   const core = new FastPath(options);
   const base = trimSlashes(options.basePath ?? '/');
   const notModified = options.notModified ?? true;
 
-  const answer = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+  const answer = async (req: TReq, res: TRes): Promise<boolean> => {
     if (req.method !== 'GET' || req.url === undefined) return false;
     let url: URL;
     try {
@@ -79,7 +82,7 @@ export function fastPath<TRouter>(options: FastPathNodeOptions<TRouter>): FastPa
     return true;
   };
 
-  const handler = ((req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => {
+  const handler = ((req: TReq, res: TRes, next: (error?: unknown) => void) => {
     answer(req, res).then(
       (answered) => {
         if (!answered) next();
@@ -87,7 +90,7 @@ export function fastPath<TRouter>(options: FastPathNodeOptions<TRouter>): FastPa
       // The fast path never answers with an error of its own: whatever went wrong, tRPC answers.
       () => next(),
     );
-  }) as FastPathNode;
+  }) as FastPathNode<TReq, TRes>;
   handler.answer = answer;
   return handler;
 }
@@ -101,9 +104,9 @@ export function fastPath<TRouter>(options: FastPathNodeOptions<TRouter>): FastPa
  * app.use('/trpc', fastPath({ router: appRouter, createContext, responseMeta }), createExpressMiddleware({ router: appRouter, createContext, responseMeta }));
  * ```
  */
-export interface FastPathNode {
-  (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void;
-  answer(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+export interface FastPathNode<TReq extends IncomingMessage = IncomingMessage, TRes extends ServerResponse = ServerResponse> {
+  (req: TReq, res: TRes, next: (error?: unknown) => void): void;
+  answer(req: TReq, res: TRes): Promise<boolean>;
 }
 
 /** Writes the answer as tRPC's `writeResponse` does (headers one by one, the body as one chunk), or withNotModified's 304. */

@@ -1,3 +1,4 @@
+import type { TRPCRequestInfo } from '@trpc/server/http';
 import superjson from 'superjson';
 import { HitOnly, markHitOnly } from '../trpc/hit-only.js';
 import { procedureAt, procedureType, type RouterHttpConfig, routerHttpConfigOf, trpcResponseVary } from '../trpc/internals.js';
@@ -75,16 +76,15 @@ export interface FastAnswer {
   readonly body: string;
 }
 
-/** tRPC's `info` of a request, as `createContext` and `responseMeta` get it. */
-export interface FastInfo {
-  readonly isBatchCall: boolean;
-  readonly accept: null;
-  readonly calls: readonly FastCall[];
-  readonly type: 'query';
-  readonly connectionParams: null;
-  readonly signal: AbortSignal;
-  readonly url: URL;
-}
+/**
+ * tRPC's `info` of a request (`TRPCRequestInfo`), as `createContext` and `responseMeta` get it from tRPC's adapters.
+ *
+ * @example
+ * ```ts
+ * const createContext = ({ info }: { info: FastInfo }) => ({ calls: info.calls.length });
+ * ```
+ */
+export type FastInfo = TRPCRequestInfo;
 
 /** How a form makes the context and merges `responseMeta`'s headers, as its tRPC adapter does. */
 export interface FastForm {
@@ -189,7 +189,7 @@ export class FastPath<TRouter, TContextOptions> {
     const info: FastInfo = {
       isBatchCall: batch,
       accept: null,
-      calls,
+      calls: calls as unknown as FastInfo['calls'],
       type: 'query',
       connectionParams: null,
       signal: NEVER_ABORTED,
