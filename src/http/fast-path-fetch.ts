@@ -53,7 +53,7 @@ export function fastPathFetch<TRouter>(options: FastPathFetchOptions<TRouter>): 
       if (endpoint !== '' && !(pathname === endpoint || pathname.startsWith(`${endpoint}/`))) return undefined;
       const resHeaders = new Headers();
       const found = await core.answer(
-        { url, path: trimSlashes(pathname.slice(endpoint.length)), header: (name) => req.headers.get(name) ?? undefined },
+        { raw: req, url, path: trimSlashes(pathname.slice(endpoint.length)), header: (name) => req.headers.get(name) ?? undefined },
         {
           createContext: async (info) => (await options.createContext?.({ req, resHeaders, info })) ?? {},
           // fetchRequestHandler collects responseMeta's headers on resHeaders (with those createContext set) and

@@ -71,7 +71,7 @@ export function fastPath<TRouter, TReq extends IncomingMessage = IncomingMessage
     if (base !== '' && !(pathname === base || pathname.startsWith(`${base}/`))) return false;
     const path = trimSlashes(pathname.slice(base.length));
     const found = await core.answer(
-      { url, path, header: (name) => headerOf(req, name) },
+      { raw: req, url, path, header: (name) => headerOf(req, name) },
       {
         createContext: async (info) => (await options.createContext?.({ req, res, info })) ?? {},
         applyMeta: applyMetaHeaders,

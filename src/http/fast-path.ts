@@ -52,8 +52,31 @@ export interface FastPathOptions<TRouter, TContextOptions> {
   readonly maxBatchSize?: number;
 }
 
+/** The requests whose context the fast path has made (Node's `IncomingMessage`, fetch's `Request`). */
+const tried = new WeakSet<object>();
+
+/**
+ * Whether the fast path has already run `createContext` and the procedures' middlewares for this request (Node's
+ * `req` or fetch's `Request`): true in the regular handler's `createContext` and middlewares when the request fell
+ * back. A middleware with a side effect (a rate-limit counter) can skip it there, having counted on the fast path.
+ *
+ * @param req - The request object the adapter hands `createContext` (`req`).
+ * @example
+ * ```ts
+ * const createContext = withCacheHeaders(({ req }: { req: IncomingMessage }) => {
+ *   if (!fastPathTried(req)) rateLimit.count(req);
+ *   return { user: userFrom(req.headers.authorization) };
+ * });
+ * ```
+ */
+export function fastPathTried(req: object): boolean {
+  return tried.has(req);
+}
+
 /** A request as the fast path reads it, whatever its form. */
 export interface FastRequest {
+  /** The request object itself, marked once its context was made here (see {@link fastPathTried}). */
+  readonly raw: object;
   readonly url: URL;
   /** The procedure path(s) part of the URL, still URL-encoded: `post.byId` or `a,b` for a batch. */
   readonly path: string;
@@ -199,6 +222,8 @@ export class FastPath<TRouter, TContextOptions> {
     let ctx: object;
     try {
       ctx = await form.createContext(info);
+      // From here on the fast path has counted the request: the regular handler's run is the second.
+      tried.add(request.raw);
     } catch {
       return undefined;
     }

@@ -3,7 +3,7 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Keyv } from 'keyv';
-import { cacheResponseMeta, fastPath, withCacheHeaders, withNotModified } from '../../../src/http/index.js';
+import { cacheResponseMeta, fastPath, fastPathTried, withCacheHeaders, withNotModified } from '../../../src/http/index.js';
 import { bearer, harness, type Listening, listen } from '../../support/apps/harness.js';
 
 /** Counts of what ran on one server: resolver runs, and requests that reached the regular handler. */
@@ -11,6 +11,8 @@ export interface Counters {
   resolvers: number;
   regular: number;
   authChecks: number;
+  /** Requests counted once each, as a rate limiter would: skipped where the fast path already counted. */
+  counted: number;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface Counters {
  * the base procedure's auth.
  */
 export function fastApp(store: Keyv, prefix: string, revoked: Set<string> = new Set(['revoked'])) {
-  const counters: Counters = { resolvers: 0, regular: 0, authChecks: 0 };
+  const counters: Counters = { resolvers: 0, regular: 0, authChecks: 0, counted: 0 };
   const { t, authed, caching } = harness<{ user: string | null }>(store, {
     prefix,
     authorize: (user) => {
@@ -67,7 +69,10 @@ export function fastApp(store: Keyv, prefix: string, revoked: Set<string> = new 
       }),
   });
   caching.validateRouter(router);
-  const createContext = withCacheHeaders(({ req }: { req: IncomingMessage }) => ({ user: bearer(req) }));
+  const createContext = withCacheHeaders(({ req }: { req: IncomingMessage }) => {
+    if (!fastPathTried(req)) counters.counted++;
+    return { user: bearer(req) };
+  });
   const responseMeta = cacheResponseMeta({ sync: true, responseMeta: () => ({ headers: { 'X-Served-By': 'app' } }) });
   const trpc = withNotModified(createHTTPHandler({ router, createContext, responseMeta, basePath: '/trpc/' }));
   const regular = (req: IncomingMessage, res: ServerResponse) => {

@@ -86,6 +86,15 @@ describe.each(storeKinds())('the fast path on $name', (kind) => {
     expect(miss).toEqual(await exchange(control.listening.url + ECHO, as('dave')));
   });
 
+  it('lets a side effect of createContext count a request once, whether the fast path answered it or handed it on', async () => {
+    const { fast } = await pair();
+    const before = fast.counters.counted;
+    await exchange(fast.listening.url + ECHO, as('frank'));
+    expect(fast.counters.counted).toBe(before + 1);
+    await exchange(fast.listening.url + ECHO, as('frank'));
+    expect(fast.counters.counted).toBe(before + 2);
+  });
+
   it('never serves one user’s hit to another', async () => {
     const { fast } = await pair();
     await exchange(fast.listening.url + ECHO, as('alice'));
