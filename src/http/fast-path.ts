@@ -1,7 +1,14 @@
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import superjson from 'superjson';
 import { HitOnly, markHitOnly } from '../trpc/hit-only.js';
-import { procedureAt, procedureType, type RouterHttpConfig, routerHttpConfigOf, trpcResponseVary } from '../trpc/internals.js';
+import {
+  callProcedure,
+  procedureAt,
+  procedureType,
+  type RouterHttpConfig,
+  routerHttpConfigOf,
+  trpcResponseVary,
+} from '../trpc/internals.js';
 import { buildProblem } from '../trpc/validate.js';
 import type { ResponseHeaders, ResponseMetaResult } from './headers.js';
 
@@ -232,7 +239,7 @@ export class FastPath<TRouter, TContextOptions> {
     markHitOnly(ctx, hitOnly);
     const datas = await Promise.all(
       calls.map((call) =>
-        (call.procedure as (opts: object) => Promise<unknown>)({
+        callProcedure(call.procedure, {
           path: call.path,
           getRawInput: call.getRawInput,
           ctx,

@@ -208,3 +208,22 @@ export async function trpcResponseVary(router: unknown): Promise<string | undefi
   await response.body?.cancel();
   return response.headers.get('vary') ?? undefined;
 }
+
+/** What a procedure call gets, as tRPC's `resolveResponse` calls a procedure for an HTTP request. */
+export interface ProcedureCallOptions {
+  readonly path: string;
+  readonly getRawInput: () => Promise<unknown>;
+  readonly ctx: unknown;
+  readonly type: ProcedureType;
+  readonly signal: AbortSignal | undefined;
+  readonly batchIndex: number;
+}
+
+/**
+ * Calls a procedure as tRPC's HTTP handler does (a procedure is a function of these options from 11.0.0 on): its
+ * middlewares, input parsing and resolver; resolves to the data, rejects with the call's error.
+ */
+export function callProcedure(procedure: object, opts: ProcedureCallOptions): Promise<unknown> {
+  if (typeof procedure !== 'function') throw new TypeError('trpc-caching: expected a tRPC v11 procedure (not callable)');
+  return (procedure as (opts: ProcedureCallOptions) => Promise<unknown>)(opts);
+}
