@@ -3,7 +3,10 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Keyv } from 'keyv';
+import { createOpenApiHttpHandler, type OpenApiMeta } from 'trpc-to-openapi';
+import { z } from 'zod';
 import { cacheResponseMeta, fastPath, fastPathTried, withCacheHeaders, withNotModified } from '../../../src/http/index.js';
+import type { CachingMeta } from '../../../src/index.js';
 import { bearer, harness, type Listening, listen } from '../../support/apps/harness.js';
 
 /** Counts of what ran on one server: resolver runs, and requests that reached the regular handler. */
@@ -22,7 +25,7 @@ export interface Counters {
  */
 export function fastApp(store: Keyv, prefix: string, revoked: Set<string> = new Set(['revoked'])) {
   const counters: Counters = { resolvers: 0, regular: 0, authChecks: 0, counted: 0 };
-  const { t, authed, caching } = harness<{ user: string | null }>(store, {
+  const { t, authed, caching } = harness<{ user: string | null }, CachingMeta & OpenApiMeta>(store, {
     prefix,
     authorize: (user) => {
       counters.authChecks++;
@@ -60,6 +63,15 @@ export function fastApp(store: Keyv, prefix: string, revoked: Set<string> = new 
       counters.resolvers++;
       return { input };
     }),
+    rest: caching
+      .cachedQuery(authed)
+      .meta({ openapi: { method: 'GET', path: '/echo' }, cache: { ttl: 60_000, tags: ['echo'] } })
+      .input(z.object({ q: z.string().optional() }))
+      .output(z.object({ user: z.string(), q: z.string().optional() }))
+      .query(({ ctx, input }) => {
+        counters.resolvers++;
+        return input.q === undefined ? { user: ctx.user } : { user: ctx.user, q: input.q };
+      }),
     bump: caching
       .invalidatingMutation(authed)
       .meta({ invalidate: { tags: ['echo'] } })
@@ -75,8 +87,14 @@ export function fastApp(store: Keyv, prefix: string, revoked: Set<string> = new 
   });
   const responseMeta = cacheResponseMeta({ sync: true, responseMeta: () => ({ headers: { 'X-Served-By': 'app' } }) });
   const trpc = withNotModified(createHTTPHandler({ router, createContext, responseMeta, basePath: '/trpc/' }));
+  // trpc-to-openapi's REST routes beside tRPC, on the same context and responseMeta.
+  const rest = withNotModified(createOpenApiHttpHandler({ router, createContext, responseMeta }));
   const regular = (req: IncomingMessage, res: ServerResponse) => {
     counters.regular++;
+    if (req.url?.startsWith('/api/')) {
+      req.url = req.url.slice('/api'.length);
+      return void rest(req, res);
+    }
     trpc(req, res);
   };
   return { router, caching, counters, createContext, responseMeta, regular };

@@ -7,12 +7,12 @@ import { storeKinds } from '../../support/stores.js';
 import { type Exchange, exchange, serveFastApp } from './app.js';
 
 interface Call {
-  readonly path: 'echo' | 'pub' | 'boom' | 'plain' | 'missing';
+  readonly path: 'echo' | 'pub' | 'boom' | 'plain' | 'missing' | 'rest';
   readonly input: unknown;
 }
 
 interface Step {
-  readonly kind: 'get' | 'stream' | 'post';
+  readonly kind: 'get' | 'stream' | 'post' | 'rest';
   readonly calls: readonly Call[];
   readonly batch: boolean;
   readonly user: string | null;
@@ -38,12 +38,12 @@ const input: fc.Arbitrary<unknown> = fc.oneof(
 );
 // Few distinct inputs and paths, so that a run repeats calls and reaches hits, and batches repeat paths.
 const call: fc.Arbitrary<Call> = fc.record({
-  path: fc.constantFrom('echo', 'echo', 'echo', 'pub', 'pub', 'boom', 'plain', 'missing'),
+  path: fc.constantFrom('echo', 'echo', 'echo', 'pub', 'pub', 'boom', 'plain', 'missing', 'rest'),
   input: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(undefined, 'hi', 'odd', 7, new Date(0)) }, input),
 });
 const step: fc.Arbitrary<Step> = fc
   .record({
-    kind: fc.constantFrom('get', 'get', 'get', 'get', 'get', 'get', 'stream', 'post'),
+    kind: fc.constantFrom('get', 'get', 'get', 'get', 'get', 'get', 'stream', 'post', 'rest', 'rest'),
     calls: fc.array(call, { minLength: 1, maxLength: 3 }),
     batch: fc.boolean(),
     user: fc.constantFrom('alice', 'alice', 'bob', 'revoked', null),
@@ -57,6 +57,16 @@ function requestOf(s: Step, etags: Map<string, string>) {
   if (s.user !== null) headers.authorization = `Bearer ${s.user}`;
   if (s.kind === 'post') {
     return { path: '/trpc/bump', key: '', init: { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '' } };
+  }
+  if (s.kind === 'rest') {
+    // trpc-to-openapi's REST route of `rest`, which the fast path hands on.
+    const q = s.calls[0]?.input;
+    const path = `/api/echo${typeof q === 'string' ? `?q=${encodeURIComponent(q)}` : ''}`;
+    const key = `${s.user} ${path}`;
+    const known = etags.get(key);
+    if (s.etag === 'stale') headers['if-none-match'] = '"0123456789abcdef0123456789abcdef"';
+    if (s.etag === 'current' && known !== undefined) headers['if-none-match'] = known;
+    return { path, key, init: { headers } };
   }
   const paths = s.calls.map((c) => c.path).join(',');
   const inputs = s.batch
