@@ -234,9 +234,10 @@ export class FastPath<TRouter, TContextOptions> {
     } catch {
       return undefined;
     }
-    if (typeof ctx !== 'object' || ctx === null || !Object.isExtensible(ctx)) return undefined;
+    if (typeof ctx !== 'object' || ctx === null) return undefined;
+    // The mode goes on a copy: a context object the app reuses across requests must never stay hit-only.
     const hitOnly = new HitOnly();
-    markHitOnly(ctx, hitOnly);
+    ctx = markHitOnly(Object.assign(Object.create(Object.getPrototypeOf(ctx)) as object, ctx), hitOnly);
     const datas = await Promise.all(
       calls.map((call) =>
         callProcedure(call.procedure, {

@@ -1,7 +1,9 @@
 // What the fast path answers by itself, what it hands on, and that the app's auth runs before any cached answer.
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fastPathFetch, withNotModifiedFetch } from '../../../src/http/index.js';
+import { fastPath, fastPathFetch, withNotModifiedFetch } from '../../../src/http/index.js';
+import { listen } from '../../support/apps/harness.js';
 import { storeKinds } from '../../support/stores.js';
 import { exchange, fastApp, serveFastApp } from './app.js';
 
@@ -93,6 +95,21 @@ describe.each(storeKinds())('the fast path on $name', (kind) => {
     expect(fast.counters.counted).toBe(before + 1);
     await exchange(fast.listening.url + ECHO, as('frank'));
     expect(fast.counters.counted).toBe(before + 2);
+  });
+
+  it('leaves a context object the app reuses across requests as it was: the regular handler still fills a miss', async () => {
+    const store = await kind.fresh();
+    const app = fastApp(store, 'shared');
+    const shared = { user: 'zed' };
+    const createContext = () => shared;
+    const trpc = createHTTPHandler({ router: app.router, createContext, basePath: '/trpc/' });
+    const fast = fastPath({ router: app.router, createContext, basePath: '/trpc/' });
+    const listening = await listen((req, res) => fast(req, res, () => trpc(req, res)));
+    open.push({ listening, caching: app.caching });
+    const first = await exchange(listening.url + ECHO);
+    const second = await exchange(listening.url + `/trpc/echo?input=${encodeURIComponent(JSON.stringify({ json: 'other' }))}`);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(Object.getOwnPropertySymbols(shared)).toEqual([]);
   });
 
   it('never serves one user’s hit to another', async () => {
