@@ -107,7 +107,7 @@ describe.each(storeKinds())('the fast path on $name', (kind) => {
     const listening = await listen((req, res) => fast(req, res, () => trpc(req, res)));
     open.push({ listening, caching: app.caching });
     const first = await exchange(listening.url + ECHO);
-    const second = await exchange(listening.url + `/trpc/echo?input=${encodeURIComponent(JSON.stringify({ json: 'other' }))}`);
+    const second = await exchange(`${listening.url}/trpc/echo?input=${encodeURIComponent(JSON.stringify({ json: 'other' }))}`);
     expect([first.status, second.status]).toEqual([200, 200]);
     expect(Object.getOwnPropertySymbols(shared)).toEqual([]);
   });
