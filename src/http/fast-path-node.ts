@@ -126,8 +126,11 @@ function write(req: IncomingMessage, res: ServerResponse, answer: FastAnswer, no
     return;
   }
   // One write, then end: tRPC streams its Response body, so its answers go out chunked, without Content-Length.
+  // Corked, so that headers, the chunk and the last chunk leave in one write to the socket.
+  res.cork();
   res.write(answer.body);
   res.end();
+  res.uncork();
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {

@@ -137,6 +137,7 @@ export class FastPath<TRouter, TContextOptions> {
   /** Per procedure: whether it is a cachedQuery built right (only those can stop before their resolver). */
   private readonly cached = new WeakMap<object, boolean>();
   private vary: Promise<string | undefined> | undefined;
+  private varyValue: string | undefined | null = null;
 
   constructor(readonly options: FastPathOptions<TRouter, TContextOptions>) {
     this.config = routerHttpConfigOf(options.router);
@@ -268,7 +269,8 @@ export class FastPath<TRouter, TContextOptions> {
             JSON.stringify({ result: { data: this.config.output.serialize(outcome.data) } }),
       );
     }
-    const vary = await this.vary;
+    // Awaited once: later requests read the value without a turn of the microtask queue.
+    const vary = this.varyValue === null ? (this.varyValue = await this.vary) : this.varyValue;
     const headers = new Headers(vary === undefined ? [] : [['vary', vary]]);
     headers.set('content-type', 'application/json');
     let status: number | undefined;

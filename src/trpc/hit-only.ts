@@ -1,3 +1,5 @@
+import { TRPCError } from '@trpc/server';
+
 /**
  * The hit-only mode of one request: the HTTP fast path (`trpc-caching/http`) runs a request's calls through tRPC's
  * own procedure call (the base procedure's middlewares, input parsing, then the cache) with this mode on its
@@ -26,10 +28,14 @@ export class HitOnly {
  * Thrown by the cache middleware in hit-only mode where the call would need more than a clean hit (the resolver, a
  * background refresh or audit). tRPC turns it into the call's error; the fast path then hands the request on.
  */
-export class FallBack extends Error {
-  override readonly name = 'FallBack';
+export class FallBack extends TRPCError {
   constructor(readonly path: string) {
-    super(`trpc-caching: "${path}" is not a clean hit; the request goes to the regular handler`);
+    // A TRPCError, so that tRPC hands it on as it is: it would wrap any other error in a TRPCError and copy its
+    // `stack`, and formatting a stack (with source maps, all the more) costs more than the rest of the attempt.
+    super({
+      code: 'INTERNAL_SERVER_ERROR',
+      message: `trpc-caching: "${path}" is not a clean hit; the request goes to the regular handler`,
+    });
   }
 }
 
