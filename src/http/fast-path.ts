@@ -270,7 +270,8 @@ export class FastPath<TRouter, TContextOptions> {
       );
     }
     // Awaited once: later requests read the value without a turn of the microtask queue.
-    const vary = this.varyValue === null ? (this.varyValue = await this.vary) : this.varyValue;
+    if (this.varyValue === null) this.varyValue = await this.vary;
+    const vary = this.varyValue;
     const headers = new Headers(vary === undefined ? [] : [['vary', vary]]);
     headers.set('content-type', 'application/json');
     let status: number | undefined;
