@@ -19,6 +19,7 @@ import {
   type VersionsRead,
 } from './plan.js';
 import { StaleRefreshes } from './refresh.js';
+import { deliverMove } from './sinks.js';
 import type { CacheStore, Leases } from './store.js';
 import type { EngineTargets } from './targets.js';
 import { VersionBook } from './versions.js';
@@ -225,15 +226,28 @@ export class CacheEngine {
   }
 
   /**
-   * Writes a move's versions, then tells observers (`onMoved`: the live streams) what moved. Resolves to false when
-   * the write is left pending: retried in the background, and covering its keys in this process until written.
+   * Writes a move's versions, then tells observers (`onMoved`: the live streams) what moved, then hands it to the
+   * move sinks (edge purgers) and waits for them, each up to its bound. Resolves to false when the write is left
+   * pending: retried in the background, and covering its keys in this process until written.
    */
   async invalidate(move: Move, path?: string): Promise<boolean> {
     // Named in divergences found later: a mutation that ran since an entry was stored is a likely culprit.
     if (path !== undefined) this.auditor?.moved(path);
     const written = await this.versions.move(move.keys, path);
     this.events?.onMoved?.(move);
+    // After the write, never before: an edge that refetches at once must get the new versions' data.
+    const sinks = this.options.sinks;
+    if (sinks !== undefined && sinks.length > 0) {
+      await Promise.all(sinks.map((sink) => deliverMove(sink, move, this.options.invalidationTimeout, this.options.report)));
+    }
     return written;
+  }
+
+  /** Moves kept by the move sinks for a retry (0 when healthy, or without sinks). */
+  get pendingPurges(): number {
+    let pending = 0;
+    for (const sink of this.options.sinks ?? []) pending += sink.pending;
+    return pending;
   }
 
   /** Waits until pending moves are written, up to a deadline. */
@@ -246,6 +260,7 @@ export class CacheEngine {
     this.unsubscribe?.();
     this.auditor?.close();
     this.versions.close();
+    for (const sink of this.options.sinks ?? []) sink.close?.();
     this.codec.clear();
     this.keys.clear();
   }

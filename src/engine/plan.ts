@@ -4,6 +4,7 @@ import { type InputLimits, UncacheableInputError } from './canonical.js';
 import type { BypassReason, EngineEvents } from './events.js';
 import type { KeyFormat, Scope } from './keys.js';
 import type { LeaseSettings } from './lease.js';
+import type { MoveSink } from './sinks.js';
 import type { CacheStore, StoreCapabilities } from './store.js';
 
 /** What a query asks of the cache: derived by the framework adapter from its request. */
@@ -111,6 +112,8 @@ export interface EngineOptions {
   readonly lock?: LeaseSettings | undefined;
   /** The consistency auditor's settings; undefined: no hit is ever checked. */
   readonly audit?: AuditSettings | undefined;
+  /** Told of every move after its versions are written, and waited for (bounded) before `invalidate` resolves: edge purgers. */
+  readonly sinks?: readonly MoveSink[] | undefined;
 }
 
 const NO_TAGS: readonly string[] = [];

@@ -1,7 +1,35 @@
 import { md5 } from '../engine/hash.js';
 import { errorMessage } from '../errors.js';
 import { type CacheLog, type CacheLogEntry, cacheLogOf } from './cache-log.js';
+import { type SurrogateHeader, surrogateHeaderValue, surrogateKeysOf } from './edge/keys.js';
 import { syncHeaders } from './sync.js';
+
+/**
+ * What the headers need of an edge (`createEdge` from this module): which header carries surrogate keys, and the
+ * namespace the keys are put in.
+ *
+ * @example
+ * ```ts
+ * const edge: EdgeHeaders = { header: 'xkey', namespace: '' };
+ * ```
+ */
+export interface EdgeHeaders {
+  readonly header: SurrogateHeader;
+  readonly namespace: string;
+}
+
+/**
+ * A procedure as `caching.describe(router)` tells it: what `s-maxage` is read from.
+ *
+ * @example
+ * ```ts
+ * const procedures: ReadonlyMap<string, ProcedureEdgeInfo> = caching.describe(appRouter);
+ * ```
+ */
+export interface ProcedureEdgeInfo {
+  readonly kind: string;
+  readonly cache?: { readonly sMaxAge?: number | undefined };
+}
 
 /**
  * The part of a `responseMeta` call the cache headers depend on. tRPC's
@@ -89,6 +117,22 @@ export interface CacheHeadersOptions<TOpts extends ResponseMetaInput = ResponseM
    */
   sync?: boolean;
   /**
+   * The edge in front of the API (`createEdge`, the same object given to createCaching's `edge`): public responses
+   * then carry their surrogate keys in its header (`Surrogate-Key`, `Cache-Tag` or `xkey`): for each call `all`, its
+   * path and router prefixes, its tags; the union over a batch. Private responses never carry keys. A response
+   * whose keys do not fit in 16 KiB goes out `private`, since no purge could reach it.
+   *
+   * @default none (no surrogate keys)
+   */
+  edge?: EdgeHeaders;
+  /**
+   * The router's procedures, `caching.describe(appRouter)`: where `meta.cache.sMaxAge` is read, sent as `s-maxage`
+   * on public responses (a batch: the smallest, a call without one counting as its `max-age`).
+   *
+   * @default none (no `s-maxage`)
+   */
+  procedures?: ReadonlyMap<string, ProcedureEdgeInfo>;
+  /**
    * Your own `responseMeta`, the one way to add headers or a status of yours:
    * its status is kept, and its headers win over ours whatever their case
    * (your `cache-control` replaces our `Cache-Control` instead of going out beside it).
@@ -145,7 +189,7 @@ function callsOf(log: CacheLog, paths: readonly string[]): (CacheLogEntry | unde
  */
 export function cacheHeaders(
   opts: ResponseMetaInput,
-  options: Pick<CacheHeadersOptions, 'maxAge' | 'vary' | 'sync'> = {},
+  options: Pick<CacheHeadersOptions, 'maxAge' | 'vary' | 'sync' | 'edge' | 'procedures'> = {},
 ): ResponseHeaders {
   const log = cacheLogOf(opts.ctx);
   if (log === undefined || opts.type === 'subscription') return {};
@@ -174,10 +218,20 @@ export function cacheHeaders(
   // shared cache to store it (RFC 9111 §3.5) and hand it to callers the procedure's auth turns away.
   // So does one answering a request that carried a header the app says responses vary on (an API key, say).
   const varies = options.vary ?? ['Authorization'];
-  const isPrivate = log.credentialed || served.some((call) => call.scope !== 'public') || varies.some((name) => log.hasHeader(name));
-  const maxAge = Math.min(...served.map((call) => maxAgeOf(call, options.maxAge, isPrivate)));
+  let isPrivate = log.credentialed || served.some((call) => call.scope !== 'public') || varies.some((name) => log.hasHeader(name));
+  const maxAges = served.map((call) => maxAgeOf(call, options.maxAge, isPrivate));
+  if (!isPrivate && options.edge !== undefined) {
+    const keys = served.flatMap((call) => surrogateKeysOf(call.path, call.tags, options.edge?.namespace ?? ''));
+    const value = surrogateHeaderValue(options.edge.header, keys);
+    // Keys that do not fit would reach the edge cut short: a purge could then miss the copy, so no shared cache gets it.
+    if (value === undefined) isPrivate = true;
+    else headers[options.edge.header] = value;
+  }
+  const maxAge = isPrivate ? Math.min(...served.map((call) => maxAgeOf(call, options.maxAge, true))) : Math.min(...maxAges);
   const swr = isPrivate ? 0 : staleWhileRevalidateOf(served);
-  headers['Cache-Control'] = `${isPrivate ? 'private' : 'public'}, max-age=${maxAge}${swr > 0 ? `, stale-while-revalidate=${swr}` : ''}`;
+  const sMaxAge = isPrivate ? undefined : sharedMaxAgeOf(served, maxAges, options.procedures);
+  headers['Cache-Control'] =
+    `${isPrivate ? 'private' : 'public'}, max-age=${maxAge}${sMaxAge === undefined ? '' : `, s-maxage=${sMaxAge}`}${swr > 0 ? `, stale-while-revalidate=${swr}` : ''}`;
   if (isPrivate) {
     if (varies.length > 0) headers.Vary = [...varies];
   }
@@ -186,6 +240,27 @@ export function cacheHeaders(
     headers.ETag = `"${etags.length === 1 ? etags[0] : md5(etags.join(','))}"`;
   }
   return headers;
+}
+
+/**
+ * The `s-maxage` of a public response, in whole seconds: the smallest over its calls of `meta.cache.sMaxAge`, a call
+ * without one counting as its `max-age` (which is what a shared cache keeps it for); undefined when no call has one.
+ * `documentCaching` uses it too.
+ */
+export function sharedMaxAgeOf(
+  calls: readonly Pick<CacheLogEntry, 'path'>[],
+  maxAges: readonly number[],
+  procedures: ReadonlyMap<string, ProcedureEdgeInfo> | undefined,
+): number | undefined {
+  if (procedures === undefined) return undefined;
+  let least = Number.POSITIVE_INFINITY;
+  let declared = false;
+  calls.forEach((call, i) => {
+    const ms = procedures.get(call.path)?.cache?.sMaxAge;
+    if (ms !== undefined) declared = true;
+    least = Math.min(least, ms === undefined ? (maxAges[i] ?? 0) : Math.floor(ms / 1000));
+  });
+  return declared && Number.isFinite(least) ? least : undefined;
 }
 
 /**
