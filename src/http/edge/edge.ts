@@ -120,6 +120,8 @@ class EdgePurges implements Edge {
   private retryAfter = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retrying = false;
+  /** Keys of the retry on the wire now. */
+  private retryingKeys = 0;
   /** Keys to purge again when the settle window ends. */
   private readonly settling = new Set<string>();
   private settleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -139,8 +141,9 @@ class EdgePurges implements Edge {
     this.delay = this.retryDelay;
   }
 
+  /** Keys kept for a retry, those of a retry on the wire included. */
   get pending(): number {
-    return this.failed.size;
+    return this.failed.size + this.retryingKeys;
   }
 
   bind(hooks: MoveSinkHooks): void {
@@ -202,8 +205,10 @@ class EdgePurges implements Edge {
     this.retrying = true;
     const keys = [...this.failed];
     this.failed.clear();
+    this.retryingKeys = keys.length;
     const ok = await this.send(keys, 'retry');
     this.retrying = false;
+    this.retryingKeys = 0;
     if (ok) this.delay = this.retryDelay;
     else this.delay = Math.min(this.delay * 2, this.retryMax);
     if (!ok) this.keep(keys);
