@@ -20,14 +20,14 @@ export interface VarnishServer {
  * `vcl`, whose `__BACKEND_HOST__`/`__BACKEND_PORT__` are filled in), its working directory a fresh temp dir, 32 MB of
  * malloc storage and no management port. Resolves once it answers HTTP.
  */
-export async function startVarnish(backendPort: number, options: { vcl?: string } = {}): Promise<VarnishServer> {
+export async function startVarnish(backendPort: number, options: { vcl?: string; port?: number } = {}): Promise<VarnishServer> {
   const dir = await mkdtemp(join(tmpdir(), 'trpc-caching-varnish-'));
   // Run as root, varnishd's worker drops to its own user (vcache), which must reach the working directory.
   await chmod(dir, 0o755);
   const template = await readFile(options.vcl ?? EXAMPLE_VCL, 'utf8');
   const vclFile = join(dir, 'edge.vcl');
   await writeFile(vclFile, template.replaceAll('__BACKEND_HOST__', '127.0.0.1').replaceAll('__BACKEND_PORT__', String(backendPort)));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn(
     'varnishd',
     ['-F', '-a', `127.0.0.1:${port}`, '-T', 'none', '-f', vclFile, '-n', join(dir, 'n'), '-s', 'malloc,32m', '-p', 'default_grace=0'],
