@@ -1,6 +1,7 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Keyv from 'keyv';
-import { createCaching, createMemoryStore } from 'trpc-caching';
+import { type CachePurgeMessage, cachingChannels, createCaching, createMemoryStore } from 'trpc-caching';
 import { cloudflarePurger, createEdge, fastlyPurger, PurgeRefused, type Purger } from 'trpc-caching/http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type EdgeApp, getQuery, memoryTitleDb, postMutation, startEdgeApp } from '../support/apps/edge.js';
@@ -189,6 +190,27 @@ describe('createEdge', () => {
     expect(caching.stats().purges.sent).toBe(0);
     release();
     await until(() => caching.stats().purges.sent === 1);
+  });
+
+  it('publishes each purge attempt on trpc-caching:purge: the failed first one, then the retry that landed', async () => {
+    const heard: CachePurgeMessage[] = [];
+    const listener = (message: unknown) => heard.push(message as CachePurgeMessage);
+    subscribe(cachingChannels.purge, listener);
+    try {
+      let calls = 0;
+      const caching = instance(async () => {
+        if (calls++ === 0) throw new Error('edge down');
+      });
+      await caching.invalidate({ tags: ['a', 'b'] });
+      await until(() => heard.length === 2);
+      expect(heard.map(({ keys, ok, attempt }) => ({ keys, ok, attempt }))).toEqual([
+        { keys: 2, ok: false, attempt: 'first' },
+        { keys: 2, ok: true, attempt: 'retry' },
+      ]);
+      expect(caching.stats().purges).toMatchObject({ sent: 1, failed: 1, retries: 1, pending: 0 });
+    } finally {
+      unsubscribe(cachingChannels.purge, listener);
+    }
   });
 
   it('refuses an option that is not a move sink, naming it', () => {
