@@ -226,20 +226,21 @@ export class CacheEngine {
   }
 
   /**
-   * Writes a move's versions, then tells observers (`onMoved`: the live streams) what moved, then hands it to the
-   * move sinks (edge purgers) and waits for them, each up to its bound. Resolves to false when the write is left
+   * Writes a move's versions, then hands it to the move sinks (edge purgers) and waits for them, each up to its bound,
+   * then tells observers (`onMoved`: the live streams) what moved. Resolves to false when the write is left
    * pending: retried in the background, and covering its keys in this process until written.
    */
   async invalidate(move: Move, path?: string): Promise<boolean> {
     // Named in divergences found later: a mutation that ran since an entry was stored is a likely culprit.
     if (path !== undefined) this.auditor?.moved(path);
     const written = await this.versions.move(move.keys, path);
-    this.events?.onMoved?.(move);
-    // After the write, never before: an edge that refetches at once must get the new versions' data.
+    // After the write, never before: an edge that refetches at once must get the new versions' data. Before the live
+    // streams hear of it (within the sink's bound): a client told of the move refetches, through the edge too.
     const sinks = this.options.sinks;
     if (sinks !== undefined && sinks.length > 0) {
       await Promise.all(sinks.map((sink) => deliverMove(sink, move, this.options.invalidationTimeout, this.options.report)));
     }
+    this.events?.onMoved?.(move);
     return written;
   }
 

@@ -71,8 +71,9 @@ describe('several clients and processes through one Varnish', () => {
     };
     await Promise.all([mutator(), ...[0, 1, 2, 3].map(readerLoop)]);
     console.log(`edge fleet: ${reads} reads, ${hits} edge hits, ${stale.length} stale`);
-    expect(stale).toEqual([]);
-    expect(reads).toBeGreaterThan(100);
-    expect(hits).toBeGreaterThan(reads / 2);
+    const summary = `${reads} reads, ${hits} edge hits, ${next} mutations`;
+    expect(stale, summary).toEqual([]);
+    expect(reads, summary).toBeGreaterThan(100);
+    expect(hits, summary).toBeGreaterThan(reads / 2);
   }, 60_000);
 });
