@@ -32,7 +32,14 @@ export interface EdgeApp extends Listening {
  * public and unrelated to posts, `post.mine` is per user, `post.rename` invalidates `post:<id>`. Public answers carry
  * `xkey` surrogate keys; every move purges through `edge.purger`.
  */
-export async function startEdgeApp(options: { store: Keyv; db: TitleDb; edge: EdgeOptions; prefix?: string }): Promise<EdgeApp> {
+export async function startEdgeApp(options: {
+  store: Keyv;
+  db: TitleDb;
+  edge: EdgeOptions;
+  prefix?: string;
+  /** Awaited by `post.byId` after it read the title: holds a read at the API while a test mutates. */
+  hold?: (id: number) => Promise<void>;
+}): Promise<EdgeApp> {
   const t = initTRPC.context<{ user: string | null }>().meta<CachingMeta>().create();
   const edge = createEdge({ header: 'xkey', ...options.edge });
   const caching = createCaching<{ user: string | null }>({
@@ -54,7 +61,9 @@ export async function startEdgeApp(options: { store: Keyv; db: TitleDb; edge: Ed
         .input(id)
         .query(async ({ input }) => {
           count('post.byId');
-          return { id: input.id, title: await options.db.title(input.id) };
+          const title = await options.db.title(input.id);
+          await options.hold?.(input.id);
+          return { id: input.id, title };
         }),
       mine: cachedQuery
         .meta({ cache: { ttl: 60_000 } })
