@@ -12,6 +12,8 @@ declare module 'autocannon' {
     readonly timeouts: number;
     readonly non2xx: number;
     readonly '2xx': number;
+    readonly '3xx': number;
+    readonly '4xx': number;
   }
   export interface Options {
     url: string;

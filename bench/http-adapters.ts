@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
+import { TRPCError } from '@trpc/server';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import { type FetchCreateContextFnOptions, fetchRequestHandler } from '@trpc/server/adapters/fetch';
@@ -14,19 +15,38 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import express from 'express';
 import { fastify } from 'fastify';
 import { Hono } from 'hono';
-import { cacheResponseMeta, fastifyNotModified, withCacheHeaders, withNotModified, withNotModifiedFetch } from '../src/http/index.js';
+import {
+  cacheResponseMeta,
+  fastifyNotModified,
+  fastPath,
+  fastPathFetch,
+  withCacheHeaders,
+  withNotModified,
+  withNotModifiedFetch,
+} from '../src/http/index.js';
 import { createCaching } from '../src/index.js';
 import { authed, type BenchCtx, createT, listInput, makeList } from './fixtures.js';
 
 /** The servers of the adapter table, the baseline first. */
 export const ADAPTERS = [
   ['bare', 'bare node:http, the same bytes (the limit)'],
+  ['constant', "tRPC's standalone adapter, a procedure returning a constant"],
   ['standalone', "tRPC's standalone adapter"],
   ['express', 'Express 5'],
-  ['fastify', 'Fastify 5'],
+  ['fastify', "Fastify 5 (tRPC's Fastify adapter)"],
   ['hono', 'fetch adapter on Hono (@hono/node-server)'],
+  ['fast', 'fast path (fastPath) in front of the standalone adapter'],
+  ['fastHono', 'fast path (fastPathFetch) on Hono'],
 ] as const;
 export type AdapterName = (typeof ADAPTERS)[number][0];
+
+/** Rows measured on the servers above with other requests: a 304, and a request that always falls back. */
+export const EXTRA_ROWS = [
+  ['fast304', 'fast', '304 (If-None-Match matches) through the fast path'],
+  ['standalone304', 'standalone', '304 through the standalone adapter (withNotModified)'],
+  ['fallbackFast', 'fast', 'fallback through the fast path (a cached query that fails: never a hit)'],
+  ['fallbackRegular', 'standalone', 'the same request on the standalone adapter alone'],
+] as const;
 
 /** The headers of a hit that the bare server repeats. */
 export const REPEATED_HEADERS = ['content-type', 'cache-control', 'vary', 'x-cache', 'etag'];
@@ -37,15 +57,27 @@ export interface Hit {
   readonly headers: Record<string, string>;
 }
 
-function router() {
+const CONSTANT = makeList(1);
+
+function router(constant = false) {
   const t = createT();
   // See bench/http.ts: under this load a reply can be late; the row should measure hits, not bypasses.
   const caching = createCaching<BenchCtx>({ user: (ctx) => ctx.user?.id, timeout: 2_000 });
   const appRouter = t.router({
-    cached: caching
+    cached: constant
+      ? authed(t)
+          .input(listInput)
+          .query(() => CONSTANT)
+      : caching
+          .cachedQuery(authed(t))
+          .input(listInput)
+          .query(({ input }) => makeList(input.page)),
+    failing: caching
       .cachedQuery(authed(t))
       .input(listInput)
-      .query(({ input }) => makeList(input.page)),
+      .query((): string => {
+        throw new TRPCError({ code: 'NOT_FOUND' });
+      }),
   });
   caching.validateRouter(appRouter);
   return appRouter;
@@ -74,11 +106,30 @@ export async function serveAdapter(name: AdapterName, hit?: Hit): Promise<number
       const headers: OutgoingHttpHeaders = { ...hit.headers, 'content-length': Buffer.byteLength(hit.body) };
       return listenNode(createServer((_req, res) => res.writeHead(200, headers).end(hit.body)));
     }
+    case 'constant':
     case 'standalone': {
       const handler = withNotModified(
-        createHTTPHandler({ router: router(), basePath: '/trpc/', createContext: nodeContext, responseMeta }),
+        createHTTPHandler({ router: router(name === 'constant'), basePath: '/trpc/', createContext: nodeContext, responseMeta }),
       );
       return listenNode(createServer((req, res) => void handler(req, res)));
+    }
+    case 'fast': {
+      const appRouter = router();
+      const handler = withNotModified(
+        createHTTPHandler({ router: appRouter, basePath: '/trpc/', createContext: nodeContext, responseMeta }),
+      );
+      const fast = fastPath({ router: appRouter, basePath: '/trpc/', createContext: nodeContext, responseMeta });
+      return listenNode(createServer((req, res) => fast(req, res, () => void handler(req, res))));
+    }
+    case 'fastHono': {
+      const appRouter = router();
+      const trpc = withNotModifiedFetch((req: Request) =>
+        fetchRequestHandler({ endpoint: '/trpc', req, router: appRouter, createContext: fetchContext, responseMeta }),
+      );
+      const fast = fastPathFetch({ router: appRouter, endpoint: '/trpc', createContext: fetchContext, responseMeta });
+      const app = new Hono();
+      app.all('/trpc/*', async (c) => (await fast(c.req.raw)) ?? trpc(c.req.raw));
+      return listenNode(createAdaptorServer({ fetch: app.fetch }) as ReturnType<typeof createServer>);
     }
     case 'express': {
       const app = express();

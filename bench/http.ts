@@ -12,7 +12,7 @@
  * (default 50) set the load.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import type { IncomingMessage } from 'node:http';
+import { Agent, type IncomingMessage, request } from 'node:http';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ import superjson from 'superjson';
 import { createCaching, createRawStringStore } from '../src/index.js';
 import { startRedis } from '../test/support/redis.js';
 import { authed, type BenchCtx, createT, INPUT, listInput, makeList, PAYLOAD_BYTES } from './fixtures.js';
-import { ADAPTERS, type AdapterName, type Hit, REPEATED_HEADERS, serveAdapter } from './http-adapters.js';
+import { ADAPTERS, type AdapterName, EXTRA_ROWS, type Hit, REPEATED_HEADERS, serveAdapter } from './http-adapters.js';
 import { type Bar, printTable, ratio, saveResults, type Table } from './report.js';
 
 const duration = Number(process.env.BENCH_HTTP_DURATION ?? 2);
@@ -142,9 +142,34 @@ async function forkAdapter(name: AdapterName, hit?: Hit): Promise<{ child: Child
   return { child, port: await port };
 }
 
+/** p50 latency in ms of `count` requests sent one at a time over one keep-alive connection. */
+async function sequentialP50(url: string, headers: Record<string, string>, count = 1500): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const started = process.hrtime.bigint();
+      await new Promise<void>((resolve, reject) => {
+        const req = request(url, { headers, agent }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+  } finally {
+    agent.destroy();
+  }
+  return median(times);
+}
+
 /**
  * Requests/s of a cached hit through each adapter, interleaved over the rounds, as a share of bare node:http
- * writing the same bytes (the standalone adapter's hit, its headers included) in the same run.
+ * writing the same bytes (the standalone adapter's hit, its headers included) in the same run; then a 304 and a
+ * request that always falls back, through the fast path and through the regular handler alone; and the p50 latency
+ * of each, one request at a time.
  */
 async function measureAdapters(path: string, headers: Record<string, string>): Promise<Table> {
   const children: ChildProcess[] = [];
@@ -171,26 +196,57 @@ async function measureAdapters(path: string, headers: Record<string, string>): P
     for (const [name, port] of ports) {
       const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
       const body = await response.text();
-      if (response.headers.get('x-cache') !== 'HIT' || body !== hit.body) throw new Error(`${name} did not answer the same hit`);
+      const served = name === 'constant' ? response.status === 200 : response.headers.get('x-cache') === 'HIT';
+      if (!served || body !== hit.body) throw new Error(`${name} did not answer the same hit`);
+    }
+    // The extra rows: what each sends, and the status it must answer with.
+    const conditional = { ...headers, 'if-none-match': hit.headers.etag ?? '' };
+    const failing = path.replace('/trpc/cached', '/trpc/failing');
+    const rows: Array<{ key: string; label: string; url: string; headers: Record<string, string>; status: number }> = [
+      ...ADAPTERS.map(([name, label]) => ({ key: name, label, url: `http://127.0.0.1:${ports.get(name)}${path}`, headers, status: 200 })),
+      ...EXTRA_ROWS.map(([key, server, label]) => ({
+        key,
+        label,
+        url: `http://127.0.0.1:${ports.get(server)}${key.startsWith('fallback') ? failing : path}`,
+        headers: key.endsWith('304') ? conditional : headers,
+        status: key.endsWith('304') ? 304 : 404,
+      })),
+    ];
+    for (const row of rows) {
+      const response = await fetch(row.url, { headers: row.headers });
+      await response.text();
+      if (response.status !== row.status) throw new Error(`${row.key} answered ${response.status}, not ${row.status}`);
     }
     const runs: Record<string, number[]> = {};
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name] of ADAPTERS) {
-        const result = await autocannon({ url: `http://127.0.0.1:${ports.get(name)}${path}`, connections, duration, headers });
-        if (result.errors > 0 || result.non2xx > 0) throw new Error(`${name}: ${result.errors} errors, ${result.non2xx} non-2xx responses`);
-        runs[name] = [...(runs[name] ?? []), result.requests.average];
+      for (const row of rows) {
+        const result = await autocannon({ url: row.url, connections, duration, headers: row.headers });
+        const expected = row.status === 200 ? 0 : row.status === 304 ? result['3xx'] : result['4xx'];
+        const wrong = row.status === 200 ? result.non2xx : result['2xx'] + result.non2xx - expected;
+        if (result.errors > 0 || wrong > 0)
+          throw new Error(`${row.key}: ${result.errors} errors, ${wrong} responses without ${row.status}`);
+        runs[row.key] = [...(runs[row.key] ?? []), result.requests.average];
       }
     }
-    const perSecond = (name: AdapterName) => median(runs[name] ?? []);
+    const p50 = new Map<string, number>();
+    for (const row of rows) p50.set(row.key, await sequentialP50(row.url, row.headers));
+    const perSecond = (key: string) => median(runs[key] ?? []);
+    const bareRate = perSecond('bare');
+    const bareP50 = p50.get('bare') ?? 1;
     return {
-      title: `A cached hit per adapter, as docs/adapters.md serves it (${connections} connections, median of ${ROUNDS} interleaved runs of ${duration} s, ${Buffer.byteLength(hit.body)} bytes)`,
-      columns: ['server', 'requests/s', 'share of bare node:http'],
-      rows: ADAPTERS.map(([name, label]) => [
-        label,
-        Math.round(perSecond(name)).toLocaleString('en-US'),
-        `${((perSecond(name) / perSecond('bare')) * 100).toFixed(1)}%`,
+      title: `A cached hit per adapter, as docs/adapters.md serves it, and the fast path (${connections} connections, median of ${ROUNDS} interleaved runs of ${duration} s, ${Buffer.byteLength(hit.body)} bytes)`,
+      columns: ['server', 'requests/s', 'share of bare node:http', 'x standalone constant', 'p50 ms, 1 at a time', 'x bare p50'],
+      rows: rows.map((row) => [
+        row.label,
+        Math.round(perSecond(row.key)).toLocaleString('en-US'),
+        `${((perSecond(row.key) / bareRate) * 100).toFixed(1)}%`,
+        ratio(perSecond(row.key) / perSecond('constant')),
+        (p50.get(row.key) ?? 0).toFixed(3),
+        ratio((p50.get(row.key) ?? 0) / bareP50),
       ]),
-      note: "Each server in a child process of its own; the bare server writes the standalone hit's body and cache headers with a Content-Length.",
+      note:
+        "Each server in a child process of its own; the bare server writes the standalone hit's body and cache headers with a Content-Length. " +
+        'The fallback rows: a cached query whose resolver fails (404), never a hit: the fast path runs it hit-only, then hands it to the regular handler.',
     };
   } finally {
     for (const child of children) child.kill();

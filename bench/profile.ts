@@ -5,6 +5,7 @@
  *
  * `WHICH=cached|constant|uncached` picks the procedure, `MISS=1` gives every
  * call a new input (a miss), `REDIS=1` puts the cache on a fresh redis-server,
+ * `HOT=2048` rotates over that many entries, each hit twice before (a hot set),
  * `N` sets the number of calls. Prints the mean time per call.
  */
 import KeyvRedis from '@keyv/redis';
@@ -24,7 +25,10 @@ const app = createBenchApp({ keyv, bento: unused, cacheable: unused });
 const caller = app.caller('reader');
 const which = (process.env.WHICH ?? 'cached') as 'cached' | 'constant' | 'uncached';
 let page = 1;
-const input = () => (process.env.MISS ? { ...INPUT, page: page++ } : INPUT);
+const hot = Array.from({ length: Number(process.env.HOT ?? 0) }, (_, i) => ({ ...INPUT, page: 10_000 + i }));
+let next = 0;
+const input = () => (process.env.MISS ? { ...INPUT, page: page++ } : hot.length > 0 ? (hot[next++ % hot.length] ?? INPUT) : INPUT);
+for (let pass = 0; pass < 2; pass++) for (const each of hot) await caller[which](each);
 await caller[which](input());
 const calls = Number(process.env.N ?? 200_000);
 const start = performance.now();

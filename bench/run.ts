@@ -74,9 +74,10 @@ try {
     }
   };
   await warm(hitUser.memory);
-  // More distinct hot entries than trpc-caching keeps decoded templates of: every hit parses its entry again.
+  // A hot set of 2048 entries (more than the 512 decoded templates kept before templates were bounded by size).
   const spread = Array.from({ length: 2048 }, (_, i) => ({ ...INPUT, page: 10_000 + i }));
-  for (const input of spread) await hitUser.memory.cached(input);
+  // A miss, a hit that decodes the entry, a hit that keeps its template: the steady state of a hot set.
+  for (let pass = 0; pass < 3; pass++) for (const input of spread) await hitUser.memory.cached(input);
   let next = 0;
   await warm(hitUser.redis);
   await sanityChecks(hitUser.memory, hitUser.redis);
@@ -246,7 +247,7 @@ function tables(
     ['trpc-caching hit', 'memory.cached'],
     ['trpc-caching hit, stats off', 'memory.cachedNoStats'],
     ['trpc-caching hit, list with Date fields', 'memory.cachedDates'],
-    ['trpc-caching hit, 2048 hot entries (parsed)', 'memory.cachedParse'],
+    ['trpc-caching hit among 2048 hot entries', 'memory.cachedParse'],
     ['bentocache getOrSet (memory L1)', 'memory.bento'],
     ['cacheable getOrSet (memory)', 'memory.cacheable'],
     ['adrf-style: version, then entry', 'memory.adrf'],
@@ -278,7 +279,7 @@ function tables(
         title: `In-memory hit (default store), createCaller, median of ${rounds} rounds`,
         columns: ['procedure', 'median µs', 'x constant', 'spread'],
         rows: memoryRows.map(([label, name]) => row(label, name, 'memory.constant')),
-        note: 'Every variant returns a fresh copy on each hit: trpc-caching copies a decoded template of a recently hit entry (or parses the entry when it has none, as in the 2048-entry row), the adrf-style lookup and bentocache parse JSON, cacheable clones.',
+        note: 'Every variant returns a fresh copy on each hit: trpc-caching copies a decoded template of a recently hit entry (templates are bounded by size: about 2 000 entries of this list), parsing an entry only when it has none, the adrf-style lookup and bentocache parse JSON, cacheable clones.',
       },
       {
         title: 'Redis hit (one redis-server on loopback)',
@@ -364,6 +365,16 @@ function tables(
         goal: 'in-memory hit at most 2x the constant procedure',
         measured: ratio(at('memory.cached').median / at('memory.constant').median),
         met: at('memory.cached').median <= 2 * at('memory.constant').median,
+      },
+      {
+        goal: 'in-memory hit at most 1.3x the constant procedure (issue 20)',
+        measured: ratio(at('memory.cached').median / at('memory.constant').median),
+        met: at('memory.cached').median <= 1.3 * at('memory.constant').median,
+      },
+      {
+        goal: 'in-memory hit among 2048 hot entries at most 1.6x the constant procedure (issue 20)',
+        measured: ratio(at('memory.cachedParse').median / at('memory.constant').median),
+        met: at('memory.cachedParse').median <= 1.6 * at('memory.constant').median,
       },
       {
         goal: 'in-memory hit no slower than the fastest peer',

@@ -158,7 +158,7 @@ export class CacheEngine {
         }
       }
       try {
-        const value = this.codec.decode(hit.payload, plan.entryKey);
+        const value = this.codec.decode(hit.payload, plan.entryKey, rows[0] as string);
         const found: ReadOutcome = stale
           ? { kind: 'stale', value, etag: hit.etag, tokens: tokensOf(rows), readAt, freshUntil: hit.freshUntil as number }
           : { kind: 'hit', value, etag: hit.etag, payload: hit.payload, tokens: joined, freshUntil: hit.freshUntil };

@@ -10,6 +10,9 @@ export { type FastlyPurgerOptions, fastlyPurger } from './edge/fastly.js';
 export { purgeKeysOf, type SurrogateHeader, surrogateKeysOf } from './edge/keys.js';
 export { PurgeRefused, type Purger } from './edge/purger.js';
 export { type VarnishPurgerOptions, varnishPurger } from './edge/varnish.js';
+export { type FastInfo, type FastPathOptions, fastPathTried } from './fast-path.js';
+export { type FastPathFetchContextOptions, type FastPathFetchOptions, fastPathFetch } from './fast-path-fetch.js';
+export { type FastPathNode, type FastPathNodeContextOptions, type FastPathNodeOptions, fastPath } from './fast-path-node.js';
 export { fastifyNotModified } from './fastify.js';
 export { withNotModifiedFetch } from './fetch.js';
 export {

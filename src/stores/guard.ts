@@ -6,7 +6,9 @@ import { CachingConfigError, CachingError, type CachingOperation, errorMessage }
 import { capabilitiesOf, isNodeFault, isSkippedByNode } from './capabilities.js';
 import { clusterRefusal } from './cluster-clients.js';
 import { connectionErrorKind, isSocketError } from './connection-errors.js';
+import { Deadlines } from './deadlines.js';
 import { type KeyvAccess, keyvAccess } from './keyv-access.js';
+import { memoryReader } from './memory.js';
 
 /** How the store boundary bounds and isolates a store. */
 export interface StoreGuardOptions {
@@ -68,6 +70,10 @@ export class GuardedStore implements CacheStore {
 
   /** Keyv's calls, addressed so that reads find what writes stored whatever the Keyv's namespace. */
   private readonly access: KeyvAccess;
+  /** The deadlines of guarded calls (all `options.timeout`), on one timer. */
+  private readonly deadlines: Deadlines;
+  /** Reads of the in-process default store, answered at once; undefined for any other store. */
+  private readonly readNow: ((keys: readonly string[]) => unknown[] | undefined) | undefined;
 
   constructor(
     readonly keyv: Keyv,
@@ -76,6 +82,8 @@ export class GuardedStore implements CacheStore {
     const onCluster = clusterRefusal(keyv.store);
     if (onCluster !== undefined) throw new CachingConfigError('store', onCluster);
     this.access = keyvAccess(keyv);
+    this.deadlines = new Deadlines(options.timeout);
+    this.readNow = memoryReader(keyv);
     // Adapters that emit `error` and answer as if they succeeded (`@keyv/redis` by default) are judged by the events
     // seen during a call; a store whose calls fail by themselves is not, so that a background connection error (one
     // dead Cluster node, say) does not fail the calls that succeeded meanwhile.
@@ -119,6 +127,21 @@ export class GuardedStore implements CacheStore {
    * undefined when the store failed, was slow, or is skipped by the breaker.
    */
   async getMany(keys: string[], path: string | undefined): Promise<unknown[] | undefined> {
+    // The default store answers in this process at once: nothing to bound in time, no Keyv round (a hit's largest
+    // store cost). Its reads cannot fail, so only a closed circuit is needed (the breaker's bookkeeping stays as is).
+    if (this.readNow !== undefined && this.openUntil === 0) {
+      const startedAt = monotonicNow();
+      let rows: unknown[] | undefined;
+      try {
+        rows = this.readNow(keys);
+      } catch {
+        rows = undefined; // asked again through Keyv, which reports what fails
+      }
+      if (rows !== undefined) {
+        this.options.events?.onStoreCall?.({ operation: 'read', ok: true, durationMs: monotonicNow() - startedAt });
+        return rows;
+      }
+    }
     const outcome = await this.run('read', keys[0], path, () => this.access.getMany(keys));
     const rows = outcome?.value;
     return Array.isArray(rows) && rows.length === keys.length ? rows : undefined;
@@ -181,12 +204,16 @@ export class GuardedStore implements CacheStore {
     let timer: NodeJS.Timeout | undefined;
     try {
       const pending = call();
-      let result = await Promise.race([
-        pending,
-        new Promise<typeof timedOut>((resolve) => {
-          timer = setTimeout(resolve, timeout, timedOut);
-        }),
-      ]);
+      // Unguarded writes each have a timeout of their own (what is left of a flush's deadline): a timer each.
+      let result =
+        unguarded === undefined
+          ? await this.deadlines.race(pending, startedAt, timedOut)
+          : await Promise.race([
+              pending,
+              new Promise<typeof timedOut>((resolve) => {
+                timer = setTimeout(resolve, timeout, timedOut);
+              }),
+            ]);
       if (result === timedOut) {
         // After an event-loop stall, timers fire before the I/O that arrived meanwhile is read: give a
         // reply that is already on the socket one turn to land before calling the store slow.

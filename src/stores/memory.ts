@@ -68,10 +68,15 @@ class BoundedMemoryAdapter implements KeyvStoreAdapter {
   }
 
   async getMany<Value>(keys: string[]): Promise<Array<StoredData<Value | undefined>>> {
-    const rows: Array<StoredData<Value | undefined>> = new Array(keys.length);
+    return this.rowsNow(keys) as Array<StoredData<Value | undefined>>;
+  }
+
+  /** The rows of `keys`, read at once (what getMany resolves to). */
+  rowsNow(keys: readonly string[]): unknown[] {
+    const rows: unknown[] = new Array(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
-      rows[i] = this.lruOf(key).get(key) as StoredData<Value | undefined>;
+      rows[i] = this.lruOf(key).get(key);
     }
     return rows;
   }
@@ -179,4 +184,42 @@ export function memoryStoreSize(store: Keyv): number | undefined {
 export function memoryStoreRows(store: Keyv): Array<[string, unknown]> | undefined {
   const adapter: unknown = store.store;
   return adapter instanceof BoundedMemoryAdapter ? [...adapter.rows()] : undefined;
+}
+
+/**
+ * Reads keys of a store made by {@link createMemoryStore} at once: the values `store.getMany(keys)` would resolve to,
+ * without Keyv's promise chain (on a hit, Keyv's own work cost more than the read). Undefined for any other store.
+ * The reader answers undefined, so that the caller asks Keyv, whenever Keyv would add something to the read: a key
+ * prefix (a namespace), hooks on getMany, its stats, or a row it must handle itself (expired, which Keyv deletes, or
+ * serialized text).
+ *
+ * @example
+ * ```ts
+ * const readNow = memoryReader(store);
+ * const rows = readNow?.(keys) ?? (await store.getMany(keys));
+ * ```
+ */
+export function memoryReader(store: Keyv): ((keys: readonly string[]) => unknown[] | undefined) | undefined {
+  const adapter: unknown = store.store;
+  if (!(adapter instanceof BoundedMemoryAdapter)) return undefined;
+  return (keys) => {
+    if (store.store !== adapter || (store.namespace && store.useKeyPrefix) || store.stats.enabled) return undefined;
+    // Keyv 5 keeps its hooks in this map; a Keyv without it (another major) is always asked.
+    const hooks = (store.hooks as unknown as { _hookHandlers?: unknown })._hookHandlers;
+    if (!(hooks instanceof Map) || hooks.has('preGetMany') || hooks.has('postGetMany')) return undefined;
+    const rows = adapter.rowsNow(keys);
+    const now = Date.now();
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (row === undefined || row === null) {
+        rows[i] = undefined;
+        continue;
+      }
+      if (typeof row !== 'object') return undefined;
+      const { expires, value } = row as { expires?: unknown; value?: unknown };
+      if (typeof expires === 'number' && now > expires) return undefined;
+      rows[i] = value;
+    }
+    return rows;
+  };
 }

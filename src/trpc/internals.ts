@@ -10,6 +10,7 @@
  * because an empty answer would let `validateRouter` pass a router it did not read.
  */
 import { type inferProcedureBuilderResolverOptions, TRPCError } from '@trpc/server';
+import { resolveResponse } from '@trpc/server/http';
 import {
   type AnyProcedureBuilder,
   getProcedureAtPath,
@@ -165,4 +166,64 @@ export type ContextCheck<TBuilder extends AnyProcedureBuilder, TCtx> = [BuilderC
  */
 export function isOutputValidationFailure(error: unknown): boolean {
   return error instanceof TRPCError && error.code === 'INTERNAL_SERVER_ERROR' && error.message === 'Output validation failed';
+}
+
+/** What the HTTP fast path reads of a router's root config (`router._def._config`). */
+export interface RouterHttpConfig {
+  /** The output transformer tRPC serializes results with (`{ serialize }`; the identity without a transformer). */
+  readonly output: { serialize: (value: unknown) => unknown };
+  /** The input transformer tRPC deserializes `?input=` with. */
+  readonly input: { deserialize: (value: unknown) => unknown };
+  /** `pathSeparator` (11.x, later releases): undefined or '.' means dotted URLs. */
+  readonly pathSeparator: unknown;
+}
+
+/** The parts of a router's config the fast path needs; throws for a value that is not a tRPC v11 router. */
+export function routerHttpConfigOf(router: unknown): RouterHttpConfig {
+  const config = defOf(router, 'router')._config as
+    | { transformer?: { input?: unknown; output?: unknown }; pathSeparator?: unknown }
+    | undefined;
+  const transformer = config?.transformer;
+  const output = transformer?.output as RouterHttpConfig['output'] | undefined;
+  const input = transformer?.input as RouterHttpConfig['input'] | undefined;
+  if (typeof output?.serialize !== 'function' || typeof input?.deserialize !== 'function') {
+    throw new TypeError('trpc-caching: expected a tRPC v11 router (its _def._config.transformer is missing)');
+  }
+  return { output, input, pathSeparator: config?.pathSeparator };
+}
+
+/**
+ * The `Vary` tRPC's `resolveResponse` puts on every response of this release (`trpc-accept`, or later
+ * `trpc-accept, accept`): read from a response tRPC makes for a path no router has, so that the fast path sends
+ * what the installed release sends. Undefined when tRPC sends none.
+ */
+export async function trpcResponseVary(router: unknown): Promise<string | undefined> {
+  const response = await resolveResponse({
+    router: router as Parameters<typeof resolveResponse>[0]['router'],
+    req: new Request('http://localhost/trpc-caching.probe'),
+    path: 'trpc-caching.probe',
+    createContext: async () => ({}),
+    error: null,
+  });
+  await response.body?.cancel();
+  return response.headers.get('vary') ?? undefined;
+}
+
+/** What a procedure call gets, as tRPC's `resolveResponse` calls a procedure for an HTTP request. */
+export interface ProcedureCallOptions {
+  readonly path: string;
+  readonly getRawInput: () => Promise<unknown>;
+  readonly ctx: unknown;
+  readonly type: ProcedureType;
+  readonly signal: AbortSignal | undefined;
+  readonly batchIndex: number;
+}
+
+/**
+ * Calls a procedure as tRPC's HTTP handler does (a procedure is a function of these options from 11.0.0 on): its
+ * middlewares, input parsing and resolver; resolves to the data, rejects with the call's error.
+ */
+export function callProcedure(procedure: object, opts: ProcedureCallOptions): Promise<unknown> {
+  if (typeof procedure !== 'function') throw new TypeError('trpc-caching: expected a tRPC v11 procedure (not callable)');
+  return (procedure as (opts: ProcedureCallOptions) => Promise<unknown>)(opts);
 }

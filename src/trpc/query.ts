@@ -3,6 +3,7 @@ import { type CallObserver, type CallOutcome, callObserverOf } from '../engine/c
 import type { Computed, QueryPlan } from '../engine/engine.js';
 import { type Scope, userScope } from '../engine/keys.js';
 import { CachingError, errorMessage } from '../errors.js';
+import { FallBack, hitOnlyOf } from './hit-only.js';
 import { endChain, type MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedCacheMeta } from './meta.js';
 import type { CacheMiddlewareOptions, TrpcRuntime } from './runtime.js';
@@ -111,7 +112,10 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       throw configFailure(error);
     }
     const scopeKind = settings.scope === 'public' ? 'public' : 'user';
+    // The HTTP fast path's request: only a clean hit is served here; anything else stops before the resolver runs.
+    const hitOnly = hitOnlyOf(ctx);
     if (!settings.enabled) {
+      if (hitOnly !== undefined) throw new FallBack(path);
       rt.engine.bypassed(path, scopeKind, 'disabled');
       if (observer !== undefined) await report(observer, opts, unplanned(path, scopeKind, settings.ttl));
       return opts.next();
@@ -122,6 +126,7 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     try {
       plan = await planOf(rt, opts, settings);
     } catch (error) {
+      if (hitOnly !== undefined) throw new FallBack(path);
       rt.report(planFault(path, error));
       rt.engine.bypassed(path, scopeKind, 'input');
       if (observer !== undefined) await report(observer, opts, unplanned(path, scopeKind, settings.ttl), true);
@@ -129,6 +134,13 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     }
 
     const read = await rt.engine.read(plan);
+    if (hitOnly !== undefined) {
+      // A sampled hit falls back too: its audit check runs on the regular handler's call.
+      if (read.kind !== 'hit' || (settings.audit && rt.engine.sampled())) throw new FallBack(path);
+      hitOnly.hit(opts.getRawInput, read.value, read.payload);
+      if (observer !== undefined) await report(observer, opts, planned(plan, 'HIT', read.etag));
+      return endChain(read.value);
+    }
     if (read.kind === 'hit') {
       // A sampled hit is checked against its resolver, run again like a stale entry's refresh (below): after this
       // middleware returned, with this call's ctx and input. Decided before the caller can touch the value.

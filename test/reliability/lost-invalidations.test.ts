@@ -56,10 +56,18 @@ describe.each([pausedWrites, pausedAll, stopped, killed])('a mutation while Redi
     expect(await entryKeys()).toHaveLength(1);
 
     await fault.inject(server);
+    const injected = Date.now();
+    // A fault that ends by itself (CLIENT PAUSE ALL) may be over on a loaded machine: its retries may then have landed.
+    const pendingWhileHeld = () => {
+      const held = fault.holdsFor === undefined || Date.now() - injected < fault.holdsFor;
+      const pending = a.caching.pendingInvalidations;
+      if (held) expect(pending).toBe(2);
+      else expect(pending).toBeLessThanOrEqual(2);
+    };
     try {
       expect(await aliceOnA.counter.bump({ name: 'x' })).toMatchObject({ value: 1 });
       // Alice's scope and the board tag wait to be written.
-      expect(a.caching.pendingInvalidations).toBe(2);
+      pendingWhileHeld();
       expect(a.errors.some((error) => error.operation === 'invalidate' && error.key?.startsWith('trpc-caching:v:'))).toBe(true);
       for (let i = 0; i < 5; i++) {
         expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ user: 'alice', value: 1 });
@@ -67,7 +75,7 @@ describe.each([pausedWrites, pausedAll, stopped, killed])('a mutation while Redi
       }
       // Let retries run against the dead store for a while: they must neither stop nor break anything.
       await new Promise((resolve) => setTimeout(resolve, 400));
-      expect(a.caching.pendingInvalidations).toBe(2);
+      pendingWhileHeld();
     } finally {
       await fault.heal(server);
     }
@@ -82,11 +90,15 @@ describe.each([pausedWrites, pausedAll, stopped, killed])('a mutation while Redi
     expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ user: 'alice', value: 1 });
     expect(await aliceOnB.board()).toEqual({ total: 1 });
     expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
-    // And the cache works again: the entry written under the new versions is a hit in both processes.
-    const runs = db.runs['counter.get'];
-    expect(await aliceOnB.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
-    expect(await aliceOnA.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
-    expect(db.runs['counter.get']).toBe(runs);
+    // And the cache works again: the entry written under the new versions is a hit in both processes. (Polled, as
+    // above: on a loaded machine one healthy call may outlast the timeout and run the resolver.)
+    for (const caller of [aliceOnB, aliceOnA]) {
+      await eventually('a hit on the entry written under the new versions', async () => {
+        const runs = db.runs['counter.get'];
+        expect(await caller.counter.get({ name: 'x' })).toMatchObject({ value: 1 });
+        return db.runs['counter.get'] === runs;
+      });
+    }
   });
 });
 

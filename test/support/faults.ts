@@ -14,6 +14,8 @@ export async function createAppUser(server: RedisServer): Promise<string> {
 /** A way for Redis to fail, and the way back. */
 export interface Fault {
   readonly name: string;
+  /** For a fault that ends by itself: how long after `inject` returned it surely still holds, in ms. */
+  readonly holdsFor?: number;
   inject(server: RedisServer): Promise<void>;
   heal(server: RedisServer): Promise<void>;
 }
@@ -61,6 +63,8 @@ export const erroring: Fault = {
 /** Redis holds every command (`CLIENT PAUSE ALL`) until the pause ends. */
 export const pausedAll: Fault = {
   name: 'is paused (CLIENT PAUSE ALL)',
+  // The pause started before inject returned, so it holds at least this long after.
+  holdsFor: PAUSE_ALL_MS,
   async inject(server) {
     await server.command('CLIENT', 'PAUSE', String(PAUSE_ALL_MS), 'ALL');
   },

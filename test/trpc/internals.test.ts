@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createCaching } from '../../src/index.js';
 import {
+  callProcedure,
   endChain,
   isProcedure,
   isProcedureBuilder,
@@ -15,6 +16,7 @@ import {
   middlewaresOf,
   proceduresOf,
   procedureType,
+  routerHttpConfigOf,
 } from '../../src/trpc/internals.js';
 
 interface Ctx {
@@ -117,6 +119,18 @@ describe.each(RELEASES)('tRPC internals on $name', ({ trpc }) => {
     expect(lazyPrefixesOf(router)).toEqual([]);
     expect(await loadedProcedureAt(router, 'post.byId')).toBe(router.post.byId);
     expect(await loadedProcedureAt(router, 'post.nothing')).toBeUndefined();
+  });
+
+  it('calls a procedure as the HTTP handler does, and reads the transformer the handler serializes with', async () => {
+    const { router, resolved } = build(trpc);
+    const before = resolved();
+    const ctx = { user: null };
+    const opts = { path: 'short', getRawInput: async () => undefined, ctx, type: 'query' as const, signal: undefined, batchIndex: 0 };
+    expect(await callProcedure(router.short, opts)).toBe('from the cache');
+    expect(resolved()).toBe(before);
+    const config = routerHttpConfigOf(router);
+    expect(config.output.serialize({ a: 1 })).toEqual({ a: 1 });
+    expect(config.input.deserialize('x')).toBe('x');
   });
 
   it('tells a builder from a procedure from anything else', () => {

@@ -1,0 +1,61 @@
+import { TRPCError } from '@trpc/server';
+
+/**
+ * The hit-only mode of one request: the HTTP fast path (`trpc-caching/http`) runs a request's calls through tRPC's
+ * own procedure call (the base procedure's middlewares, input parsing, then the cache) with this mode on its
+ * context. The cache middleware then serves a clean hit as usual and notes its stored text here; on anything else (a
+ * miss, a stale entry, a bypass, a sampled audit check) it throws {@link FallBack} before the resolver runs, and the
+ * whole request goes to the regular handler.
+ */
+
+/** One call's clean hit: the value handed to tRPC, and the stored superjson text it was decoded from. */
+export interface HitOnlyHit {
+  readonly value: unknown;
+  readonly payload: string;
+}
+
+/** What the fast path learns of one request's calls, by the call's identity (its `getRawInput`, one per call). */
+export class HitOnly {
+  readonly hits = new Map<unknown, HitOnlyHit>();
+
+  /** Notes a clean hit of the call whose input accessor is `call`. */
+  hit(call: unknown, value: unknown, payload: string): void {
+    this.hits.set(call, { value, payload });
+  }
+}
+
+/**
+ * Thrown by the cache middleware in hit-only mode where the call would need more than a clean hit (the resolver, a
+ * background refresh or audit). tRPC turns it into the call's error; the fast path then hands the request on.
+ */
+export class FallBack extends TRPCError {
+  constructor(readonly path: string) {
+    // A TRPCError, so that tRPC hands it on as it is: it would wrap any other error in a TRPCError and copy its
+    // `stack`, and formatting a stack (with source maps, all the more) costs more than the rest of the attempt.
+    super({
+      code: 'INTERNAL_SERVER_ERROR',
+      message: `trpc-caching: "${path}" is not a clean hit; the request goes to the regular handler`,
+    });
+  }
+}
+
+/**
+ * Where a context carries its hit-only mode. Registered (`Symbol.for`) for the same reason as the call observer's
+ * slot in src/engine/calls.ts: `trpc-caching` and `trpc-caching/http` may be loaded by different module systems.
+ * Enumerable, so that tRPC's spread of the context (a middleware that extends it) keeps it.
+ */
+const HIT_ONLY: unique symbol = Symbol.for('trpc-caching.hit-only');
+
+/** Puts a context in hit-only mode (in place; returns `ctx`). */
+export function markHitOnly<T extends object>(ctx: T, hitOnly: HitOnly): T {
+  Object.defineProperty(ctx, HIT_ONLY, { value: hitOnly, enumerable: true, configurable: true, writable: true });
+  return ctx;
+}
+
+/** The hit-only mode of a context; undefined for every request the fast path did not mark. */
+export function hitOnlyOf(ctx: unknown): HitOnly | undefined {
+  if (typeof ctx !== 'object' || ctx === null) return undefined;
+  const mode = (ctx as { [HIT_ONLY]?: unknown })[HIT_ONLY];
+  // Duck-typed: a HitOnly made by the other module system's copy of this module is still one.
+  return typeof mode === 'object' && mode !== null && typeof (mode as HitOnly).hit === 'function' ? (mode as HitOnly) : undefined;
+}
