@@ -186,6 +186,27 @@ export class CacheEngine {
   }
 
   /**
+   * Whether the versions a fill's result was computed under (its outcome's `tokens`) are all still current: read
+   * again, in one store call, after the resolver ran. False when any moved, when a move of this process covering
+   * them is pending, or when it cannot be told (no tokens, store down or failing): such a result may be from before
+   * a mutation that has already purged the edge, so the HTTP layer keeps it out of shared caches.
+   */
+  async stillCurrent(plan: QueryPlan, tokens: string | undefined): Promise<boolean> {
+    if (tokens === undefined || !this.store.available || this.versions.covers(plan.keys)) return false;
+    const versionKeys = plan.keys.slice(1) as string[];
+    if (versionKeys.length === 0) return true;
+    const rows = await this.store.getMany(versionKeys, plan.path);
+    if (rows === undefined) return false;
+    let joined = '';
+    for (let i = 0; i < rows.length; i++) {
+      const token = asToken(rows[i]);
+      if (token === undefined) return false;
+      joined += i === 0 ? token : ` ${token}`;
+    }
+    return joined === tokens;
+  }
+
+  /**
    * Refreshes an entry that was just served stale, in the background, once per entry in this process (and
    * across processes with `lock`). Never throws: a failure is reported to onError (operation `refresh`).
    */

@@ -85,8 +85,10 @@ export interface Computed<R> {
 
 /** A miss's outcome: the caller's own computed result, or a copy of an identical concurrent miss's success. */
 export type FillOutcome<R> =
-  | { readonly kind: 'computed'; readonly result: R; readonly cached: boolean; readonly etag: string | undefined }
-  | { readonly kind: 'shared'; readonly value: unknown; readonly etag: string };
+  | { readonly kind: 'computed'; readonly result: R; readonly cached: boolean; readonly etag: string | undefined; readonly tokens?: string }
+  | { readonly kind: 'shared'; readonly value: unknown; readonly etag: string; readonly tokens?: string };
+// `tokens`: the versions (joined, in plan order) current before the resolver ran, for `CacheEngine.stillCurrent`;
+// absent when unknown (a result that was not computed under versions this process read or seeded).
 
 /** Everything the engine needs, resolved and validated by `createCaching`. */
 export interface EngineOptions {

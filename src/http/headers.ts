@@ -126,10 +126,11 @@ export interface CacheHeadersOptions<TOpts extends ResponseMetaInput = ResponseM
    */
   edge?: EdgeHeaders;
   /**
-   * The router's procedures, `caching.describe(appRouter)`: where `meta.cache.sMaxAge` is read, sent as `s-maxage`
-   * on public responses (a batch: the smallest, a call without one counting as its `max-age`).
+   * The router's procedures, `caching.describe(appRouter)`. Not needed: each call reports its `meta.cache.sMaxAge`,
+   * sent as `s-maxage` on public responses (a batch: the smallest, a call without one counting as its `max-age`).
+   * When given, a procedure's `sMaxAge` here wins over the one its call reported.
    *
-   * @default none (no `s-maxage`)
+   * @default none (each call's own `sMaxAge`)
    */
   procedures?: ReadonlyMap<string, ProcedureEdgeInfo>;
   /**
@@ -178,8 +179,8 @@ function callsOf(log: CacheLog, paths: readonly string[]): (CacheLogEntry | unde
  * when no call went through the cache, so that the app's own headers (or none) apply.
  *
  * - `X-Cache`: one token per call, in request order: `HIT`, `MISS`, `STALE` or `BYPASS`.
- * - `Cache-Control`: `no-store` for mutations, errors, streamed responses and any
- *   call that bypassed the cache; `private` when any call is per user (or anonymous)
+ * - `Cache-Control`: `no-store` for mutations, errors, streamed responses, any
+ *   call that bypassed the cache and any public miss computed across a mutation; `private` when any call is per user (or anonymous)
  *   or the request carried credentials, else `public`; the smallest `max-age`; on a
  *   public response whose every call has a stale-while-revalidate window, the smallest
  *   as `stale-while-revalidate` (see {@link staleWhileRevalidateOf}).
@@ -210,7 +211,10 @@ export function cacheHeaders(
     ...sync,
   };
   const failed = opts.errors.some((error) => Boolean(error));
-  if (failed || served.length !== calls.length) {
+  // A public miss computed across a mutation may hold data from before it and reach the edge after its purge: no
+  // cache may keep it (docs/edge.md, "What is guaranteed"). The caller still gets it: it was right when asked.
+  const crossed = served.some((call) => call.crossed === true);
+  if (failed || crossed || served.length !== calls.length) {
     headers['Cache-Control'] = 'no-store';
     return headers;
   }
@@ -243,20 +247,19 @@ export function cacheHeaders(
 }
 
 /**
- * The `s-maxage` of a public response, in whole seconds: the smallest over its calls of `meta.cache.sMaxAge`, a call
- * without one counting as its `max-age` (which is what a shared cache keeps it for); undefined when no call has one.
- * `documentCaching` uses it too.
+ * The `s-maxage` of a public response, in whole seconds: the smallest over its calls of `meta.cache.sMaxAge` (from
+ * `procedures` when given, else as the call reported it), a call without one counting as its `max-age` (which is
+ * what a shared cache keeps it for); undefined when no call has one. `documentCaching` uses it too.
  */
 export function sharedMaxAgeOf(
-  calls: readonly Pick<CacheLogEntry, 'path'>[],
+  calls: readonly Pick<CacheLogEntry, 'path' | 'sMaxAge'>[],
   maxAges: readonly number[],
   procedures: ReadonlyMap<string, ProcedureEdgeInfo> | undefined,
 ): number | undefined {
-  if (procedures === undefined) return undefined;
   let least = Number.POSITIVE_INFINITY;
   let declared = false;
   calls.forEach((call, i) => {
-    const ms = procedures.get(call.path)?.cache?.sMaxAge;
+    const ms = procedures?.get(call.path)?.cache?.sMaxAge ?? call.sMaxAge;
     if (ms !== undefined) declared = true;
     least = Math.min(least, ms === undefined ? (maxAges[i] ?? 0) : Math.floor(ms / 1000));
   });

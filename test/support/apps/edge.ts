@@ -94,7 +94,7 @@ export async function startEdgeApp(options: {
   const handler = createHTTPHandler({
     router,
     createContext: withCacheHeaders(({ req }: { req: IncomingMessage }) => ({ user: bearer(req, /.+/) })),
-    responseMeta: cacheResponseMeta({ edge, procedures: caching.describe(router) }),
+    responseMeta: cacheResponseMeta({ edge }),
   });
   const listening = await listen(handler);
   return {
