@@ -38,9 +38,11 @@ export interface EdgeOptions {
    */
   readonly await?: boolean;
   /**
-   * Purge the same keys once more this long after a move, in ms: a read that was already at the API when the versions
-   * moved can put its old answer into the edge after the first purge; the repeat removes it. Repeats within the window
-   * go out as one request. `0` turns it off (half the purge requests; that race then lasts up to `s-maxage`).
+   * Purge the same keys once more this long after a move, in ms. An answer computed across a move never reaches the
+   * edge (it goes out `no-store`), but one read at the API just before the move's version write can still be stored
+   * at the edge after the first purge, when its hop to the edge is slower than that write plus the purge; the repeat
+   * removes it. Repeats within the window go out as one request. `0` turns it off (half the purge requests; that
+   * narrow race then lasts up to `s-maxage`).
    * @default 1000
    */
   readonly settle?: number;
@@ -84,7 +86,7 @@ export interface Edge extends MoveSink {
  * ```ts
  * const edge = createEdge({ header: 'xkey', purger: varnishPurger({ url: 'http://127.0.0.1:6081/' }) });
  * const caching = createCaching<Ctx>({ user: (ctx) => ctx.user?.id, edge });
- * const responseMeta = cacheResponseMeta({ edge, procedures: caching.describe(appRouter) });
+ * const responseMeta = cacheResponseMeta({ edge });
  * ```
  */
 export function createEdge(options: EdgeOptions): Edge {
