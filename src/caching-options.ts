@@ -2,6 +2,7 @@ import type { Keyv } from 'keyv';
 import { type AuditOptions, resolveAudit } from './engine/audit-options.js';
 import type { LeaseSettings } from './engine/lease.js';
 import type { EngineOptions } from './engine/plan.js';
+import type { MoveSink } from './engine/sinks.js';
 import { CachingConfigError, type CachingError } from './errors.js';
 import type { StatsOptions } from './observability/stats.js';
 import { checkDuration, describe, positiveInteger } from './options.js';
@@ -97,6 +98,19 @@ export interface CachingOptions<TCtx> {
    * @default false
    */
   audit?: boolean | AuditOptions;
+  /**
+   * Edge caches to purge before an invalidating mutation returns: `createEdge({ purger })` from `trpc-caching/http`
+   * (Varnish, Fastly, Cloudflare or your own purger), or any {@link MoveSink}. Every move (a mutation's or
+   * `invalidate()`'s) that reaches public paths, tags or `all` purges their surrogate keys once its versions are
+   * written; the mutation waits for the purge up to the sink's `wait` (default `invalidationTimeout`), and a purge
+   * that fails is kept and retried. See docs/edge.md.
+   * @default none
+   * @example
+   * ```ts
+   * createCaching<Ctx>({ user: (ctx) => ctx.user?.id, edge: createEdge({ purger: varnishPurger({ url: 'http://127.0.0.1:6081/' }) }) });
+   * ```
+   */
+  edge?: MoveSink | readonly MoveSink[];
 }
 
 // The defaults CachingOptions' TSDoc promises: change both together.
@@ -199,6 +213,7 @@ export function resolveCachingOptions<TCtx>(options: CachingOptions<TCtx>): Reso
       maxEntryBytes,
       inputLimits: { maxInputBytes, maxInputDepth },
       audit: resolveAudit(options.audit),
+      sinks: sinksOption(options.edge),
     },
     store: keyv,
     // Leases across processes (createRedisStore), or one process's own (createMemoryStore: it is the only process).
@@ -206,6 +221,23 @@ export function resolveCachingOptions<TCtx>(options: CachingOptions<TCtx>): Reso
     statsPaths: statsOption(options.stats),
     onError: options.onError ?? defaultOnError,
   };
+}
+
+/** The `edge` option as a list of move sinks, each checked for its `moved` function. */
+function sinksOption(value: MoveSink | readonly MoveSink[] | undefined | null): readonly MoveSink[] {
+  if (value === undefined) return [];
+  const sinks: readonly unknown[] = Array.isArray(value) ? value : [value];
+  sinks.forEach((sink, i) => {
+    if (typeof sink !== 'object' || sink === null || typeof (sink as MoveSink).moved !== 'function') {
+      throw new CachingConfigError(
+        Array.isArray(value) ? `edge[${i}]` : 'edge',
+        `expected a move sink such as createEdge({ purger }) from trpc-caching/http, got ${describe(sink)}`,
+      );
+    }
+    const wait = (sink as MoveSink).wait;
+    if (wait !== undefined) checkDuration(Array.isArray(value) ? `edge[${i}].wait` : 'edge.wait', wait, { min: 0 });
+  });
+  return sinks as readonly MoveSink[];
 }
 
 /** The `stats` option as the number of paths to list, or undefined when stats are off. */

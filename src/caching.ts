@@ -153,6 +153,8 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     events: observers,
     lock: lock.settings,
   });
+  // Edge purgers tell their deliveries through the instance's observers (stats, channels) and onError.
+  for (const sink of settings.sinks ?? []) sink.bind?.({ delivered: (event) => observers.onPurge(event), report });
   // A store made by createMemoryStore keeps version keys in an LRU of their own: tell it which keys those are.
   partitionVersions(keyv, (key) => engine.isVersionKey(key));
 
@@ -244,6 +246,7 @@ export function createCaching<TCtx = unknown>(options: CachingOptions<TCtx>): Ca
     stats() {
       const live = {
         pendingInvalidations: engine.pendingInvalidations,
+        pendingPurges: engine.pendingPurges,
         breaker: guard.breaker,
         storeNodes: capabilitiesOf(guard.keyv).nodes?.(),
       };

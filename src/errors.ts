@@ -5,9 +5,10 @@
  * found at call time, `refresh` a background refresh of an entry served stale
  * (`meta.cache.staleWhileRevalidate`) whose resolver failed: its `cause` is the
  * resolver's error, which no caller saw. `audit` is a divergence the consistency
- * auditor found (thrown only with `audit.onDivergence: 'throw'`, never reported to `onError`).
+ * auditor found (thrown only with `audit.onDivergence: 'throw'`, never reported to `onError`). `purge` a move sink
+ * (an edge purger) that failed to deliver a move; it keeps the move and retries.
  */
-export type CachingOperation = 'read' | 'write' | 'invalidate' | 'encode' | 'key' | 'config' | 'refresh' | 'audit';
+export type CachingOperation = 'read' | 'write' | 'invalidate' | 'encode' | 'key' | 'config' | 'refresh' | 'audit' | 'purge';
 
 /**
  * A cache fault reported to `onError`. It is never thrown from a cached

@@ -1,6 +1,7 @@
 // The cache of the example: in memory by default; one Redis with a near cache when REDIS_URL (or the redisUrl
 // option) is set; a Redis Cluster when REDIS_CLUSTER_NODES (comma-separated URLs, or the clusterNodes option) is.
 import { type Caching, createCaching } from 'trpc-caching';
+import { createEdge, type Edge, varnishPurger } from 'trpc-caching/http';
 import { createRedisStore, type RedisStore } from 'trpc-caching/redis';
 import type { Context } from './trpc.js';
 import { withoutPassword } from './urls.js';
@@ -18,11 +19,18 @@ export interface AppCachingOptions {
    * the environment; none: no auditor. Divergences are logged and counted on /metrics (docs/consistency.md).
    */
   auditSampleRate?: number | undefined;
+  /**
+   * Where the Varnish in front of the app takes purges (`http://127.0.0.1:6081/`); default `EDGE_PURGE_URL` from the
+   * environment; none: no edge. `npm run example:edge` sets it (docs/edge.md).
+   */
+  edgePurgeUrl?: string | undefined;
 }
 
 /** A caching instance and how to release its store. */
 export interface AppCaching {
   caching: Caching<Context>;
+  /** The edge public answers are purged from, when the app runs behind Varnish. */
+  edge: Edge | undefined;
   /** `memory`, the Redis URL or the Cluster's nodes, for the startup banner. */
   storeName: string;
   close(): Promise<void>;
@@ -54,15 +62,20 @@ export async function createAppCaching(options: AppCachingOptions = {}): Promise
     console.warn(`[example] ${error.message}; the API runs uncached until it is reachable.`);
   });
   const sampleRate = options.auditSampleRate ?? (process.env.AUDIT_SAMPLE_RATE ? Number(process.env.AUDIT_SAMPLE_RATE) : undefined);
+  const edgePurgeUrl = options.edgePurgeUrl ?? process.env.EDGE_PURGE_URL;
+  // Behind Varnish: public answers carry xkey surrogate keys, and each mutation purges them before it returns.
+  const edge = edgePurgeUrl ? createEdge({ header: 'xkey', purger: varnishPurger({ url: edgePurgeUrl }) }) : undefined;
   const caching = createCaching<Context>({
     user: (ctx) => ctx.user?.id,
     ttl: 5 * 60_000,
     ...(sampleRate === undefined ? {} : { audit: { sampleRate, onDivergence: 'log' } }),
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
     ...(opened ? { store: opened.store } : {}),
+    ...(edge ? { edge } : {}),
   });
   return {
     caching,
+    edge,
     storeName: opened?.name ?? 'memory',
     async close() {
       caching.close();

@@ -83,6 +83,34 @@ export function createCacheMetrics(caching: Pick<Caching<never>, 'stats'>): Cach
       this.inc(stats.storeErrors);
     },
   });
+  new Counter({
+    name: 'trpc_caching_edge_purges_total',
+    help: 'Edge purges (createCaching edge): landed or failed (each failed one is kept and retried)',
+    labelNames: ['ok'],
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ ok: 'true' }, stats.purges.sent);
+      this.inc({ ok: 'false' }, stats.purges.failed);
+    },
+  });
+  new Gauge({
+    name: 'trpc_caching_edge_purges_pending',
+    help: 'Surrogate keys whose purge failed and waits for a retry',
+    registers,
+    collect() {
+      this.set(stats.purges.pending);
+    },
+  });
+  new Gauge({
+    name: 'trpc_caching_edge_purge_latency_seconds',
+    help: 'Edge purge latency percentiles (recent purges weigh more)',
+    labelNames: ['quantile'],
+    registers,
+    collect() {
+      for (const quantile of ['p50', 'p99'] as const) this.set({ quantile }, stats.purges.latency[quantile] / 1000);
+    },
+  });
   new Gauge({
     name: 'trpc_caching_pending_invalidations',
     help: 'Version keys whose invalidation is not written to the store yet',

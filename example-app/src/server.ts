@@ -158,7 +158,9 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
     },
   );
   // sync: X-Cache-Sync tells the page's invalidationLink what each query depends on and what each mutation moved.
-  const responseMeta = cacheResponseMeta({ maxAge, sync: true });
+  // Behind Varnish (npm run example:edge): surrogate keys on public answers, s-maxage from meta.cache.sMaxAge.
+  const edgeHeaders = cache.edge ? { edge: cache.edge } : {};
+  const responseMeta = cacheResponseMeta({ maxAge, sync: true, ...edgeHeaders });
   // withNotModified answers 304 to a GET whose If-None-Match matches the ETag.
   const trpc = withNotModified(createHTTPHandler({ router: appRouter, basePath: '/trpc/', createContext, responseMeta }));
   const rest = withNotModified(createOpenApiHttpHandler({ router: appRouter, createContext, responseMeta }));

@@ -23,6 +23,13 @@ export interface CallOutcome {
   readonly staleWhileRevalidate?: number | undefined;
   /** Tags the query's entry depends on, once its key was derived (absent when the call bypassed the cache before). */
   readonly tags?: readonly string[] | undefined;
+  /** The procedure's `meta.cache.sMaxAge` in ms (public queries only): the `s-maxage` its public responses carry. */
+  readonly sMaxAge?: number | undefined;
+  /**
+   * A public MISS whose versions moved (or could not be read again) while its resolver ran: its answer may be from
+   * before a mutation that has already purged the edge, so no shared cache may keep it. Absent otherwise.
+   */
+  readonly crossed?: true | undefined;
   /** What an invalidating mutation moved, as its caller may learn it (its own scope as `self`, never another's). */
   readonly moved?: Moved | undefined;
 }

@@ -19,6 +19,7 @@ import {
   type VersionsRead,
 } from './plan.js';
 import { StaleRefreshes } from './refresh.js';
+import { deliverMove } from './sinks.js';
 import type { CacheStore, Leases } from './store.js';
 import type { EngineTargets } from './targets.js';
 import { VersionBook } from './versions.js';
@@ -185,6 +186,27 @@ export class CacheEngine {
   }
 
   /**
+   * Whether the versions a fill's result was computed under (its outcome's `tokens`) are all still current: read
+   * again, in one store call, after the resolver ran. False when any moved, when a move of this process covering
+   * them is pending, or when it cannot be told (no tokens, store down or failing): such a result may be from before
+   * a mutation that has already purged the edge, so the HTTP layer keeps it out of shared caches.
+   */
+  async stillCurrent(plan: QueryPlan, tokens: string | undefined): Promise<boolean> {
+    if (tokens === undefined || !this.store.available || this.versions.covers(plan.keys)) return false;
+    const versionKeys = plan.keys.slice(1) as string[];
+    if (versionKeys.length === 0) return true;
+    const rows = await this.store.getMany(versionKeys, plan.path);
+    if (rows === undefined) return false;
+    let joined = '';
+    for (let i = 0; i < rows.length; i++) {
+      const token = asToken(rows[i]);
+      if (token === undefined) return false;
+      joined += i === 0 ? token : ` ${token}`;
+    }
+    return joined === tokens;
+  }
+
+  /**
    * Refreshes an entry that was just served stale, in the background, once per entry in this process (and
    * across processes with `lock`). Never throws: a failure is reported to onError (operation `refresh`).
    */
@@ -225,15 +247,29 @@ export class CacheEngine {
   }
 
   /**
-   * Writes a move's versions, then tells observers (`onMoved`: the live streams) what moved. Resolves to false when
-   * the write is left pending: retried in the background, and covering its keys in this process until written.
+   * Writes a move's versions, then hands it to the move sinks (edge purgers) and waits for them, each up to its bound,
+   * then tells observers (`onMoved`: the live streams) what moved. Resolves to false when the write is left
+   * pending: retried in the background, and covering its keys in this process until written.
    */
   async invalidate(move: Move, path?: string): Promise<boolean> {
     // Named in divergences found later: a mutation that ran since an entry was stored is a likely culprit.
     if (path !== undefined) this.auditor?.moved(path);
     const written = await this.versions.move(move.keys, path);
+    // After the write, never before: an edge that refetches at once must get the new versions' data. Before the live
+    // streams hear of it (within the sink's bound): a client told of the move refetches, through the edge too.
+    const sinks = this.options.sinks;
+    if (sinks !== undefined && sinks.length > 0) {
+      await Promise.all(sinks.map((sink) => deliverMove(sink, move, this.options.invalidationTimeout, this.options.report)));
+    }
     this.events?.onMoved?.(move);
     return written;
+  }
+
+  /** Moves kept by the move sinks for a retry (0 when healthy, or without sinks). */
+  get pendingPurges(): number {
+    let pending = 0;
+    for (const sink of this.options.sinks ?? []) pending += sink.pending;
+    return pending;
   }
 
   /** Waits until pending moves are written, up to a deadline. */
@@ -246,6 +282,7 @@ export class CacheEngine {
     this.unsubscribe?.();
     this.auditor?.close();
     this.versions.close();
+    for (const sink of this.options.sinks ?? []) sink.close?.();
     this.codec.clear();
     this.keys.clear();
   }

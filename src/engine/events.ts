@@ -28,6 +28,19 @@ export interface InvalidateEvent {
   readonly durationMs: number;
 }
 
+/**
+ * One delivery of a move to a move sink (an edge purge): the first attempt before the mutation returns, a retry of
+ * one that failed, or the settle repeat. Never carries a user id or an input.
+ */
+export interface PurgeEvent {
+  /** Surrogate keys sent (1 for a purge of everything). */
+  readonly keys: number;
+  readonly ok: boolean;
+  /** `first`: made by the move itself; `retry`: a failed one sent again; `settle`: the repeat after the settle delay. */
+  readonly attempt: 'first' | 'retry' | 'settle';
+  readonly durationMs: number;
+}
+
 /** One store call through the guard. */
 export interface StoreCallEvent {
   readonly operation: 'read' | 'write' | 'invalidate';
@@ -99,6 +112,8 @@ export interface EngineEvents {
   onBreaker?(state: 'closed' | 'open' | 'half-open'): void;
   onPending?(count: number): void;
   onError?(error: CachingError): void;
+  /** A move sink (an edge purger) delivered a move, or failed to. */
+  onPurge?(event: PurgeEvent): void;
   /** A sampled hit was checked by the auditor (or skipped); a divergence is a {@link Divergence}. */
   onAudit?(event: AuditEvent | Divergence): void;
 }

@@ -97,7 +97,9 @@ export class MissFiller {
         const value = this.d.codec.decode(shared.payload, plan.entryKey);
         // The wait is the leader's resolver time, not the cache's: only the read counts.
         this.d.told(plan, 'coalesced', miss.readAt + (monotonicNow() - waitedFrom));
-        return { kind: 'shared', value, etag: shared.etag };
+        return shared.tokens === undefined
+          ? { kind: 'shared', value, etag: shared.etag }
+          : { kind: 'shared', value, etag: shared.etag, tokens: shared.tokens };
       }
     }
   }
@@ -150,23 +152,23 @@ export class MissFiller {
         turn.release();
       }
     }
-    const { value, etag } = turn.found;
+    const { value, etag, tokens } = turn.found;
     // The wait is another process's resolver time, not the cache's: only the read counts (a refresh was told as its stale read).
     if (!background) this.d.told(plan, 'coalesced', miss.readAt + (monotonicNow() - waitFrom));
     let shared: SharedResult | undefined;
     try {
       // Identical misses of this process decode their own copies of it.
-      shared = { payload: this.d.codec.encode(value, Number.POSITIVE_INFINITY), etag };
+      shared = { payload: this.d.codec.encode(value, Number.POSITIVE_INFINITY), etag, tokens };
     } catch {
       shared = undefined;
     }
-    return { own: { kind: 'shared', value, etag }, shared };
+    return { own: { kind: 'shared', value, etag, tokens }, shared };
   }
 
   /** A look at the store while waiting for a lease: a hit, a miss, or a fault that ends the wait. */
-  private async probe(plan: QueryPlan): Promise<Probe<{ value: unknown; etag: string }>> {
+  private async probe(plan: QueryPlan): Promise<Probe<{ value: unknown; etag: string; tokens: string }>> {
     const read = await this.d.readRows(plan, monotonicNow());
-    if (read.kind === 'hit') return { kind: 'hit', found: { value: read.value, etag: read.etag } };
+    if (read.kind === 'hit') return { kind: 'hit', found: { value: read.value, etag: read.etag, tokens: read.tokens } };
     return read.kind === 'bypass' ? { kind: 'give-up' } : { kind: 'miss' };
   }
 
@@ -176,12 +178,14 @@ export class MissFiller {
     if (tokens !== miss.tokens) alsoAs(`${plan.entryKey}\n${tokens.join(' ')}`);
     const seeded = await written;
     retire();
+    const recorded = tokens.join(' ');
     const computeFrom = monotonicNow();
     const computed = await compute();
     const computeTime = monotonicNow() - computeFrom;
     // A background refresh was told as the stale read that started it.
     if (!background) this.d.told(plan, 'miss', miss.readAt + computeTime);
-    if (!computed.ok) return { own: { kind: 'computed', result: computed.result, cached: false, etag: undefined }, shared: undefined };
+    if (!computed.ok)
+      return { own: { kind: 'computed', result: computed.result, cached: false, etag: undefined, tokens: recorded }, shared: undefined };
     let payload: string;
     try {
       payload = this.d.codec.encode(computed.data, this.d.options.maxEntryBytes);
@@ -193,24 +197,27 @@ export class MissFiller {
           cause,
         }),
       );
-      return { own: { kind: 'computed', result: computed.result, cached: false, etag: undefined }, shared: undefined };
+      return { own: { kind: 'computed', result: computed.result, cached: false, etag: undefined, tokens: recorded }, shared: undefined };
     }
     if (!seeded) {
       // The versions could not be seeded: the result is fresh, so identical waiters may share it, but nothing is stored.
       return {
-        own: { kind: 'computed', result: computed.result, cached: false, etag: undefined },
-        shared: { payload, etag: md5(payload) },
+        own: { kind: 'computed', result: computed.result, cached: false, etag: undefined, tokens: recorded },
+        shared: { payload, etag: md5(payload), tokens: recorded },
       };
     }
     // With a window the entry records when its TTL ends and the store keeps it through the window.
     const window = plan.staleWhileRevalidate;
     // Every entry records when its TTL ends, and a read past it is a miss whatever the store says: stores that keep a
     // key longer than asked (a near cache between expiries, an adapter rounding TTLs) cannot serve an expired entry.
-    const entry = formatEntry(tokens.join(' '), payload, Date.now() + plan.ttl);
+    const entry = formatEntry(recorded, payload, Date.now() + plan.ttl);
     // An invalidation this process could not write covers these keys: storing would only add an entry it must not serve.
     const cached = !this.d.versions.covers(plan.keys) && (await this.d.store.set(plan.entryKey, entry.text, plan.ttl + window, plan.path));
     if (cached) this.d.refreshes.stored(plan.entryKey);
-    return { own: { kind: 'computed', result: computed.result, cached, etag: entry.etag }, shared: { payload, etag: entry.etag } };
+    return {
+      own: { kind: 'computed', result: computed.result, cached, etag: entry.etag, tokens: recorded },
+      shared: { payload, etag: entry.etag, tokens: recorded },
+    };
   }
 
   /** The tokens an entry records: those read, with absent versions seeded (written before the resolver runs). */

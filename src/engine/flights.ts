@@ -2,6 +2,8 @@
 export interface SharedResult {
   readonly payload: string;
   readonly etag: string;
+  /** The versions the result was computed under, joined in plan order (see `FillOutcome`). */
+  readonly tokens?: string;
 }
 
 /**

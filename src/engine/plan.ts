@@ -4,6 +4,7 @@ import { type InputLimits, UncacheableInputError } from './canonical.js';
 import type { BypassReason, EngineEvents } from './events.js';
 import type { KeyFormat, Scope } from './keys.js';
 import type { LeaseSettings } from './lease.js';
+import type { MoveSink } from './sinks.js';
 import type { CacheStore, StoreCapabilities } from './store.js';
 
 /** What a query asks of the cache: derived by the framework adapter from its request. */
@@ -84,8 +85,10 @@ export interface Computed<R> {
 
 /** A miss's outcome: the caller's own computed result, or a copy of an identical concurrent miss's success. */
 export type FillOutcome<R> =
-  | { readonly kind: 'computed'; readonly result: R; readonly cached: boolean; readonly etag: string | undefined }
-  | { readonly kind: 'shared'; readonly value: unknown; readonly etag: string };
+  | { readonly kind: 'computed'; readonly result: R; readonly cached: boolean; readonly etag: string | undefined; readonly tokens?: string }
+  | { readonly kind: 'shared'; readonly value: unknown; readonly etag: string; readonly tokens?: string };
+// `tokens`: the versions (joined, in plan order) current before the resolver ran, for `CacheEngine.stillCurrent`;
+// absent when unknown (a result that was not computed under versions this process read or seeded).
 
 /** Everything the engine needs, resolved and validated by `createCaching`. */
 export interface EngineOptions {
@@ -111,6 +114,8 @@ export interface EngineOptions {
   readonly lock?: LeaseSettings | undefined;
   /** The consistency auditor's settings; undefined: no hit is ever checked. */
   readonly audit?: AuditSettings | undefined;
+  /** Told of every move after its versions are written, and waited for (bounded) before `invalidate` resolves: edge purgers. */
+  readonly sinks?: readonly MoveSink[] | undefined;
 }
 
 const NO_TAGS: readonly string[] = [];

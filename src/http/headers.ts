@@ -1,7 +1,35 @@
 import { md5 } from '../engine/hash.js';
 import { errorMessage } from '../errors.js';
 import { type CacheLog, type CacheLogEntry, cacheLogOf } from './cache-log.js';
+import { type SurrogateHeader, surrogateHeaderValue, surrogateKeysOf } from './edge/keys.js';
 import { syncHeaders } from './sync.js';
+
+/**
+ * What the headers need of an edge (`createEdge` from this module): which header carries surrogate keys, and the
+ * namespace the keys are put in.
+ *
+ * @example
+ * ```ts
+ * const edge: EdgeHeaders = { header: 'xkey', namespace: '' };
+ * ```
+ */
+export interface EdgeHeaders {
+  readonly header: SurrogateHeader;
+  readonly namespace: string;
+}
+
+/**
+ * A procedure as `caching.describe(router)` tells it: what `s-maxage` is read from.
+ *
+ * @example
+ * ```ts
+ * const procedures: ReadonlyMap<string, ProcedureEdgeInfo> = caching.describe(appRouter);
+ * ```
+ */
+export interface ProcedureEdgeInfo {
+  readonly kind: string;
+  readonly cache?: { readonly sMaxAge?: number | undefined };
+}
 
 /**
  * The part of a `responseMeta` call the cache headers depend on. tRPC's
@@ -89,6 +117,23 @@ export interface CacheHeadersOptions<TOpts extends ResponseMetaInput = ResponseM
    */
   sync?: boolean;
   /**
+   * The edge in front of the API (`createEdge`, the same object given to createCaching's `edge`): public responses
+   * then carry their surrogate keys in its header (`Surrogate-Key`, `Cache-Tag` or `xkey`): for each call `all`, its
+   * path and router prefixes, its tags; the union over a batch. Private responses never carry keys. A response
+   * whose keys do not fit in 16 KiB goes out `private`, since no purge could reach it.
+   *
+   * @default none (no surrogate keys)
+   */
+  edge?: EdgeHeaders;
+  /**
+   * The router's procedures, `caching.describe(appRouter)`. Not needed: each call reports its `meta.cache.sMaxAge`,
+   * sent as `s-maxage` on public responses (a batch: the smallest, a call without one counting as its `max-age`).
+   * When given, a procedure's `sMaxAge` here wins over the one its call reported.
+   *
+   * @default none (each call's own `sMaxAge`)
+   */
+  procedures?: ReadonlyMap<string, ProcedureEdgeInfo>;
+  /**
    * Your own `responseMeta`, the one way to add headers or a status of yours:
    * its status is kept, and its headers win over ours whatever their case
    * (your `cache-control` replaces our `Cache-Control` instead of going out beside it).
@@ -134,8 +179,8 @@ function callsOf(log: CacheLog, paths: readonly string[]): (CacheLogEntry | unde
  * when no call went through the cache, so that the app's own headers (or none) apply.
  *
  * - `X-Cache`: one token per call, in request order: `HIT`, `MISS`, `STALE` or `BYPASS`.
- * - `Cache-Control`: `no-store` for mutations, errors, streamed responses and any
- *   call that bypassed the cache; `private` when any call is per user (or anonymous)
+ * - `Cache-Control`: `no-store` for mutations, errors, streamed responses, any
+ *   call that bypassed the cache and any public miss computed across a mutation; `private` when any call is per user (or anonymous)
  *   or the request carried credentials, else `public`; the smallest `max-age`; on a
  *   public response whose every call has a stale-while-revalidate window, the smallest
  *   as `stale-while-revalidate` (see {@link staleWhileRevalidateOf}).
@@ -145,7 +190,7 @@ function callsOf(log: CacheLog, paths: readonly string[]): (CacheLogEntry | unde
  */
 export function cacheHeaders(
   opts: ResponseMetaInput,
-  options: Pick<CacheHeadersOptions, 'maxAge' | 'vary' | 'sync'> = {},
+  options: Pick<CacheHeadersOptions, 'maxAge' | 'vary' | 'sync' | 'edge' | 'procedures'> = {},
 ): ResponseHeaders {
   const log = cacheLogOf(opts.ctx);
   if (log === undefined || opts.type === 'subscription') return {};
@@ -166,7 +211,10 @@ export function cacheHeaders(
     ...sync,
   };
   const failed = opts.errors.some((error) => Boolean(error));
-  if (failed || served.length !== calls.length) {
+  // A public miss computed across a mutation may hold data from before it and reach the edge after its purge: no
+  // cache may keep it (docs/edge.md, "What is guaranteed"). The caller still gets it: it was right when asked.
+  const crossed = served.some((call) => call.crossed === true);
+  if (failed || crossed || served.length !== calls.length) {
     headers['Cache-Control'] = 'no-store';
     return headers;
   }
@@ -174,10 +222,20 @@ export function cacheHeaders(
   // shared cache to store it (RFC 9111 §3.5) and hand it to callers the procedure's auth turns away.
   // So does one answering a request that carried a header the app says responses vary on (an API key, say).
   const varies = options.vary ?? ['Authorization'];
-  const isPrivate = log.credentialed || served.some((call) => call.scope !== 'public') || varies.some((name) => log.hasHeader(name));
-  const maxAge = Math.min(...served.map((call) => maxAgeOf(call, options.maxAge, isPrivate)));
+  let isPrivate = log.credentialed || served.some((call) => call.scope !== 'public') || varies.some((name) => log.hasHeader(name));
+  const maxAges = served.map((call) => maxAgeOf(call, options.maxAge, isPrivate));
+  if (!isPrivate && options.edge !== undefined) {
+    const keys = served.flatMap((call) => surrogateKeysOf(call.path, call.tags, options.edge?.namespace ?? ''));
+    const value = surrogateHeaderValue(options.edge.header, keys);
+    // Keys that do not fit would reach the edge cut short: a purge could then miss the copy, so no shared cache gets it.
+    if (value === undefined) isPrivate = true;
+    else headers[options.edge.header] = value;
+  }
+  const maxAge = isPrivate ? Math.min(...served.map((call) => maxAgeOf(call, options.maxAge, true))) : Math.min(...maxAges);
   const swr = isPrivate ? 0 : staleWhileRevalidateOf(served);
-  headers['Cache-Control'] = `${isPrivate ? 'private' : 'public'}, max-age=${maxAge}${swr > 0 ? `, stale-while-revalidate=${swr}` : ''}`;
+  const sMaxAge = isPrivate ? undefined : sharedMaxAgeOf(served, maxAges, options.procedures);
+  headers['Cache-Control'] =
+    `${isPrivate ? 'private' : 'public'}, max-age=${maxAge}${sMaxAge === undefined ? '' : `, s-maxage=${sMaxAge}`}${swr > 0 ? `, stale-while-revalidate=${swr}` : ''}`;
   if (isPrivate) {
     if (varies.length > 0) headers.Vary = [...varies];
   }
@@ -186,6 +244,26 @@ export function cacheHeaders(
     headers.ETag = `"${etags.length === 1 ? etags[0] : md5(etags.join(','))}"`;
   }
   return headers;
+}
+
+/**
+ * The `s-maxage` of a public response, in whole seconds: the smallest over its calls of `meta.cache.sMaxAge` (from
+ * `procedures` when given, else as the call reported it), a call without one counting as its `max-age` (which is
+ * what a shared cache keeps it for); undefined when no call has one. `documentCaching` uses it too.
+ */
+export function sharedMaxAgeOf(
+  calls: readonly Pick<CacheLogEntry, 'path' | 'sMaxAge'>[],
+  maxAges: readonly number[],
+  procedures: ReadonlyMap<string, ProcedureEdgeInfo> | undefined,
+): number | undefined {
+  let least = Number.POSITIVE_INFINITY;
+  let declared = false;
+  calls.forEach((call, i) => {
+    const ms = procedures?.get(call.path)?.cache?.sMaxAge ?? call.sMaxAge;
+    if (ms !== undefined) declared = true;
+    least = Math.min(least, ms === undefined ? (maxAges[i] ?? 0) : Math.floor(ms / 1000));
+  });
+  return declared && Number.isFinite(least) ? least : undefined;
 }
 
 /**

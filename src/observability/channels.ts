@@ -1,5 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
-import type { Divergence, InvalidateEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
+import type { Divergence, InvalidateEvent, PurgeEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
 import type { CachingError } from '../errors.js';
 
 /**
@@ -20,6 +20,7 @@ import type { CachingError } from '../errors.js';
  * | `trpc-caching:store-error` | {@link CacheStoreErrorMessage}       | a store fault, as `onError` is told of it          |
  * | `trpc-caching:breaker`     | {@link CacheBreakerMessage}          | the circuit breaker opens, half-opens or closes    |
  * | `trpc-caching:divergence`  | {@link CacheDivergenceMessage}       | the auditor found a hit its resolver disagrees with |
+ * | `trpc-caching:purge`       | {@link CachePurgeMessage}            | an edge purge sent (first, retry, settle) or failed |
  *
  * @example
  * ```ts
@@ -43,7 +44,22 @@ export const cachingChannels = {
   storeError: 'trpc-caching:store-error',
   breaker: 'trpc-caching:breaker',
   divergence: 'trpc-caching:divergence',
+  purge: 'trpc-caching:purge',
 } as const;
+
+/**
+ * An edge purge on `trpc-caching:purge` (createCaching's `edge`): how many surrogate keys, whether it landed,
+ * which attempt, and how long it took.
+ *
+ * @example
+ * ```ts
+ * subscribe(cachingChannels.purge, (message) => {
+ *   const { ok, attempt, durationMs } = message as CachePurgeMessage;
+ *   if (!ok) logger.warn({ attempt, durationMs }, 'edge purge failed; it is retried');
+ * });
+ * ```
+ */
+export type CachePurgeMessage = PurgeEvent;
 
 /**
  * A divergence on `trpc-caching:divergence`: the path, scope kind, tags, the entry's age and the mutations this
@@ -133,6 +149,12 @@ const store = channel(cachingChannels.store);
 const storeError = channel(cachingChannels.storeError);
 const breaker = channel(cachingChannels.breaker);
 const divergence = channel(cachingChannels.divergence);
+const purge = channel(cachingChannels.purge);
+
+/** Publishes an edge purge, if anyone listens. */
+export function publishPurge(event: PurgeEvent): void {
+  if (purge.hasSubscribers) purge.publish(event);
+}
 
 /** Publishes a divergence, if anyone listens. */
 export function publishDivergence(event: Divergence): void {

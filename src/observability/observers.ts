@@ -1,7 +1,15 @@
-import type { AuditEvent, Divergence, EngineEvents, InvalidateEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
+import type { AuditEvent, Divergence, EngineEvents, InvalidateEvent, PurgeEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
 import type { MoveTerms } from '../engine/move.js';
 import type { CachingError } from '../errors.js';
-import { publishBreaker, publishDivergence, publishError, publishInvalidate, publishRead, publishStoreCall } from './channels.js';
+import {
+  publishBreaker,
+  publishDivergence,
+  publishError,
+  publishInvalidate,
+  publishPurge,
+  publishRead,
+  publishStoreCall,
+} from './channels.js';
 import type { StatsRecorder } from './stats.js';
 
 /** What an `EngineEvents` hook is told. */
@@ -62,6 +70,12 @@ export class Observers implements EngineEvents {
     this.stats?.onAudit(event);
     if (event.outcome === 'diverged') publishDivergence(event as Divergence);
     this.tell('onAudit', event);
+  }
+
+  onPurge(event: PurgeEvent): void {
+    this.stats?.onPurge(event);
+    publishPurge(event);
+    this.tell('onPurge', event);
   }
 
   onError(error: CachingError): void {

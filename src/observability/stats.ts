@@ -1,4 +1,13 @@
-import type { AuditEvent, BypassReason, Divergence, EngineEvents, InvalidateEvent, ReadEvent, StoreCallEvent } from '../engine/events.js';
+import type {
+  AuditEvent,
+  BypassReason,
+  Divergence,
+  EngineEvents,
+  InvalidateEvent,
+  PurgeEvent,
+  ReadEvent,
+  StoreCallEvent,
+} from '../engine/events.js';
 import { AuditRecorder, type AuditStats } from './audit-stats.js';
 import { LatencyHistogram, type LatencySummary } from './latency.js';
 
@@ -80,6 +89,30 @@ export interface CachingStats {
   readonly storeNodes?: readonly StoreNodeStats[];
   /** The consistency auditor's checks, in total and per path (all zero without createCaching's `audit`). */
   readonly audit: AuditStats;
+  /** Edge purges (createCaching's `edge`); all zero without one. */
+  readonly purges: PurgeStats;
+}
+
+/**
+ * Edge purges in {@link CachingStats.purges}: requests to the edge's purge API, counted by attempt.
+ *
+ * @example
+ * ```ts
+ * const { sent, failed, pending, latency } = caching.stats().purges;
+ * console.log(`${failed}/${sent} purges failed, ${pending} waiting, p99 ${latency.p99} ms`);
+ * ```
+ */
+export interface PurgeStats {
+  /** Purges that landed (first attempts, retries and settle repeats). */
+  readonly sent: number;
+  /** Purge attempts that failed or timed out; each is kept and retried. */
+  readonly failed: number;
+  /** Purges kept for a retry now (0 when healthy). */
+  readonly pending: number;
+  /** Retries among `sent` and `failed`. */
+  readonly retries: number;
+  /** How long a purge took, in ms, landed or not. */
+  readonly latency: LatencySummary;
 }
 
 /**
@@ -136,6 +169,7 @@ class PathCounts {
 /** What a snapshot reads live from the instance rather than counts. */
 export interface LiveState {
   readonly pendingInvalidations: number;
+  readonly pendingPurges?: number;
   readonly breaker: 'closed' | 'open' | 'half-open';
   readonly storeNodes?: readonly StoreNodeStats[] | undefined;
 }
@@ -162,8 +196,16 @@ export class StatsRecorder implements EngineEvents {
   private readonly latency = { read: new LatencyHistogram(), write: new LatencyHistogram(), invalidate: new LatencyHistogram() };
   private readonly paths = new Map<string, PathCounts>();
   private readonly audit = new AuditRecorder();
+  private readonly purges = { sent: 0, failed: 0, retries: 0, latency: new LatencyHistogram() };
 
   constructor(private readonly maxPaths: number) {}
+
+  onPurge(event: PurgeEvent): void {
+    if (event.ok) this.purges.sent++;
+    else this.purges.failed++;
+    if (event.attempt === 'retry') this.purges.retries++;
+    this.purges.latency.record(event.durationMs);
+  }
 
   onAudit(event: AuditEvent | Divergence): void {
     this.audit.onAudit(event);
@@ -243,6 +285,13 @@ export class StatsRecorder implements EngineEvents {
       })),
       ...(live.storeNodes === undefined ? {} : { storeNodes: live.storeNodes }),
       audit: this.audit.snapshot(),
+      purges: {
+        sent: this.purges.sent,
+        failed: this.purges.failed,
+        pending: live.pendingPurges ?? 0,
+        retries: this.purges.retries,
+        latency: this.purges.latency.summary(),
+      },
     };
   }
 

@@ -1,5 +1,6 @@
 import type { AnyRouter } from '@trpc/server';
 import type { Caching } from '../caching.js';
+import { surrogateKeysOf } from '../http/edge/keys.js';
 import { type CacheHeadersOptions, maxAgeOf, staleWhileRevalidateOf } from '../http/headers.js';
 import { metaOf, proceduresOf } from '../trpc/internals.js';
 import type { ResolvedCacheMeta, ResolvedInvalidateMeta } from '../trpc/meta.js';
@@ -23,6 +24,8 @@ export interface OpenApiCacheExtension {
   readonly staleWhileRevalidate?: number;
   /** Whether the expired entry is also served, within the window, while the resolver fails; present with `staleWhileRevalidate`. */
   readonly staleIfError?: boolean;
+  /** How long shared caches (a CDN) may keep the public response, in milliseconds (`s-maxage`); present only when set. */
+  readonly sMaxAge?: number;
 }
 
 /**
@@ -85,6 +88,12 @@ export interface DocumentCachingOptions {
    * @default cacheResponseMeta's: 0 for a private response, the TTL for a public one
    */
   readonly maxAge?: CacheHeadersOptions['maxAge'];
+  /**
+   * The `edge` given to `cacheResponseMeta`, so that the surrogate-key header of public operations is documented.
+   *
+   * @default none
+   */
+  readonly edge?: CacheHeadersOptions['edge'];
 }
 
 interface Operation {
@@ -111,6 +120,10 @@ function routeOf(meta: unknown): OpenApiRoute | undefined {
   // The same normalization trpc-to-openapi applies to the paths of its document.
   return { path: `/${openapi.path.replace(/^\/|\/$/g, '')}`, method: openapi.method.toLowerCase() };
 }
+
+/** The batch rule, in every cached operation's `Cache-Control` description. */
+const BATCH_RULE =
+  ' In a tRPC batch the response gets the most restrictive of its calls: `private` if any call is per user, the smallest `max-age` and `s-maxage`.';
 
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
@@ -210,6 +223,7 @@ export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc
         ttl: cache.ttl,
         tags: typeof cache.tags === 'function' ? 'derived from input' : [...(cache.tags ?? [])],
         ...(cache.staleWhileRevalidate > 0 ? { staleWhileRevalidate: cache.staleWhileRevalidate, staleIfError: cache.staleIfError } : {}),
+        ...(cache.sMaxAge === undefined ? {} : { sMaxAge: cache.sMaxAge }),
       };
       operation['x-cache'] = extension;
       appendDescription(operation, describeCache(cache));
@@ -223,7 +237,8 @@ export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc
       } as const;
       const isPublic = cache.scope === 'public';
       const swr = isPublic ? staleWhileRevalidateOf([entry]) : 0;
-      const cacheControl = `${isPublic ? 'public' : 'private'}, max-age=${maxAgeOf(entry, options.maxAge, !isPublic)}${swr > 0 ? `, stale-while-revalidate=${swr}` : ''}`;
+      const sMaxAge = isPublic && cache.sMaxAge !== undefined ? `, s-maxage=${Math.floor(cache.sMaxAge / 1000)}` : '';
+      const cacheControl = `${isPublic ? 'public' : 'private'}, max-age=${maxAgeOf(entry, options.maxAge, !isPublic)}${sMaxAge}${swr > 0 ? `, stale-while-revalidate=${swr}` : ''}`;
       // What cacheResponseMeta sends a public entry when the request carried credentials.
       const credentialed = `private, max-age=${maxAgeOf(entry, options.maxAge, true)}`;
       const headers = {
@@ -234,11 +249,23 @@ export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc
           'HIT',
         ),
         'Cache-Control': header(
-          isPublic
-            ? `\`${cacheControl}\` to a request without credentials: the same for every caller${swr > 0 && options.maxAge === undefined ? ' (`max-age=0` on a STALE response)' : ''}. \`${credentialed}\` to a request with an \`Authorization\` or \`Cookie\` header, so that shared caches do not store it. \`no-store\` when the cache was bypassed.`
-            : `\`${cacheControl}\` by default (\`no-store\` when the cache was bypassed). Per user: shared caches must not store it.`,
+          `${
+            isPublic
+              ? `\`${cacheControl}\` to a request without credentials: the same for every caller${swr > 0 && options.maxAge === undefined ? ' (`max-age=0` on a STALE response)' : ''}. \`${credentialed}\` to a request with an \`Authorization\` or \`Cookie\` header, so that shared caches do not store it. \`no-store\` when the cache was bypassed.`
+              : `\`${cacheControl}\` by default (\`no-store\` when the cache was bypassed). Per user: shared caches must not store it.`
+          }${BATCH_RULE}`,
           cacheControl,
         ),
+        ...(isPublic && options.edge !== undefined
+          ? {
+              [options.edge.header]: header(
+                `Surrogate keys for the edge in front of the API (everything, the path and its router prefixes, the tags): a mutation that invalidates this operation purges them before it returns. In a tRPC batch, the union over its public calls; a batch with any per-user call is \`private\` and carries none.`,
+                surrogateKeysOf(path, Array.isArray(cache.tags) ? cache.tags : [], options.edge.namespace).join(
+                  options.edge.header === 'Cache-Tag' ? ',' : ' ',
+                ),
+              ),
+            }
+          : {}),
         ETag: header('Strong validator of the cached result; send it back in If-None-Match.', '"3f2a0c6d0e8b4b1c9d1e5f7a2b3c4d5e"'),
         Vary: header(
           isPublic

@@ -96,6 +96,19 @@ export interface CacheMeta {
    * ```
    */
   readonly lock?: boolean;
+  /**
+   * How long a shared cache (a CDN or reverse proxy in front of the API) may keep this public response, in ms: sent
+   * as `s-maxage` (whole seconds) beside the browser's `max-age`. With an edge purger (createCaching's `edge`) a
+   * long `sMaxAge` is safe: every mutation that invalidates the entry purges it at the edge before it returns
+   * (docs/edge.md). Needs `scope: 'public'`; a batch gets the smallest of its calls'.
+   *
+   * @default none (shared caches keep it for `max-age`)
+   * @example
+   * ```ts
+   * cachedQuery.meta({ cache: { scope: 'public', ttl: 60_000, sMaxAge: 24 * 60 * 60_000 } })
+   * ```
+   */
+  readonly sMaxAge?: number;
 }
 
 /**

@@ -15,6 +15,8 @@ export interface ResolvedCacheMeta {
   readonly lock: boolean;
   /** Whether the consistency auditor may check this procedure's hits (`meta.cache.audit`). */
   readonly audit: boolean;
+  /** How long shared caches (a CDN) may keep a public response, in ms (`s-maxage`); undefined: as `max-age`. */
+  readonly sMaxAge?: number | undefined;
 }
 
 /** `meta.invalidate` after validation, with defaults applied; undefined when it invalidates nothing. */
@@ -117,7 +119,17 @@ export function resolveCacheMeta(
   if (raw === false) return { enabled: false, ttl: defaults.ttl, scope: 'user', tags: undefined, ...off };
   if (raw === undefined) return { enabled: true, ttl: defaults.ttl, scope: 'user', tags: undefined, ...off };
   const option = `meta.cache of "${path}"`;
-  const cache = checkObject(option, raw, ['ttl', 'scope', 'tags', 'enabled', 'staleWhileRevalidate', 'staleIfError', 'lock', 'audit']);
+  const cache = checkObject(option, raw, [
+    'ttl',
+    'scope',
+    'tags',
+    'enabled',
+    'staleWhileRevalidate',
+    'staleIfError',
+    'lock',
+    'audit',
+    'sMaxAge',
+  ]);
   const ttl = cache.ttl === undefined ? defaults.ttl : checkDuration(`${option}.ttl`, cache.ttl, { min: 1, max: defaults.versionTtl });
   // The entry stays in the store for ttl + window: versions must still outlive it.
   const staleWhileRevalidate =
@@ -147,6 +159,13 @@ export function resolveCacheMeta(
   }
   checkStringList(`${option}.tags`, cache.tags, true);
   checkStaticTags(`${option}.tags`, cache.tags);
+  const sMaxAge = cache.sMaxAge === undefined ? undefined : checkDuration(`${option}.sMaxAge`, cache.sMaxAge, { min: 0 });
+  if (sMaxAge !== undefined && cache.scope !== 'public') {
+    throw new CachingConfigError(
+      `${option}.sMaxAge`,
+      "needs scope: 'public': a per-user response is private and never kept by a shared cache, so s-maxage would say nothing",
+    );
+  }
   return {
     enabled: (cache.enabled as boolean | undefined) ?? true,
     ttl,
@@ -156,6 +175,7 @@ export function resolveCacheMeta(
     staleIfError: cache.staleIfError === true,
     lock: typeof cache.lock === 'boolean' ? cache.lock : defaults.lock === true,
     audit: cache.audit !== false,
+    ...(sMaxAge === undefined ? {} : { sMaxAge }),
   };
 }
 

@@ -72,10 +72,37 @@ export async function report(observer: CallObserver, opts: CacheMiddlewareOption
   observer.called(unkeyed ? { outcome, call: opts.getRawInput, input, unkeyed } : { outcome, call: opts.getRawInput, input });
 }
 
-/** A query's outcome once its key was derived: its plan's scope, TTL, window and tags, and the payload's validator. */
-function planned(plan: QueryPlan, status: CallOutcome['status'], etag?: string): CallOutcome {
+/**
+ * A query's outcome once its key was derived: its plan's scope, TTL, window and tags, the payload's validator, the
+ * procedure's `sMaxAge`, and whether a public miss was computed across a move (`crossed`).
+ */
+function planned(plan: QueryPlan, status: CallOutcome['status'], etag?: string, sMaxAge?: number, crossed = false): CallOutcome {
   const swr = plan.staleWhileRevalidate > 0 ? plan.staleWhileRevalidate : undefined;
-  return { path: plan.path, type: 'query', status, scope: plan.scope, ttl: plan.ttl, etag, staleWhileRevalidate: swr, tags: plan.tags };
+  const outcome: CallOutcome = {
+    path: plan.path,
+    type: 'query',
+    status,
+    scope: plan.scope,
+    ttl: plan.ttl,
+    etag,
+    staleWhileRevalidate: swr,
+    tags: plan.tags,
+    ...(sMaxAge === undefined ? {} : { sMaxAge }),
+    ...(crossed ? { crossed } : {}),
+  };
+  return outcome;
+}
+
+/**
+ * Whether a public miss's answer may have been computed across a mutation: its versions, read again now that the
+ * resolver ran and the entry was written, are not those it was computed under. A mutation writes its versions before
+ * it purges the edge, so an answer whose versions are still current here left the resolver before that purge was
+ * sent; one whose versions moved may reach the edge after the purge, and must not be stored there. Per-user answers
+ * never reach a shared cache: not checked (no store call).
+ */
+function crossedMove(rt: TrpcRuntime, plan: QueryPlan, tokens: string | undefined): Promise<boolean> {
+  if (plan.scope !== 'public') return Promise.resolve(false);
+  return rt.engine.stillCurrent(plan, tokens).then((current) => !current);
 }
 
 /** A query that bypassed the cache before its key was derived (caching disabled, input not keyable). */
@@ -138,23 +165,23 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       // A sampled hit falls back too: its audit check runs on the regular handler's call.
       if (read.kind !== 'hit' || (settings.audit && rt.engine.sampled())) throw new FallBack(path);
       hitOnly.hit(opts.getRawInput, read.value, read.payload);
-      if (observer !== undefined) await report(observer, opts, planned(plan, 'HIT', read.etag));
+      if (observer !== undefined) await report(observer, opts, planned(plan, 'HIT', read.etag, settings.sMaxAge));
       return endChain(read.value);
     }
     if (read.kind === 'hit') {
       // A sampled hit is checked against its resolver, run again like a stale entry's refresh (below): after this
       // middleware returned, with this call's ctx and input. Decided before the caller can touch the value.
       if (settings.audit && rt.engine.sampled()) rt.engine.audit(plan, read, recompute(opts));
-      if (observer !== undefined) await report(observer, opts, planned(plan, 'HIT', read.etag));
+      if (observer !== undefined) await report(observer, opts, planned(plan, 'HIT', read.etag, settings.sMaxAge));
       return endChain(read.value);
     }
     if (read.kind === 'bypass') {
-      if (observer !== undefined) await report(observer, opts, planned(plan, 'BYPASS'));
+      if (observer !== undefined) await report(observer, opts, planned(plan, 'BYPASS', undefined, settings.sMaxAge));
       return opts.next();
     }
     const compute = recompute(opts);
     if (read.kind === 'stale') {
-      if (observer !== undefined) await report(observer, opts, planned(plan, 'STALE', read.etag));
+      if (observer !== undefined) await report(observer, opts, planned(plan, 'STALE', read.etag, settings.sMaxAge));
       // tRPC's next() is a plain closure over this call's chain: it runs the resolver after this middleware has
       // returned, with this call's ctx and input. No signal of ours stops it; the engine reports its failure.
       rt.engine.refresh(plan, read, compute);
@@ -168,12 +195,19 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
       if (signal?.aborted) throw aborted(path, signal.reason);
       throw error;
     }
+    // Checked only when headers are made of it (an observer): the cost is one store call, on a public miss.
     if (outcome.kind === 'shared') {
-      if (observer !== undefined) await report(observer, opts, planned(plan, 'MISS', outcome.etag));
+      if (observer !== undefined) {
+        const crossed = await crossedMove(rt, plan, outcome.tokens);
+        await report(observer, opts, planned(plan, 'MISS', outcome.etag, settings.sMaxAge, crossed));
+      }
       return endChain(outcome.value);
     }
     const status = outcome.etag === undefined ? 'BYPASS' : 'MISS';
-    if (observer !== undefined) await report(observer, opts, planned(plan, status, outcome.etag));
+    if (observer !== undefined) {
+      const crossed = status === 'MISS' && (await crossedMove(rt, plan, outcome.tokens));
+      await report(observer, opts, planned(plan, status, outcome.etag, settings.sMaxAge, crossed));
+    }
     return outcome.result;
   };
 }

@@ -218,6 +218,28 @@ describe('cacheResponseMeta', () => {
     expect(headers.Vary).toEqual(['Authorization']);
   });
 
+  it("sends each public call's own sMaxAge as s-maxage, without the router's procedures", () => {
+    const ctx = attachCacheLog({}, false);
+    recordUnplaced(ctx, entry({ scope: 'public', sMaxAge: 300_000 }));
+    recordUnplaced(ctx, entry({ path: 'b', scope: 'public', ttl: 30_000, etag: 'e2' }));
+    const headers = headersFor({ ctx, type: 'query', paths: ['a', 'b'], errors: [] }, { edge: { header: 'xkey', namespace: '' } });
+    // The smallest: `b` has no sMaxAge, so its max-age is what a shared cache keeps it for.
+    expect(headers['Cache-Control']).toBe('public, max-age=30, s-maxage=30');
+    const alone = attachCacheLog({}, false);
+    recordUnplaced(alone, entry({ scope: 'public', sMaxAge: 300_000 }));
+    expect(headersFor({ ctx: alone, type: 'query', paths: ['a'], errors: [] })['Cache-Control']).toBe('public, max-age=60, s-maxage=300');
+  });
+
+  it('keeps a public miss computed across a mutation out of every cache: no-store and no surrogate keys, for the whole batch', () => {
+    const ctx = attachCacheLog({}, false);
+    recordUnplaced(ctx, entry({ scope: 'public', tags: ['post:1'] }));
+    recordUnplaced(ctx, entry({ path: 'b', status: 'MISS', scope: 'public', etag: 'e2', crossed: true }));
+    const headers = headersFor({ ctx, type: 'query', paths: ['a', 'b'], errors: [] }, { edge: { header: 'xkey', namespace: '' } });
+    expect(headers['X-Cache']).toBe('HIT, MISS');
+    expect(headers['Cache-Control']).toBe('no-store');
+    expect(headers.xkey).toBeUndefined();
+  });
+
   it('keeps a private response for as long as maxAge says when asked to, and honours vary', () => {
     const ctx = ctxWith(entry({}));
     expect(headersFor({ ctx, type: 'query', paths: ['a'], errors: [] }, { maxAge: (e) => e.ttl / 1000, vary: [] })).toEqual({

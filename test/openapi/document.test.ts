@@ -48,6 +48,20 @@ describe('documentCaching', () => {
     expect(Object.keys(feedOk.headers ?? {})).toContain('Vary');
   });
 
+  it('documents the surrogate-key header of public operations with an edge, and the batch rule of Cache-Control', () => {
+    const app = createRestApp(undefined);
+    const generated = generateOpenApiDocument(app.router, { title: 'Test API', version: '1.0.0', baseUrl: 'http://127.0.0.1/api' });
+    const document = documentCaching(generated, { router: app.router, caching: app.caching, edge: { header: 'xkey', namespace: '' } });
+    const get = (path: string) => (document.paths?.[path] as Record<string, Operation> | undefined)?.get;
+    const feed = get('/feed')?.responses?.['200'] as OpenAPIV3_1.ResponseObject;
+    const headers = (feed.headers ?? {}) as Record<string, OpenAPIV3_1.HeaderObject>;
+    expect(headers.xkey?.schema).toMatchObject({ example: 'all p:feed t:feed' });
+    expect(headers['Cache-Control']?.description).toContain('In a tRPC batch');
+    // A per-user operation never carries keys: a shared cache must not store it.
+    const posts = get('/posts')?.responses?.['200'] as OpenAPIV3_1.ResponseObject;
+    expect(Object.keys(posts.headers ?? {})).not.toContain('xkey');
+  });
+
   it('says what every invalidating mutation invalidates, naming the operations a path target covers', () => {
     const { op } = build();
     const update = op('/posts/{id}', 'patch');
