@@ -99,6 +99,10 @@ interface Remembered {
 }
 
 const DEFAULT_SCOPE_LIMIT = 10_000;
+/** Attempts after a failed publish, 50 ms apart and doubling. */
+const PUBLISH_RETRIES = 3;
+/** Other hubs whose last message number is remembered: processes, so a bound no fleet reaches (an old one drops out). */
+const MAX_ORIGINS = 4_096;
 
 /** A move every reader gets a part of (paths, tags, `all`), as opposed to a move of scopes alone. */
 const isPublic = (move: MoveTerms): boolean => move.all || move.paths.length > 0 || move.tags.length > 0;
@@ -126,6 +130,12 @@ export class LiveHub {
   private readonly byReader = new Map<string, Set<LiveConnection>>();
   private unsubscribe: Promise<(() => Promise<void>) | undefined> | undefined;
   private closed = false;
+  /** Number of the next move this hub publishes: a receiver that sees a number skipped knows it lost a message. */
+  private sent = 0;
+  /** The publishes under way, one after the other (a retried message must not arrive after a later one). */
+  private outbox: Promise<void> = Promise.resolve();
+  /** The last number heard from each other hub (at most {@link MAX_ORIGINS}, least recently heard dropped first). */
+  private readonly heard = new Map<string, number>();
 
   constructor(
     private readonly options: LiveHubOptions,
@@ -145,13 +155,34 @@ export class LiveHub {
     if (this.closed) return;
     this.deliver(move);
     if (this.bus === undefined) return;
-    this.bus.pubsub.publish(this.bus.channel, encode(this.epoch, move)).catch((cause: unknown) => {
-      this.options.report(
-        new CachingError('invalidate', `the invalidation could not be sent to other processes' live streams: ${errorMessage(cause)}`, {
-          cause,
-        }),
-      );
-    });
+    const message = encode(this.epoch, this.sent++, move);
+    this.outbox = this.outbox.then(() => this.send(message));
+  }
+
+  /**
+   * Publishes one message, in order after the ones before it, retried a few times: a bus that refused it (a failover
+   * under way, a connection being replaced) usually takes it a moment later. A message lost for good is not silent:
+   * its number is skipped, so every other hub resets its streams when this hub's next message arrives.
+   */
+  private async send(message: string): Promise<void> {
+    const bus = this.bus;
+    if (bus === undefined) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await bus.pubsub.publish(bus.channel, message);
+        return;
+      } catch (cause) {
+        if (this.closed || attempt >= PUBLISH_RETRIES) {
+          this.options.report(
+            new CachingError('invalidate', `the invalidation could not be sent to other processes' live streams: ${errorMessage(cause)}`, {
+              cause,
+            }),
+          );
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt).unref());
+      }
+    }
   }
 
   /**
@@ -246,13 +277,26 @@ export class LiveHub {
     if (same?.size === 0) this.byReader.delete(connection.reader);
   }
 
+  /** Whether a message numbered `number` from `origin` shows that an earlier one of that hub never arrived. */
+  private skipped(origin: string, number: number | undefined): boolean {
+    if (number === undefined) return false;
+    const last = this.heard.get(origin);
+    if (last !== undefined && number <= last) return false;
+    this.heard.delete(origin);
+    this.heard.set(origin, number);
+    if (this.heard.size > MAX_ORIGINS) this.heard.delete(this.heard.keys().next().value as string);
+    return last !== undefined && number > last + 1;
+  }
+
   private listen(pubsub: PubSub, channel: string): void {
     this.unsubscribe = pubsub
       .subscribe(
         channel,
         (message) => {
-          const move = decode(message, this.epoch);
-          if (move !== undefined && !this.closed) this.deliver(move);
+          const heard = decode(message, this.epoch);
+          if (heard === undefined || this.closed) return;
+          if (this.skipped(heard.origin, heard.number)) this.resetAll('bus');
+          this.deliver(heard.move);
         },
         () => this.resetAll('bus'),
       )
@@ -274,17 +318,21 @@ export class LiveHub {
   }
 }
 
-/** A move on the bus: `o` names the hub that sent it, which already delivered it to its own connections. */
-function encode(origin: string, move: MoveTerms): string {
-  return JSON.stringify({ o: origin, i: move.id, a: move.all ? 1 : 0, s: move.scopes, p: move.paths, t: move.tags });
+/**
+ * A move on the bus: `o` names the hub that sent it, which already delivered it to its own connections; `n` numbers
+ * that hub's messages from 0 (a message without it, from an older version, is delivered and never seen as a gap).
+ */
+function encode(origin: string, number: number, move: MoveTerms): string {
+  return JSON.stringify({ o: origin, n: number, i: move.id, a: move.all ? 1 : 0, s: move.scopes, p: move.paths, t: move.tags });
 }
 
 const strings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
-function decode(message: string, self: string): MoveTerms | undefined {
+function decode(message: string, self: string): { origin: string; number: number | undefined; move: MoveTerms } | undefined {
   const raw = parseJsonObject(message);
   if (raw === undefined) return undefined;
-  const { o, i, a, s, p, t } = raw as Record<string, unknown>;
-  if (o === self || typeof i !== 'string' || !strings(s) || !strings(p) || !strings(t)) return undefined;
-  return { id: i, all: a === 1, scopes: s, paths: p, tags: t };
+  const { o, n, i, a, s, p, t } = raw as Record<string, unknown>;
+  if (typeof o !== 'string' || o === self || typeof i !== 'string' || !strings(s) || !strings(p) || !strings(t)) return undefined;
+  const number = typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+  return { origin: o, number, move: { id: i, all: a === 1, scopes: s, paths: p, tags: t } };
 }

@@ -2,6 +2,9 @@ import type { PubSub } from '../capabilities.js';
 import { backoff } from './backend.js';
 import { keySlot } from './slots.js';
 
+/** How often a process with a subscription looks at the slot map (one `CLUSTER SLOTS`), in ms. */
+const SLOT_MAP_LOOK_MS = 5_000;
+
 /** A connection to one Cluster node that listens on a sharded channel (`SSUBSCRIBE`), as `@redis/client` gives it. */
 export interface ShardSubscriber {
   connect(): Promise<unknown>;
@@ -45,11 +48,25 @@ export interface ClusterPubSubSource {
  */
 export function clusterPubSub(source: ClusterPubSubSource): PubSub & { check(): void; close(): void } {
   const subscriptions = new Set<ShardSubscription>();
+  // A safety net under the events that move a subscription (a lost connection, Redis unsubscribing it, a refresh
+  // after MOVED): a process that sends no command to the slot learns of a failover nobody told it about at the next
+  // look at the slot map, so a subscription is never deaf for longer than this.
+  let looking: ReturnType<typeof setInterval> | undefined;
+  const watch = (): void => {
+    if (subscriptions.size > 0 && looking === undefined) {
+      looking = setInterval(() => source.refresh(), SLOT_MAP_LOOK_MS);
+      looking.unref();
+    } else if (subscriptions.size === 0 && looking !== undefined) {
+      clearInterval(looking);
+      looking = undefined;
+    }
+  };
   return {
     publish: (channel, message) => source.publish(channel, message),
     async subscribe(channel, onMessage, onGap) {
       const subscription = new ShardSubscription(source, channel, onMessage, onGap);
       subscriptions.add(subscription);
+      watch();
       // The first attempt is awaited (a stream usually hears everything from its start); a failed one goes on in
       // the background, and its late success is a gap.
       await subscription.settle();
@@ -57,12 +74,14 @@ export function clusterPubSub(source: ClusterPubSubSource): PubSub & { check(): 
         // Redis before 7 has no sharded pub/sub: retrying would never succeed, and nobody would know.
         subscriptions.delete(subscription);
         subscription.close();
+        watch();
         throw subscription.unsupported;
       }
       subscription.started();
       return async () => {
         subscriptions.delete(subscription);
         subscription.close();
+        watch();
       };
     },
     check() {
@@ -71,6 +90,7 @@ export function clusterPubSub(source: ClusterPubSubSource): PubSub & { check(): 
     close() {
       for (const subscription of subscriptions) subscription.close();
       subscriptions.clear();
+      watch();
     },
   };
 }
