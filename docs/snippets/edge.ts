@@ -36,7 +36,7 @@ const handler = createHTTPHandler({
   router: appRouter,
   createContext: withCacheHeaders(({ req }) => ({ user: req.headers.authorization ?? null })),
   // `xkey: all p:post p:post.byId t:post%3A1` and `s-maxage=86400` on public answers.
-  responseMeta: cacheResponseMeta({ edge, procedures: caching.describe(appRouter) }),
+  responseMeta: cacheResponseMeta({ edge }),
 });
 export const server = createServer(handler);
 // server.listen(3000); varnishd -a :6081 -f example-app/edge/varnish.vcl in front of it.

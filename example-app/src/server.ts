@@ -178,7 +178,7 @@ export async function start(options: StartOptions = {}): Promise<RunningApp> {
         version: '1.0.0',
         baseUrl: '/api',
       }),
-      { router: appRouter, caching: cache.caching, maxAge },
+      { router: appRouter, caching: cache.caching, maxAge, ...edgeHeaders },
     ),
   );
 

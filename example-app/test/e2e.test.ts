@@ -314,7 +314,7 @@ describe('the example app documentation', () => {
     const operation = (path: string, method: 'get' | 'post' | 'patch') =>
       (document.paths?.[path] as Record<string, Record<string, unknown>> | undefined)?.[method];
     expect(operation('/notes/{id}', 'get')?.['x-cache']).toEqual({ scope: 'user', ttl: 60_000, tags: 'derived from input' });
-    expect(operation('/feed', 'get')?.['x-cache']).toEqual({ scope: 'public', ttl: 30_000, tags: ['feed'] });
+    expect(operation('/feed', 'get')?.['x-cache']).toEqual({ scope: 'public', ttl: 30_000, tags: ['feed'], sMaxAge: 600_000 });
     expect(operation('/me', 'patch')?.['x-cache-invalidates']).toMatchObject({
       paths: ['notes', 'feed'],
       operations: ['notes-list', 'notes-byId', 'feed-list'],

@@ -127,7 +127,8 @@ export interface CacheHeadersOptions<TOpts extends ResponseMetaInput = ResponseM
   edge?: EdgeHeaders;
   /**
    * The router's procedures, `caching.describe(appRouter)`. Not needed: each call reports its `meta.cache.sMaxAge`,
-   * sent as `s-maxage` on public responses (a batch: the smallest, a call without one counting as its `max-age`).
+   * sent as `s-maxage` on public responses when `edge` is given (a batch: the smallest, a call without one counting as
+   * its `max-age`); without an edge no purge reaches a shared cache, so no `s-maxage` is sent.
    * When given, a procedure's `sMaxAge` here wins over the one its call reported.
    *
    * @default none (each call's own `sMaxAge`)
@@ -233,7 +234,8 @@ export function cacheHeaders(
   }
   const maxAge = isPrivate ? Math.min(...served.map((call) => maxAgeOf(call, options.maxAge, true))) : Math.min(...maxAges);
   const swr = isPrivate ? 0 : staleWhileRevalidateOf(served);
-  const sMaxAge = isPrivate ? undefined : sharedMaxAgeOf(served, maxAges, options.procedures);
+  // Only behind an edge that is purged: a shared cache nobody purges would keep the copy for s-maxage after a mutation.
+  const sMaxAge = isPrivate || options.edge === undefined ? undefined : sharedMaxAgeOf(served, maxAges, options.procedures);
   headers['Cache-Control'] =
     `${isPrivate ? 'private' : 'public'}, max-age=${maxAge}${sMaxAge === undefined ? '' : `, s-maxage=${sMaxAge}`}${swr > 0 ? `, stale-while-revalidate=${swr}` : ''}`;
   if (isPrivate) {

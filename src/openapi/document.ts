@@ -89,7 +89,8 @@ export interface DocumentCachingOptions {
    */
   readonly maxAge?: CacheHeadersOptions['maxAge'];
   /**
-   * The `edge` given to `cacheResponseMeta`, so that the surrogate-key header of public operations is documented.
+   * The `edge` given to `cacheResponseMeta`, so that the surrogate-key header and `s-maxage` of public operations are
+   * documented (without it, neither is sent).
    *
    * @default none
    */
@@ -237,7 +238,9 @@ export function documentCaching<TDoc extends OpenApiDocumentLike>(document: TDoc
       } as const;
       const isPublic = cache.scope === 'public';
       const swr = isPublic ? staleWhileRevalidateOf([entry]) : 0;
-      const sMaxAge = isPublic && cache.sMaxAge !== undefined ? `, s-maxage=${Math.floor(cache.sMaxAge / 1000)}` : '';
+      // As cacheResponseMeta sends it: only behind an edge that is purged.
+      const sMaxAge =
+        isPublic && options.edge !== undefined && cache.sMaxAge !== undefined ? `, s-maxage=${Math.floor(cache.sMaxAge / 1000)}` : '';
       const cacheControl = `${isPublic ? 'public' : 'private'}, max-age=${maxAgeOf(entry, options.maxAge, !isPublic)}${sMaxAge}${swr > 0 ? `, stale-while-revalidate=${swr}` : ''}`;
       // What cacheResponseMeta sends a public entry when the request carried credentials.
       const credentialed = `private, max-age=${maxAgeOf(entry, options.maxAge, true)}`;

@@ -100,7 +100,8 @@ export interface CacheMeta {
    * How long a shared cache (a CDN or reverse proxy in front of the API) may keep this public response, in ms: sent
    * as `s-maxage` (whole seconds) beside the browser's `max-age`. With an edge purger (createCaching's `edge`) a
    * long `sMaxAge` is safe: every mutation that invalidates the entry purges it at the edge before it returns
-   * (docs/edge.md). Needs `scope: 'public'`; a batch gets the smallest of its calls'.
+   * (docs/edge.md). Sent only by `cacheResponseMeta({ edge })`: without an edge nothing would purge a shared cache's
+   * copy. Needs `scope: 'public'`; a batch gets the smallest of its calls'.
    *
    * @default none (shared caches keep it for `max-age`)
    * @example

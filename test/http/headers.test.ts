@@ -218,7 +218,7 @@ describe('cacheResponseMeta', () => {
     expect(headers.Vary).toEqual(['Authorization']);
   });
 
-  it("sends each public call's own sMaxAge as s-maxage, without the router's procedures", () => {
+  it("sends each public call's own sMaxAge as s-maxage behind an edge, without the router's procedures", () => {
     const ctx = attachCacheLog({}, false);
     recordUnplaced(ctx, entry({ scope: 'public', sMaxAge: 300_000 }));
     recordUnplaced(ctx, entry({ path: 'b', scope: 'public', ttl: 30_000, etag: 'e2' }));
@@ -227,7 +227,12 @@ describe('cacheResponseMeta', () => {
     expect(headers['Cache-Control']).toBe('public, max-age=30, s-maxage=30');
     const alone = attachCacheLog({}, false);
     recordUnplaced(alone, entry({ scope: 'public', sMaxAge: 300_000 }));
-    expect(headersFor({ ctx: alone, type: 'query', paths: ['a'], errors: [] })['Cache-Control']).toBe('public, max-age=60, s-maxage=300');
+    const edge = { edge: { header: 'xkey', namespace: '' } } as const;
+    expect(headersFor({ ctx: alone, type: 'query', paths: ['a'], errors: [] }, edge)['Cache-Control']).toBe(
+      'public, max-age=60, s-maxage=300',
+    );
+    // Without an edge nothing purges a shared cache: no s-maxage, the copy lives max-age at most.
+    expect(headersFor({ ctx: alone, type: 'query', paths: ['a'], errors: [] })['Cache-Control']).toBe('public, max-age=60');
   });
 
   it('keeps a public miss computed across a mutation out of every cache: no-store and no surrogate keys, for the whole batch', () => {
