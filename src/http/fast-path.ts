@@ -57,7 +57,21 @@ export interface FastPathOptions<TRouter, TContextOptions> {
    * @default no limit
    */
   readonly maxBatchSize?: number;
+  /**
+   * After this many fallbacks in a row for one URL path (the procedure or the batch of procedures, any input, any
+   * user), the fast path tries only one request in 16 there and hands the others on at once, until one of its tries
+   * is answered: an endpoint that never hits (it fails, or its inputs cannot be keyed) does not pay for a try on
+   * every request. 0 tries every request.
+   *
+   * @default 8
+   */
+  readonly skipAfterFallbacks?: number;
 }
+
+/** While a path is skipped, one request in this many is still tried. */
+const PROBE_EVERY = 16;
+/** Paths whose fallbacks are counted; past it the least recently counted is forgotten (and tried again). */
+const MAX_COUNTED_PATHS = 1_024;
 
 /** The requests whose context the fast path has made (Node's `IncomingMessage`, fetch's `Request`). */
 const tried = new WeakSet<object>();
@@ -138,9 +152,16 @@ export class FastPath<TRouter, TContextOptions> {
   private readonly cached = new WeakMap<object, boolean>();
   private vary: Promise<string | undefined> | undefined;
   private varyValue: string | undefined | null = null;
+  /** Fallbacks in a row by URL path part, for `skipAfterFallbacks`; a try answered deletes its path. */
+  private readonly fallbacks = new Map<string, number>();
+  private readonly skipAfter: number;
 
   constructor(readonly options: FastPathOptions<TRouter, TContextOptions>) {
     this.config = routerHttpConfigOf(options.router);
+    this.skipAfter = options.skipAfterFallbacks ?? 8;
+    if (!Number.isSafeInteger(this.skipAfter) || this.skipAfter < 0) {
+      throw new TypeError(`fastPath: skipAfterFallbacks must be a whole number of 0 or more, got ${String(options.skipAfterFallbacks)}`);
+    }
     // The engine stores superjson's text; with the same superjson as the transformer, tRPC would write that text.
     this.splices = this.config.output === (superjson as unknown) || this.config.output.serialize === superjson.serialize;
   }
@@ -210,6 +231,7 @@ export class FastPath<TRouter, TContextOptions> {
     if (found === undefined) return undefined;
     const inputs = this.inputsOf(search.get('input'), found.paths.length, batch);
     if (inputs === undefined) return undefined;
+    if (this.skipping(request.path)) return undefined;
     const calls: FastCall[] = found.paths.map((path, i) => ({
       batchIndex: i,
       path,
@@ -260,7 +282,10 @@ export class FastPath<TRouter, TContextOptions> {
       const outcome = datas[i];
       const hit = hitOnly.hits.get((calls[i] as FastCall).getRawInput);
       // Every call must have been a clean hit, and nothing after the cache may have stood in for it.
-      if (outcome === undefined || hit === undefined) return undefined;
+      if (outcome === undefined || hit === undefined) {
+        this.fellBack(request.path);
+        return undefined;
+      }
       results.push({ result: { data: outcome.data } });
       bodies.push(
         this.splices && outcome.data === hit.value
@@ -289,7 +314,26 @@ export class FastPath<TRouter, TContextOptions> {
     } catch {
       return undefined;
     }
+    this.fallbacks.delete(request.path);
     return { status: status || 200, headers, body: batch ? `[${bodies.join(',')}]` : (bodies[0] as string) };
+  }
+
+  /** Whether to hand a request of `path` on without a try: it fell back too often in a row (then one in 16 tries). */
+  private skipping(path: string): boolean {
+    if (this.skipAfter === 0) return false;
+    const count = this.fallbacks.get(path);
+    if (count === undefined || count < this.skipAfter) return false;
+    this.fallbacks.set(path, count + 1);
+    return (count - this.skipAfter) % PROBE_EVERY !== 0;
+  }
+
+  private fellBack(path: string): void {
+    if (this.skipAfter === 0) return;
+    const count = this.fallbacks.get(path) ?? 0;
+    // Re-inserted, so that the map's first key is the least recently counted.
+    this.fallbacks.delete(path);
+    this.fallbacks.set(path, count < this.skipAfter ? count + 1 : count);
+    if (this.fallbacks.size > MAX_COUNTED_PATHS) this.fallbacks.delete(this.fallbacks.keys().next().value as string);
   }
 }
 

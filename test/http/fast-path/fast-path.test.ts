@@ -112,6 +112,32 @@ describe.each(storeKinds())('the fast path on $name', (kind) => {
     expect(Object.getOwnPropertySymbols(shared)).toEqual([]);
   });
 
+  it('stops trying a path that keeps falling back, and tries it on every request again once a try is answered', async () => {
+    const { fast } = await pair();
+    const boom = (input: string) => `/trpc/boom?input=${encodeURIComponent(JSON.stringify({ json: input }))}`;
+    // `boom` fails for an odd input: never a hit, so every try is wasted (the app's auth runs on it, then again).
+    const before = fast.counters.authChecks;
+    for (let i = 0; i < 40; i++) expect((await exchange(fast.listening.url + boom('odd'), as('alice'))).status).toBe(400);
+    const checks = fast.counters.authChecks - before;
+    // A try on each request would run auth 80 times; after 8 fallbacks in a row only one request in 16 is tried.
+    expect(checks).toBeGreaterThanOrEqual(40);
+    expect(checks).toBeLessThanOrEqual(40 + 8 + 2);
+    // The same path with an input that hits: handed on until a try is answered, then answered on every request.
+    await exchange(fast.listening.url + boom('ok'), as('alice'));
+    let handedOn = 0;
+    for (let i = 0; i < 16; i++) {
+      const regular = fast.counters.regular;
+      await exchange(fast.listening.url + boom('ok'), as('alice'));
+      if (fast.counters.regular !== regular) handedOn++;
+    }
+    expect(handedOn).toBeLessThan(16);
+    for (let i = 0; i < 5; i++) {
+      const regular = fast.counters.regular;
+      expect((await exchange(fast.listening.url + boom('ok'), as('alice'))).headers).toContain('x-cache: HIT');
+      expect(fast.counters.regular).toBe(regular);
+    }
+  });
+
   it('never serves one user’s hit to another', async () => {
     const { fast } = await pair();
     await exchange(fast.listening.url + ECHO, as('alice'));
