@@ -1,0 +1,199 @@
+// Adversarial checks of the HTTP fast path (issue 20): requests tRPC parses its own way, middlewares that post-process
+// a result, per-user ETags and statuses, and a mutation between two reads. Each compares the fast path with tRPC's
+// own standalone adapter over the same router and store ("control"), byte for byte.
+import type { IncomingMessage } from 'node:http';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cacheResponseMeta, fastPath, withCacheHeaders, withNotModified } from '../../src/http/index.js';
+import { createMemoryStore } from '../../src/index.js';
+import { bearer, harness, type Listening, listen } from '../support/apps/harness.js';
+import { storeKinds } from '../support/stores.js';
+import { exchange } from '../http/fast-path/app.js';
+
+interface Ctx {
+  user: string | null;
+  role?: 'admin' | 'member';
+}
+
+/** An app with a role-based redaction middleware placed before the cache, as apps put field-level permissions. */
+function redactingApp(store: ReturnType<typeof createMemoryStore>, prefix: string) {
+  const counters = { resolvers: 0, regular: 0 };
+  const { t, authed, caching } = harness<Ctx>(store, { prefix, timeout: 5_000 });
+  // Runs before the cache: a public entry is shared by every role, and members must not see `email`.
+  const redacted = authed.use(async ({ ctx, next }) => {
+    const result = await next();
+    if (result.ok && ctx.role !== 'admin') delete (result.data as { email?: string }).email;
+    return result;
+  });
+  const anyInput = (value: unknown) => value;
+  const router = t.router({
+    profile: caching
+      .cachedQuery(redacted)
+      .meta({ cache: { ttl: 60_000, scope: 'public', tags: ['profile'] } })
+      .input(anyInput)
+      .query(() => {
+        counters.resolvers++;
+        return { name: 'Ada', email: 'ada@example.com' };
+      }),
+    mine: caching
+      .cachedQuery(authed)
+      .meta({ cache: { ttl: 60_000, tags: ['mine'] } })
+      .input(anyInput)
+      .query(({ ctx, input }) => {
+        counters.resolvers++;
+        return { user: ctx.user, input, n: counters.resolvers };
+      }),
+    bump: caching
+      .invalidatingMutation(authed)
+      .meta({ invalidate: { tags: ['mine'] } })
+      .mutation(() => 'bumped'),
+  });
+  caching.validateRouter(router);
+  const createContext = withCacheHeaders(({ req }: { req: IncomingMessage }): Ctx => {
+    const user = bearer(req);
+    return { user, role: user === 'root' ? 'admin' : 'member' };
+  });
+  const responseMeta = cacheResponseMeta({
+    // A per-user status and header, as an app that marks its admins' answers.
+    responseMeta: ({ ctx }: { ctx?: Ctx }) => (ctx?.role === 'admin' ? { status: 203, headers: { 'X-Admin': '1' } } : {}),
+  });
+  const trpc = withNotModified(createHTTPHandler({ router, createContext, responseMeta, basePath: '/trpc/' }));
+  const front = fastPath({ router, createContext, responseMeta, basePath: '/trpc/' });
+  return { router, caching, counters, createContext, responseMeta, trpc, front };
+}
+
+async function serve(store: ReturnType<typeof createMemoryStore>, prefix: string, fast: boolean) {
+  const app = redactingApp(store, prefix);
+  const listening: Listening = await listen((req, res) => {
+    const regular = () => {
+      app.counters.regular++;
+      app.trpc(req, res);
+    };
+    if (fast) app.front(req, res, regular);
+    else regular();
+  });
+  return { ...app, listening };
+}
+
+const as = (user: string, extra: Record<string, string> = {}) => ({ headers: { authorization: `Bearer ${user}`, ...extra } });
+const q = (value: unknown) => encodeURIComponent(JSON.stringify(value));
+
+describe('the fast path under attack', () => {
+  const open: Array<{ listening: { close(): Promise<void> }; caching: { close(): void } }> = [];
+  afterEach(async () => {
+    for (const app of open.splice(0)) {
+      await app.listening.close();
+      app.caching.close();
+    }
+  });
+  async function pair(store = createMemoryStore({ maxEntries: 10_000 }), shared = false) {
+    const fast = await serve(store, shared ? 'one' : 'fast', true);
+    const control = await serve(store, shared ? 'one' : 'control', false);
+    open.push(fast, control);
+    return { fast, control };
+  }
+
+  it('keeps what a middleware before the cache removed from a hit in place: a member never sees the admin-only field', async () => {
+    const { fast, control } = await pair();
+    const url = `/trpc/profile?input=${q({ json: 1 })}`;
+    await exchange(fast.listening.url + url, as('root'));
+    await exchange(control.listening.url + url, as('root'));
+    const member = await exchange(fast.listening.url + url, as('mallory'));
+    expect(member.headers).toContain('x-cache: HIT');
+    expect(member.body).not.toContain('ada@example.com');
+    expect(member).toEqual(await exchange(control.listening.url + url, as('mallory')));
+  });
+
+  it('sends what tRPC sends for requests it parses its own way: encodings, odd batches, bad JSON, prototype keys', async () => {
+    const { fast, control } = await pair();
+    const one = q({ json: 'x' });
+    const requests: Array<[string, Record<string, string>?, string?]> = [
+      [`/trpc/mine?input=${one}`],
+      [`/trpc/mine/?input=${one}`],
+      [`/trpc/mine%2F?input=${one}`],
+      [`/trpc/%6Dine?input=${one}`],
+      [`/trpc//mine?input=${one}`],
+      [`//trpc/mine?input=${one}`],
+      [`/trpc/./mine?input=${one}`],
+      [`/trpc/x/../mine?input=${one}`],
+      [`/trpc/x/%2E%2E/mine?input=${one}`],
+      [`/trpc/mine?input=${one}&input=${q({ json: 'y' })}`],
+      [`/trpc/mine?input=&input=${one}`],
+      [`/trpc/mine?input=${one}#frag`],
+      [`/trpc/mine?batch=1&input=${q([{ json: 'x' }])}`],
+      [`/trpc/mine?batch=1&input=${q({ 0: { json: 'x' } })}`],
+      [`/trpc/mine?batch=1&input=${q({ '00': { json: 'x' } })}`],
+      [`/trpc/mine?batch=1&input=${q({ 0: { json: 'x' }, 1: { json: 'z' } })}`],
+      [`/trpc/mine,mine?batch=1&input=${q({ 1: { json: 'x' } })}`],
+      [`/trpc/mine,mine?batch=1&input=${q('str')}`],
+      [`/trpc/mine,mine?batch=1&input=${q(null)}`],
+      [`/trpc/mine,?batch=1&input=${q({ 0: { json: 'x' } })}`],
+      [`/trpc/mine?batch=1&batch=0&input=${q({ 0: { json: 'x' } })}`],
+      [`/trpc/mine?batch=true&input=${q({ 0: { json: 'x' } })}`],
+      [`/trpc/mine?batch=1`],
+      [`/trpc/mine`],
+      [`/trpc/mine?input=${encodeURIComponent('{"json":')}`],
+      [`/trpc/mine?input=${encodeURIComponent('{"json":{"__proto__":{"admin":true}}}')}`],
+      [`/trpc/mine?input=${encodeURIComponent('{"json":{"a":1},"meta":{"values":{"a":["Date"]}}}')}`],
+      [`/trpc/mine?input=${encodeURIComponent('{"json":1,"meta":{"values":["bigint"]}}')}`],
+      [`/trpc/mine?input=${one}`, { 'content-type': 'Application/JSON' }],
+      [`/trpc/mine?input=${one}`, { 'content-type': 'text/plain' }],
+      [`/trpc/mine?input=${one}`, { accept: 'application/jsonl' }],
+      [`/trpc/mine?batch=1&input=${q({ 0: { json: 'x' } })}`, { 'trpc-accept': 'application/jsonl' }],
+      [`/trpc/mine?input=${one}&connectionParams=${q({ a: '1' })}`],
+      [`/trpc/mine?input=${q({ json: 'x'.repeat(20_000) })}`],
+      [`/trpc/mine?input=${one}`, {}, 'HEAD'],
+      [`/trpc/mine?input=${one}`, { 'x-http-method-override': 'POST' }],
+    ];
+    const differences: string[] = [];
+    for (const [path, headers = {}, method = 'GET'] of requests) {
+      const init = { method, headers: { authorization: 'Bearer alice', ...headers } };
+      // Twice on each server: the first fills the cache, the second is the hit the fast path may answer.
+      await exchange(fast.listening.url + path, init);
+      await exchange(control.listening.url + path, init);
+      const [a, b] = [await exchange(fast.listening.url + path, init), await exchange(control.listening.url + path, init)];
+      if (JSON.stringify(a) !== JSON.stringify(b)) differences.push(`${method} ${path} ${JSON.stringify(headers)}\n  fast    ${JSON.stringify(a)}\n  control ${JSON.stringify(b)}`);
+    }
+    expect(differences.join('\n')).toBe('');
+  });
+
+  it('answers each user with that user’s responseMeta status and headers, and a 304 only for that user’s own ETag', async () => {
+    const { fast, control } = await pair();
+    const url = `/trpc/mine?input=${q({ json: 'e' })}`;
+    for (const user of ['root', 'bob']) {
+      await exchange(fast.listening.url + url, as(user));
+      await exchange(control.listening.url + url, as(user));
+    }
+    const rootHit = await exchange(fast.listening.url + url, as('root'));
+    expect(rootHit.status).toBe(203);
+    expect(rootHit).toEqual(await exchange(control.listening.url + url, as('root')));
+    const rootTag = rootHit.headers.find((h) => h.startsWith('etag: '))?.slice(6) as string;
+    // Bob presents root's ETag: he gets his own data, never a 304 on root's version.
+    const bob = await exchange(fast.listening.url + url, as('bob', { 'if-none-match': rootTag }));
+    expect(bob.status).toBe(200);
+    expect(bob.body).toContain('"user":"bob"');
+    expect(bob).toEqual(await exchange(control.listening.url + url, as('bob', { 'if-none-match': rootTag })));
+  });
+
+  it.each(storeKinds())('never answers a hit from before a mutation that returned, across two servers on $name', async (kind) => {
+    const store = await kind.fresh();
+    // One prefix: the two servers are two processes of one app.
+    const { fast, control } = await pair(store as ReturnType<typeof createMemoryStore>, true);
+    let stale = 0;
+    for (let i = 0; i < 30; i++) {
+      const url = `/trpc/mine?input=${q({ json: i % 3 })}`;
+      const before = await exchange(fast.listening.url + url, as('alice'));
+      await exchange(fast.listening.url + url, as('alice'));
+      // The mutation on the other server (its own caching instance), then the very next read through the fast path.
+      const bumped = await exchange(`${control.listening.url}/trpc/bump`, {
+        method: 'POST',
+        headers: { ...as('alice').headers, 'content-type': 'application/json' },
+      });
+      expect(bumped.status).toBe(200);
+      const after = await exchange(fast.listening.url + url, as('alice'));
+      if (after.body === before.body) stale++;
+      expect(after.headers).toContain('x-cache: MISS');
+    }
+    expect(stale).toBe(0);
+  });
+});
