@@ -25,6 +25,39 @@ export class HitOnly {
 }
 
 /**
+ * Freezes a hit's value (a fresh copy, see the codec) before the procedure's middlewares see it on the fast path.
+ * The fast path writes the stored text of a hit whose value comes back as the very same object; a middleware before
+ * the cache that changed that object in place (deleted a field a role must not see, added one) would otherwise have
+ * its change dropped from the answer. Frozen, such a change throws in strict code (ES modules, TypeScript output),
+ * the call fails, and the request goes to the regular handler, which sends the changed value. Maps, Sets and Dates
+ * stay mutable through their methods: only the objects inside them are frozen.
+ *
+ * @param value - The hit's decoded value, fresh for this call.
+ * @returns `value`, frozen in place.
+ * @example
+ * ```ts
+ * return endChain(freezeHit(read.value));
+ * ```
+ */
+export function freezeHit<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  if (value instanceof Map) {
+    for (const [key, item] of value) {
+      freezeHit(key);
+      freezeHit(item);
+    }
+    return value;
+  }
+  if (value instanceof Set) {
+    for (const item of value) freezeHit(item);
+    return value;
+  }
+  Object.freeze(value);
+  for (const key of Object.keys(value)) freezeHit((value as Record<string, unknown>)[key]);
+  return value;
+}
+
+/**
  * Thrown by the cache middleware in hit-only mode where the call would need more than a clean hit (the resolver, a
  * background refresh or audit). tRPC turns it into the call's error; the fast path then hands the request on.
  */
