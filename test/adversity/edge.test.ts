@@ -15,6 +15,7 @@ import { until } from '../support/until.js';
 import { startVarnish, type VarnishServer } from '../support/varnish.js';
 
 type Ctx = { user: string | null };
+type PostInput = { id: number; extra?: string[] | undefined; many?: number | undefined };
 
 /** A public `post.byId` (tags `post:<id>` and `title:<title>`), a per-user `me`, a failing `boom`, and `rename`. */
 async function edgeApp(edge: EdgeOptions) {
@@ -38,12 +39,15 @@ async function edgeApp(edge: EdgeOptions) {
             scope: 'public',
             ttl: 60_000,
             sMaxAge: 60_000,
-            tags: ({ input }) => [
-              `post:${input.id}`,
-              `title:${titleOf(input.id)}`,
-              ...(input.extra ?? []),
-              ...Array.from({ length: input.many ?? 0 }, (_, i) => `many, ${i} ü ${'x'.repeat(100)}`),
-            ],
+            tags: ({ input: raw }) => {
+              const input = raw as PostInput;
+              return [
+                `post:${input.id}`,
+                `title:${titleOf(input.id)}`,
+                ...(input.extra ?? []),
+                ...Array.from({ length: input.many ?? 0 }, (_, i) => `many, ${i} ü ${'x'.repeat(100)}`),
+              ];
+            },
           },
         })
         .input(z.object({ id: z.number(), extra: z.array(z.string()).optional(), many: z.number().optional() }))
@@ -254,7 +258,7 @@ describe('the edge under attack, through a real Varnish', () => {
     const etag = mine.headers.get('etag') as string;
     const conditional = await get(varnish.url, 'me', undefined, { ...auth, 'if-none-match': etag });
     expect([200, 304]).toContain(conditional.status);
-    for (const headers of [{}, { 'if-none-match': etag }]) {
+    for (const headers of [{}, { 'if-none-match': etag }] as Record<string, string>[]) {
       const anonymous = await get(varnish.url, 'me', undefined, headers);
       expect(anonymous.status).toBe(200);
       expect(anonymous.body).not.toContain('alice');

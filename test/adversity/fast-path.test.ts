@@ -6,9 +6,9 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cacheResponseMeta, fastPath, withCacheHeaders, withNotModified } from '../../src/http/index.js';
 import { createMemoryStore } from '../../src/index.js';
+import { exchange } from '../http/fast-path/app.js';
 import { bearer, harness, type Listening, listen } from '../support/apps/harness.js';
 import { storeKinds } from '../support/stores.js';
-import { exchange } from '../http/fast-path/app.js';
 
 interface Ctx {
   user: string | null;
@@ -55,7 +55,8 @@ function redactingApp(store: ReturnType<typeof createMemoryStore>, prefix: strin
   });
   const responseMeta = cacheResponseMeta({
     // A per-user status and header, as an app that marks its admins' answers.
-    responseMeta: ({ ctx }: { ctx?: Ctx }) => (ctx?.role === 'admin' ? { status: 203, headers: { 'X-Admin': '1' } } : {}),
+    responseMeta: ({ ctx }: { ctx?: unknown }) =>
+      (ctx as Ctx | undefined)?.role === 'admin' ? { status: 203, headers: { 'X-Admin': '1' } } : {},
   });
   const trpc = withNotModified(createHTTPHandler({ router, createContext, responseMeta, basePath: '/trpc/' }));
   const front = fastPath({ router, createContext, responseMeta, basePath: '/trpc/' });
@@ -152,7 +153,8 @@ describe('the fast path under attack', () => {
       await exchange(fast.listening.url + path, init);
       await exchange(control.listening.url + path, init);
       const [a, b] = [await exchange(fast.listening.url + path, init), await exchange(control.listening.url + path, init)];
-      if (JSON.stringify(a) !== JSON.stringify(b)) differences.push(`${method} ${path} ${JSON.stringify(headers)}\n  fast    ${JSON.stringify(a)}\n  control ${JSON.stringify(b)}`);
+      if (JSON.stringify(a) !== JSON.stringify(b))
+        differences.push(`${method} ${path} ${JSON.stringify(headers)}\n  fast    ${JSON.stringify(a)}\n  control ${JSON.stringify(b)}`);
     }
     expect(differences.join('\n')).toBe('');
   });
