@@ -94,10 +94,39 @@ export class FallBack extends TRPCError {
  */
 const HIT_ONLY: unique symbol = Symbol.for('trpc-caching.hit-only');
 
-/** Puts a context in hit-only mode (in place; returns `ctx`). */
-export function markHitOnly<T extends object>(ctx: T, hitOnly: HitOnly): T {
-  Object.defineProperty(ctx, HIT_ONLY, { value: hitOnly, enumerable: true, configurable: true, writable: true });
-  return ctx;
+/**
+ * The request's context in hit-only mode, leaving `ctx` itself as it was (an app may hand every request one shared
+ * object). A proxy of `ctx` that adds the mode: every other read goes to `ctx` itself, so that a getter keyed by the
+ * context object (a session in a `WeakMap`, a private field) sees the object the app made, as it does on the regular
+ * handler; a copy of the own fields would read such a user as missing, and serve the anonymous entry. Writes go to
+ * `ctx` as they do on the regular handler. tRPC's spread of the context (`next({ ctx })`) keeps the mode: it is an
+ * enumerable own key of the proxy. A context that cannot take a new key (frozen, sealed) is copied instead.
+ *
+ * @param ctx - What the app's `createContext` returned for this request.
+ * @param hitOnly - This request's mode.
+ * @returns The context the procedures run with on the fast path.
+ * @example
+ * ```ts
+ * const ctx = hitOnlyContext(await createContext(opts), new HitOnly());
+ * ```
+ */
+export function hitOnlyContext(ctx: object, hitOnly: HitOnly): object {
+  if (!Object.isExtensible(ctx)) {
+    const copy = Object.assign(Object.create(Object.getPrototypeOf(ctx)) as object, ctx);
+    Object.defineProperty(copy, HIT_ONLY, { value: hitOnly, enumerable: true, configurable: true, writable: true });
+    return copy;
+  }
+  const descriptor: PropertyDescriptor = { value: hitOnly, enumerable: true, configurable: true, writable: true };
+  return new Proxy(ctx, {
+    // Reflect.get without the receiver: a getter runs on the app's own object.
+    get: (target, key) => (key === HIT_ONLY ? hitOnly : Reflect.get(target, key)),
+    has: (target, key) => key === HIT_ONLY || Reflect.has(target, key),
+    ownKeys: (target) => {
+      const keys = Reflect.ownKeys(target);
+      return keys.includes(HIT_ONLY) ? keys : [...keys, HIT_ONLY];
+    },
+    getOwnPropertyDescriptor: (target, key) => (key === HIT_ONLY ? descriptor : Reflect.getOwnPropertyDescriptor(target, key)),
+  });
 }
 
 /** The hit-only mode of a context; undefined for every request the fast path did not mark. */

@@ -25,6 +25,12 @@ function redactingApp(store: ReturnType<typeof createMemoryStore>, prefix: strin
     if (result.ok && ctx.role !== 'admin') delete (result.data as { email?: string }).email;
     return result;
   });
+  // The same, on a Map: a Map stays mutable through its methods however the value is frozen.
+  const mapRedacted = authed.use(async ({ ctx, next }) => {
+    const result = await next();
+    if (result.ok && ctx.role !== 'admin') (result.data as { perms: Map<string, boolean> }).perms.delete('admin');
+    return result;
+  });
   const anyInput = (value: unknown) => value;
   const router = t.router({
     profile: caching
@@ -35,6 +41,15 @@ function redactingApp(store: ReturnType<typeof createMemoryStore>, prefix: strin
         counters.resolvers++;
         return { name: 'Ada', email: 'ada@example.com' };
       }),
+    perms: caching
+      .cachedQuery(mapRedacted)
+      .meta({ cache: { ttl: 60_000, scope: 'public' } })
+      .query(() => ({
+        perms: new Map([
+          ['admin', true],
+          ['read', true],
+        ]),
+      })),
     mine: caching
       .cachedQuery(authed)
       .meta({ cache: { ttl: 60_000, tags: ['mine'] } })
@@ -56,7 +71,7 @@ function redactingApp(store: ReturnType<typeof createMemoryStore>, prefix: strin
   const responseMeta = cacheResponseMeta({
     // A per-user status and header, as an app that marks its admins' answers.
     responseMeta: ({ ctx }: { ctx?: unknown }) =>
-      (ctx as Ctx | undefined)?.role === 'admin' ? { status: 203, headers: { 'X-Admin': '1' } } : {},
+      (ctx as Ctx | undefined)?.role === 'admin' ? { status: 203, headers: { 'X-Admin': '1', 'Set-Cookie': ['a=1; Path=/', 'b=2'] } } : {},
   });
   const trpc = withNotModified(createHTTPHandler({ router, createContext, responseMeta, basePath: '/trpc/' }));
   const front = fastPath({ router, createContext, responseMeta, basePath: '/trpc/' });
@@ -175,6 +190,23 @@ describe('the fast path under attack', () => {
     expect(bob.status).toBe(200);
     expect(bob.body).toContain('"user":"bob"');
     expect(bob).toEqual(await exchange(control.listening.url + url, as('bob', { 'if-none-match': rootTag })));
+    // Root presents root's own ETag on a 203: whatever the regular handler answers, the fast path answers.
+    const again = as('root', { 'if-none-match': rootTag });
+    expect(await exchange(fast.listening.url + url, again)).toEqual(await exchange(control.listening.url + url, again));
+  });
+
+  // Known gap, left open: freezing the hit (src/trpc/hit-only.ts) stops in-place changes to plain objects and arrays,
+  // not to a Map, Set or Date, which stay mutable through their methods. A middleware that deletes a Map key in place
+  // has its change dropped: the fast path writes the stored text. Fixing it costs a serialization on every hit with
+  // a Map, Set or Date (see the report); apps redact by returning a new value, which the fast path does send.
+  it.fails('keeps what a middleware before the cache removed from a Map in a hit in place', async () => {
+    const { fast, control } = await pair();
+    const url = '/trpc/perms';
+    await exchange(fast.listening.url + url, as('root'));
+    await exchange(control.listening.url + url, as('root'));
+    const member = await exchange(fast.listening.url + url, as('mallory'));
+    expect(member.body).not.toContain('"admin"');
+    expect(member).toEqual(await exchange(control.listening.url + url, as('mallory')));
   });
 
   it.each(storeKinds())('never answers a hit from before a mutation that returned, across two servers on $name', async (kind) => {
@@ -197,5 +229,53 @@ describe('the fast path under attack', () => {
       expect(after.headers).toContain('x-cache: MISS');
     }
     expect(stale).toBe(0);
+  });
+});
+
+describe('the fast path with a context whose fields live outside its own enumerable properties', () => {
+  it('answers a signed-in caller with that caller’s entry, not the anonymous one, when the user is a getter on a class', async () => {
+    const store = createMemoryStore({ maxEntries: 1_000 });
+    const servers: Array<{ listening: Listening; caching: { close(): void } }> = [];
+    try {
+      for (const fast of [true, false]) {
+        const { t, caching } = harness<Ctx>(store, { prefix: fast ? 'fast' : 'control', timeout: 5_000 });
+        // A session store keyed by the context object, read through a getter: the context's user is no own field.
+        const sessions = new WeakMap<object, string | null>();
+        class RequestCtx {
+          get user(): string | null {
+            return sessions.get(this) ?? null;
+          }
+        }
+        const router = t.router({
+          whoami: caching
+            .cachedQuery(t.procedure)
+            .meta({ cache: { ttl: 60_000 } })
+            .query(({ ctx }) => ({ me: ctx.user })),
+        });
+        caching.validateRouter(router);
+        const createContext = withCacheHeaders(({ req }: { req: IncomingMessage }): Ctx => {
+          const ctx = new RequestCtx();
+          sessions.set(ctx, bearer(req));
+          return ctx;
+        });
+        const responseMeta = cacheResponseMeta();
+        const trpc = createHTTPHandler({ router, createContext, responseMeta, basePath: '/trpc/' });
+        const front = fastPath({ router, createContext, responseMeta, basePath: '/trpc/' });
+        const listening = await listen((req, res) => (fast ? front(req, res, () => trpc(req, res)) : trpc(req, res)));
+        servers.push({ listening, caching });
+      }
+      const [fast, control] = servers.map((s) => s.listening.url) as [string, string];
+      // An anonymous caller fills the anonymous entry on both servers.
+      for (const base of [fast, control]) await exchange(`${base}/trpc/whoami`);
+      for (const base of [fast, control]) await exchange(`${base}/trpc/whoami`, as('alice'));
+      const alice = await exchange(`${fast}/trpc/whoami`, as('alice'));
+      expect(alice.body).toContain('"me":"alice"');
+      expect(alice).toEqual(await exchange(`${control}/trpc/whoami`, as('alice')));
+    } finally {
+      for (const server of servers) {
+        await server.listening.close();
+        server.caching.close();
+      }
+    }
   });
 });
