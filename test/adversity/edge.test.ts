@@ -276,3 +276,34 @@ describe('the edge under attack, through a real Varnish', () => {
     expect(api.calls.byId).toBe(before);
   });
 });
+
+describe('the edge under attack, conditional reads through a real Varnish', () => {
+  let varnish: VarnishServer;
+  let api: App;
+
+  beforeAll(async () => {
+    const varnishPort = await freePort();
+    api = await edgeApp({ purger: varnishPurger({ url: `http://127.0.0.1:${varnishPort}/` }), settle: 0 });
+    varnish = await startVarnish(Number(new URL(api.url).port), { port: varnishPort });
+  }, 60_000);
+
+  afterAll(async () => {
+    await varnish?.stop();
+    await api?.close();
+  });
+
+  it('answers a conditional read with the old ETag through Varnish with the new data once a mutation returned, never 304', async () => {
+    const first = await get(varnish.url, 'post.byId', { id: 60 });
+    const etag = first.headers.get('etag') as string;
+    const cached = await get(varnish.url, 'post.byId', { id: 60 }, { 'if-none-match': etag });
+    expect(cached.status).toBe(304);
+    expect((await mutate(api.url, 'post.rename', { id: 60, title: 'sixty' })).status).toBe(200);
+    const after = await get(varnish.url, 'post.byId', { id: 60 }, { 'if-none-match': etag });
+    expect(after.status).toBe(200);
+    expect(JSON.parse(after.body).result.data.title).toBe('sixty');
+  });
+
+  it('refuses at startup a namespace an HTTP header cannot carry, instead of failing every public answer', async () => {
+    expect(() => createEdge({ purger: async () => {}, namespace: 'блог:' })).toThrow(TypeError);
+  });
+});

@@ -22,7 +22,8 @@ export interface EdgeOptions {
    */
   readonly header?: SurrogateHeader;
   /**
-   * Put before every key, so that apps sharing one edge purge only their own (`all` becomes `blog:all`).
+   * Put before every key, so that apps sharing one edge purge only their own (`all` becomes `blog:all`). Visible
+   * ASCII without commas (createEdge throws otherwise): it goes into a header as it is.
    * @default ''
    */
   readonly namespace?: string;
@@ -96,7 +97,11 @@ export function createEdge(options: EdgeOptions): Edge {
     throw new TypeError(`trpc-caching: createEdge's header must be 'Surrogate-Key', 'Cache-Tag' or 'xkey', got ${String(header)}`);
   }
   const namespace = options.namespace ?? '';
-  if (/[\s,]/.test(namespace)) throw new TypeError('trpc-caching: createEdge namespace must not contain white space or commas');
+  // Visible ASCII only: a header value cannot carry other characters (tRPC's Headers refuses them), and every public
+  // answer would fail with a 500 at its first request instead of here.
+  if (!/^[\x21-\x7e]*$/.test(namespace) || namespace.includes(',')) {
+    throw new TypeError('trpc-caching: createEdge namespace must be visible ASCII, without white space or commas');
+  }
   for (const name of ['timeout', 'settle', 'retryDelay', 'retryMax', 'maxPending'] as const) {
     const value = options[name];
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
