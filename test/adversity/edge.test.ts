@@ -18,7 +18,7 @@ type Ctx = { user: string | null };
 type PostInput = { id: number; extra?: string[] | undefined; many?: number | undefined };
 
 /** A public `post.byId` (tags `post:<id>` and `title:<title>`), a per-user `me`, a failing `boom`, and `rename`. */
-async function edgeApp(edge: EdgeOptions) {
+async function edgeApp(edge: EdgeOptions, cookie?: string) {
   const t = initTRPC.context<Ctx>().meta<CachingMeta>().create();
   const titles = new Map<number, string>();
   const sink = createEdge({ header: 'xkey', ...edge });
@@ -88,7 +88,11 @@ async function edgeApp(edge: EdgeOptions) {
   const handler = createHTTPHandler({
     router,
     createContext: withCacheHeaders(({ req }: { req: IncomingMessage }) => ({ user: bearer(req) })),
-    responseMeta: cacheResponseMeta({ edge: sink }),
+    responseMeta: cacheResponseMeta({
+      edge: sink,
+      // An app that hands every caller a session cookie from responseMeta (an anonymous session id).
+      ...(cookie === undefined ? {} : { responseMeta: () => ({ headers: { 'Set-Cookie': cookie } }) }),
+    }),
   });
   const listening: Listening = await listen(handler);
   return {
@@ -217,6 +221,22 @@ describe('the edge under attack, headers and purges', () => {
     rec.set('ok');
     await until(() => rec.purged.flat().includes('t:post%3A2'));
     await until(() => api.caching.stats().purges.pending === 0);
+  });
+
+  it('still purges, once the mutation returned, with await: false', async () => {
+    const rec = recording();
+    const api = await app({ purger: rec.purger, settle: 0, await: false });
+    expect((await mutate(api.url, 'post.rename', { id: 3, title: 'c' })).status).toBe(200);
+    await until(() => rec.purged.flat().includes('t:post%3A3'));
+  });
+
+  it('never offers a shared cache a public answer that sets a cookie', async () => {
+    const api = await edgeApp({ purger: recording().purger, settle: 0 }, 'sid=one-caller; Path=/');
+    open.push(api);
+    const answer = await get(api.url, 'post.byId', { id: 1 });
+    expect(answer.headers.get('set-cookie')).toContain('sid=one-caller');
+    expect(answer.headers.get('cache-control') ?? '').not.toMatch(/public/);
+    expect(answer.headers.get('xkey')).toBeNull();
   });
 
   it('purges everything with the all key when a mutation invalidates all', async () => {
