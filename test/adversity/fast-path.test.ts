@@ -2,6 +2,7 @@
 // a result, per-user ETags and statuses, and a mutation between two reads. Each compares the fast path with tRPC's
 // own standalone adapter over the same router and store ("control"), byte for byte.
 import type { IncomingMessage } from 'node:http';
+import { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cacheResponseMeta, fastPath, withCacheHeaders, withNotModified } from '../../src/http/index.js';
@@ -15,10 +16,19 @@ interface Ctx {
   role?: 'admin' | 'member';
 }
 
+/** Users whose sessions the app has revoked: its auth middleware refuses them. */
+const revoked = new Set<string>();
+
 /** An app with a role-based redaction middleware placed before the cache, as apps put field-level permissions. */
 function redactingApp(store: ReturnType<typeof createMemoryStore>, prefix: string) {
   const counters = { resolvers: 0, regular: 0 };
-  const { t, authed, caching } = harness<Ctx>(store, { prefix, timeout: 5_000 });
+  const { t, authed, caching } = harness<Ctx>(store, {
+    prefix,
+    timeout: 5_000,
+    authorize: (user) => {
+      if (revoked.has(user)) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'revoked' });
+    },
+  });
   // Runs before the cache: a public entry is shared by every role, and members must not see `email`.
   const redacted = authed.use(async ({ ctx, next }) => {
     const result = await next();
@@ -195,6 +205,50 @@ describe('the fast path under attack', () => {
     // Root presents root's own ETag on a 203: whatever the regular handler answers, the fast path answers.
     const again = as('root', { 'if-none-match': rootTag });
     expect(await exchange(fast.listening.url + url, again)).toEqual(await exchange(control.listening.url + url, again));
+  });
+
+  it('answers a revoked user who presents the ETag of their still-cached entry with tRPC’s 401, never a 304', async () => {
+    const { fast, control } = await pair();
+    const url = `/trpc/mine?input=${q({ json: 'r' })}`;
+    await exchange(fast.listening.url + url, as('dave'));
+    await exchange(control.listening.url + url, as('dave'));
+    const hit = await exchange(fast.listening.url + url, as('dave'));
+    const etag = hit.headers.find((h) => h.startsWith('etag: '))?.slice(6) as string;
+    expect((await exchange(fast.listening.url + url, as('dave', { 'if-none-match': etag }))).status).toBe(304);
+    revoked.add('dave');
+    try {
+      const refused = await exchange(fast.listening.url + url, as('dave', { 'if-none-match': etag }));
+      expect(refused.status).toBe(401);
+      expect(refused).toEqual(await exchange(control.listening.url + url, as('dave', { 'if-none-match': etag })));
+    } finally {
+      revoked.delete('dave');
+    }
+  });
+
+  it('keeps serving after clients abort requests before the answer is written', async () => {
+    const { fast, control } = await pair();
+    const url = `/trpc/mine?input=${q({ json: 'abort' })}`;
+    await exchange(fast.listening.url + url, as('erin'));
+    await exchange(control.listening.url + url, as('erin'));
+    const { request } = await import('node:http');
+    await Promise.all(
+      Array.from(
+        { length: 30 },
+        () =>
+          new Promise<void>((resolve) => {
+            const req = request(fast.listening.url + url, { headers: as('erin').headers, agent: false });
+            req.on('error', () => resolve());
+            req.on('response', (res) => {
+              res.destroy();
+              resolve();
+            });
+            req.end();
+            // Gone before the server could answer (or just after): either way the server must carry on.
+            setImmediate(() => req.destroy());
+          }),
+      ),
+    );
+    expect(await exchange(fast.listening.url + url, as('erin'))).toEqual(await exchange(control.listening.url + url, as('erin')));
   });
 
   // Known gap, left open: freezing the hit (src/trpc/hit-only.ts) stops in-place changes to plain objects and arrays,
