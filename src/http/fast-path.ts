@@ -1,6 +1,6 @@
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import superjson from 'superjson';
-import { HitOnly, markHitOnly } from '../trpc/hit-only.js';
+import { HitOnly, hitOnlyContext } from '../trpc/hit-only.js';
 import {
   callProcedure,
   procedureAt,
@@ -258,9 +258,9 @@ export class FastPath<TRouter, TContextOptions> {
       return undefined;
     }
     if (typeof ctx !== 'object' || ctx === null) return undefined;
-    // The mode goes on a copy: a context object the app reuses across requests must never stay hit-only.
+    // The mode goes on a proxy: a context object the app reuses across requests must never stay hit-only.
     const hitOnly = new HitOnly();
-    ctx = markHitOnly(Object.assign(Object.create(Object.getPrototypeOf(ctx)) as object, ctx), hitOnly);
+    ctx = hitOnlyContext(ctx, hitOnly);
     const datas = await Promise.all(
       calls.map((call) =>
         callProcedure(call.procedure, {

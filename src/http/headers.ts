@@ -182,16 +182,19 @@ function callsOf(log: CacheLog, paths: readonly string[]): (CacheLogEntry | unde
  * - `X-Cache`: one token per call, in request order: `HIT`, `MISS`, `STALE` or `BYPASS`.
  * - `Cache-Control`: `no-store` for mutations, errors, streamed responses, any
  *   call that bypassed the cache and any public miss computed across a mutation; `private` when any call is per user (or anonymous)
- *   or the request carried credentials, else `public`; the smallest `max-age`; on a
+ *   or the request carried credentials (or `setsCookie`), else `public`; the smallest `max-age`; on a
  *   public response whose every call has a stale-while-revalidate window, the smallest
  *   as `stale-while-revalidate` (see {@link staleWhileRevalidateOf}).
  * - `Vary` on private responses; a strong `ETag` when every call was a HIT or MISS.
+ *
+ * `setsCookie` (default false): the app's own headers set a cookie, so no shared cache may keep the response.
  *
  * Throws what a `maxAge` callback throws.
  */
 export function cacheHeaders(
   opts: ResponseMetaInput,
   options: Pick<CacheHeadersOptions, 'maxAge' | 'vary' | 'sync' | 'edge' | 'procedures'> = {},
+  setsCookie = false,
 ): ResponseHeaders {
   const log = cacheLogOf(opts.ctx);
   if (log === undefined || opts.type === 'subscription') return {};
@@ -223,7 +226,10 @@ export function cacheHeaders(
   // shared cache to store it (RFC 9111 §3.5) and hand it to callers the procedure's auth turns away.
   // So does one answering a request that carried a header the app says responses vary on (an API key, say).
   const varies = options.vary ?? ['Authorization'];
-  let isPrivate = log.credentialed || served.some((call) => call.scope !== 'public') || varies.some((name) => log.hasHeader(name));
+  // And so does one that sets a cookie (an anonymous session id from responseMeta): a shared cache that kept it would
+  // hand that caller's cookie to everyone after them.
+  let isPrivate =
+    setsCookie || log.credentialed || served.some((call) => call.scope !== 'public') || varies.some((name) => log.hasHeader(name));
   const maxAges = served.map((call) => maxAgeOf(call, options.maxAge, isPrivate));
   if (!isPrivate && options.edge !== undefined) {
     const keys = served.flatMap((call) => surrogateKeysOf(call.path, call.tags, options.edge?.namespace ?? ''));
@@ -280,6 +286,13 @@ export function staleWhileRevalidateOf(calls: readonly Pick<CacheLogEntry, 'stal
   return Number.isFinite(least) ? Math.floor(least / 1000) : 0;
 }
 
+/** Whether the app's own `responseMeta` headers set a cookie. */
+function setsCookieIn(own: ResponseHeaders | Headers): boolean {
+  if (own instanceof Headers) return own.has('set-cookie');
+  for (const [name, value] of Object.entries(own)) if (value !== undefined && name.toLowerCase() === 'set-cookie') return true;
+  return false;
+}
+
 /** Replaces ours by the user's headers, comparing names without regard to case. */
 function mergeOwnHeaders(headers: ResponseHeaders, own: ResponseHeaders | Headers): void {
   const ownEntries = own instanceof Headers ? [...own.entries()] : Object.entries(own);
@@ -298,8 +311,8 @@ function mergeOwnHeaders(headers: ResponseHeaders, own: ResponseHeaders | Header
  *   call did not use the cache), e.g. `HIT, MISS` for a batch of two.
  * - `Cache-Control`: `no-store` for mutations, errors, streamed responses and
  *   any call that bypassed the cache. Otherwise `private, max-age=0` when any call
- *   is per user (or anonymous) or the request carried credentials (`Authorization`
- *   or `Cookie`), else `public, max-age=<TTL>`; see the `maxAge` option. A public
+ *   is per user (or anonymous), the request carried credentials (`Authorization`
+ *   or `Cookie`) or your `responseMeta` sets a cookie, else `public, max-age=<TTL>`; see the `maxAge` option. A public
  *   response of procedures with `meta.cache.staleWhileRevalidate` adds
  *   `stale-while-revalidate=<window in seconds>`; a STALE call has `max-age=0`.
  * - `Vary` (the `vary` option) on private responses.
@@ -326,7 +339,7 @@ export function cacheResponseMeta<TOpts extends ResponseMetaInput>(
   // Once per instance: enough to be seen at startup, never a line per request.
   let warnedNoLog = false;
   let warnedMaxAge = false;
-  const headersOf = (opts: TOpts): ResponseHeaders => {
+  const headersOf = (opts: TOpts, setsCookie: boolean): ResponseHeaders => {
     if (!warnedNoLog && typeof opts.ctx === 'object' && opts.ctx !== null && cacheLogOf(opts.ctx) === undefined) {
       warnedNoLog = true;
       console.warn(
@@ -334,7 +347,7 @@ export function cacheResponseMeta<TOpts extends ResponseMetaInput>(
       );
     }
     try {
-      return cacheHeaders(opts, options);
+      return cacheHeaders(opts, options, setsCookie);
     } catch (thrown) {
       if (!warnedMaxAge) {
         warnedMaxAge = true;
@@ -343,7 +356,7 @@ export function cacheResponseMeta<TOpts extends ResponseMetaInput>(
         );
       }
       // Unsure how long the response may be kept: not at all. X-Cache still says what the cache did.
-      const { 'X-Cache': xCache, 'X-Cache-Sync': sync } = cacheHeaders(opts, { ...options, maxAge: 0 });
+      const { 'X-Cache': xCache, 'X-Cache-Sync': sync } = cacheHeaders(opts, { ...options, maxAge: 0 }, setsCookie);
       return {
         ...(xCache === undefined ? {} : { 'X-Cache': xCache }),
         'Cache-Control': 'no-store',
@@ -353,7 +366,7 @@ export function cacheResponseMeta<TOpts extends ResponseMetaInput>(
   };
   return (opts) => {
     const own = options.responseMeta?.(opts);
-    const headers = headersOf(opts);
+    const headers = headersOf(opts, own?.headers !== undefined && setsCookieIn(own.headers));
     if (own?.headers !== undefined) mergeOwnHeaders(headers, own.headers);
     return own?.status === undefined ? { headers } : { status: own.status, headers };
   };

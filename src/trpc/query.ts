@@ -3,7 +3,7 @@ import { type CallObserver, type CallOutcome, callObserverOf } from '../engine/c
 import type { Computed, QueryPlan } from '../engine/engine.js';
 import { type Scope, userScope } from '../engine/keys.js';
 import { CachingError, errorMessage } from '../errors.js';
-import { FallBack, hitOnlyOf } from './hit-only.js';
+import { FallBack, freezeHit, hitOnlyOf } from './hit-only.js';
 import { endChain, type MiddlewareResult } from './internals.js';
 import { asRecord, checkTags, type ResolvedCacheMeta } from './meta.js';
 import type { CacheMiddlewareOptions, TrpcRuntime } from './runtime.js';
@@ -164,7 +164,9 @@ export function createQueryMiddleware(rt: TrpcRuntime) {
     if (hitOnly !== undefined) {
       // A sampled hit falls back too: its audit check runs on the regular handler's call.
       if (read.kind !== 'hit' || (settings.audit && rt.engine.sampled())) throw new FallBack(path);
-      hitOnly.hit(opts.getRawInput, read.value, read.payload);
+      // Frozen: a middleware before the cache that changes the value in place fails the call instead of being
+      // ignored, since the fast path writes the stored text of a value that comes back as the same object.
+      hitOnly.hit(opts.getRawInput, freezeHit(read.value), read.payload);
       if (observer !== undefined) await report(observer, opts, planned(plan, 'HIT', read.etag, settings.sMaxAge));
       return endChain(read.value);
     }

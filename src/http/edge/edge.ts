@@ -22,7 +22,8 @@ export interface EdgeOptions {
    */
   readonly header?: SurrogateHeader;
   /**
-   * Put before every key, so that apps sharing one edge purge only their own (`all` becomes `blog:all`).
+   * Put before every key, so that apps sharing one edge purge only their own (`all` becomes `blog:all`). Visible
+   * ASCII without commas (createEdge throws otherwise): it goes into a header as it is.
    * @default ''
    */
   readonly namespace?: string;
@@ -58,6 +59,14 @@ export interface EdgeOptions {
    * @default 1000
    */
   readonly maxPending?: number;
+  /**
+   * Longest one purge request may take, in ms, before it counts as failed and its keys are kept for a retry. A purger
+   * that never answers (a black-holed purge API, a `fetch` without a timeout) would otherwise be neither delivered
+   * nor retried, and the edge would keep its copy until `s-maxage` runs out. The request itself is not cancelled: if
+   * it lands later, the retry purges once more, which is harmless.
+   * @default 10000
+   */
+  readonly attemptTimeout?: number;
 }
 
 /**
@@ -96,8 +105,12 @@ export function createEdge(options: EdgeOptions): Edge {
     throw new TypeError(`trpc-caching: createEdge's header must be 'Surrogate-Key', 'Cache-Tag' or 'xkey', got ${String(header)}`);
   }
   const namespace = options.namespace ?? '';
-  if (/[\s,]/.test(namespace)) throw new TypeError('trpc-caching: createEdge namespace must not contain white space or commas');
-  for (const name of ['timeout', 'settle', 'retryDelay', 'retryMax', 'maxPending'] as const) {
+  // Visible ASCII only: a header value cannot carry other characters (tRPC's Headers refuses them), and every public
+  // answer would fail with a 500 at its first request instead of here.
+  if (!/^[\x21-\x7e]*$/.test(namespace) || namespace.includes(',')) {
+    throw new TypeError('trpc-caching: createEdge namespace must be visible ASCII, without white space or commas');
+  }
+  for (const name of ['timeout', 'settle', 'retryDelay', 'retryMax', 'maxPending', 'attemptTimeout'] as const) {
     const value = options[name];
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
       throw new TypeError(`trpc-caching: createEdge's ${name} must be a finite number >= 0, got ${String(value)}`);
@@ -114,6 +127,7 @@ class EdgePurges implements Edge {
   private readonly retryDelay: number;
   private readonly retryMax: number;
   private readonly maxPending: number;
+  private readonly attemptTimeout: number;
   private hooks: MoveSinkHooks | undefined;
   /** Keys whose purge failed, waiting for a retry. */
   private readonly failed = new Set<string>();
@@ -140,6 +154,7 @@ class EdgePurges implements Edge {
     this.retryDelay = Math.max(1, options.retryDelay ?? 100);
     this.retryMax = Math.max(this.retryDelay, options.retryMax ?? 10_000);
     this.maxPending = Math.max(1, options.maxPending ?? 1_000);
+    this.attemptTimeout = Math.max(1, options.attemptTimeout ?? 10_000);
     this.delay = this.retryDelay;
   }
 
@@ -168,8 +183,14 @@ class EdgePurges implements Edge {
   /** One purge request; tells the hooks how it went. Resolves to whether it landed; never rejects. */
   private async send(keys: readonly string[], attempt: PurgeEvent['attempt']): Promise<boolean> {
     const started = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await this.purger(keys);
+      const purge = this.purger(keys);
+      const bound = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the purge request took longer than ${this.attemptTimeout} ms`)), this.attemptTimeout);
+        timer.unref?.();
+      });
+      await Promise.race([purge, bound]);
       this.hooks?.delivered({ keys: keys.length, ok: true, attempt, durationMs: performance.now() - started });
       return true;
     } catch (cause) {
@@ -177,6 +198,8 @@ class EdgePurges implements Edge {
       if (cause instanceof PurgeRefused && cause.retryAfterMs !== undefined) this.retryAfter = cause.retryAfterMs;
       this.hooks?.report(new CachingError('purge', `an edge purge of ${keys.length} key(s) failed; it is kept and retried`, { cause }));
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

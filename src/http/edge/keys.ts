@@ -17,12 +17,21 @@ const MAX_KEY = 1024;
 /** Longest header value Fastly and Cloudflare read (16 KiB): a response whose keys do not fit is not offered to the edge. */
 export const MAX_KEYS_HEADER = 16 * 1024;
 
+/** A UTF-16 surrogate without its pair: `encodeURIComponent` throws on one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 /**
  * A path or tag as one key token: percent-encoded outside `A-Za-z0-9-_.~`, so that no separator (space, comma),
  * no non-ASCII and no character an edge refuses gets in; the same function names keys on responses and in purges.
+ * A lone surrogate (a tag made of user input: JSON's `"\ud800"` is valid) becomes U+FFFD first, as `toWellFormed`
+ * does: encoding it would throw, failing the query's response and losing the whole purge of a mutation. Two tags
+ * that differ only there share a key, so a purge of one also purges the other: more than needed, never less.
  */
 function token(kind: 'p' | 't', name: string, namespace: string): string {
-  const encoded = encodeURIComponent(name).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const encoded = encodeURIComponent(name.replace(LONE_SURROGATE, '\uFFFD')).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
   const key = `${namespace}${kind}:${encoded}`;
   return key.length <= MAX_KEY ? key : `${namespace}${kind}#${md5(encoded)}`;
 }
