@@ -309,22 +309,6 @@ describe('the edge under attack, through a real Varnish', () => {
     expect((await get(varnish.url, 'post.byId', { id: 50 })).headers.get('x-edge')).toBe('HIT');
     expect(api.calls.byId).toBe(before);
   });
-});
-
-describe('the edge under attack, conditional reads through a real Varnish', () => {
-  let varnish: VarnishServer;
-  let api: App;
-
-  beforeAll(async () => {
-    const varnishPort = await freePort();
-    api = await edgeApp({ purger: varnishPurger({ url: `http://127.0.0.1:${varnishPort}/` }), settle: 0 });
-    varnish = await startVarnish(Number(new URL(api.url).port), { port: varnishPort });
-  }, 60_000);
-
-  afterAll(async () => {
-    await varnish?.stop();
-    await api?.close();
-  });
 
   it('answers a conditional read with the old ETag through Varnish with the new data once a mutation returned, never 304', async () => {
     const first = await get(varnish.url, 'post.byId', { id: 60 });
